@@ -1,0 +1,1 @@
+"""Compiled core of the entitlement lookup (Cython units; see docs/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""Vietnam health insurance (BHYT) entitlement lookup."""
