@@ -1,0 +1,5 @@
+import sys
+
+from lookup.cli import main
+
+sys.exit(main())

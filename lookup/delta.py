@@ -1,0 +1,155 @@
+"""Apply a daily delta (SPEC.md 1.2) to the current snapshot, all or nothing.
+
+Every row is validated by the same RowValidator as the build; one bad row, or one change that
+would give a social insurance number or card code to two people, rejects the whole delta and
+every such row is listed. A good delta is applied to a compacted copy of the current snapshot,
+published like a build: readers of the current snapshot never see a half-applied delta.
+Deltas are daily changes, so their rows are held in memory (about 300 bytes each).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import lmdb
+
+from lookup import _core
+from lookup.build import FORMAT_VERSION, open_store_for_writing
+from lookup.errors import RowError, StoreError
+from lookup.extract import Extract
+from lookup.reference.record import decode
+from lookup.store import DataDir, crash_point
+
+__all__ = ("apply_delta", "DeltaRejected")
+
+MAX_ERRORS_SHOWN = 20
+
+
+class DeltaRejected(StoreError):
+    """The delta has bad rows; nothing was changed. `.errors` lists (line, field, reason)."""
+
+    def __init__(self, path: str, errors: list[tuple[int, str, str]]) -> None:
+        self.errors = sorted(errors)
+        lines = [f"  line {line}: {reason}" for line, _, reason in self.errors[:MAX_ERRORS_SHOWN]]
+        if len(self.errors) > MAX_ERRORS_SHOWN:
+            lines.append(f"  ... and {len(self.errors) - MAX_ERRORS_SHOWN} more")
+        super().__init__(
+            f"{path}: {len(self.errors)} bad row(s); nothing was applied:\n" + "\n".join(lines)
+        )
+
+
+def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
+    """Apply the delta at `path` to the current snapshot and publish the result."""
+    started = time.monotonic()
+    with data.writer():
+        parent = data.current_path()
+        ops, errors = _read_delta(path)
+        if errors:
+            raise DeltaRejected(path, errors)
+        snapshot_id, staging = data.new_staging()
+        with lmdb.open(str(parent), readonly=True, lock=False, max_dbs=4, subdir=True) as src:
+            src.copy(str(staging), compact=True)
+            parent_size = (parent / "data.mdb").stat().st_size
+        delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
+        env = open_store_for_writing(staging, 2 * parent_size + 2 * delta_bytes + 64 * 2**20)
+        try:
+            counts = _apply(env, ops, path)
+            env.sync(True)
+            entries = {name: _count(env, name) for name in ("people", "bhxh", "cards")}
+        finally:
+            env.close()
+        crash_point("delta-before-publish")
+        summary = {
+            "snapshot": snapshot_id,
+            "parent": parent.name,
+            "source": str(path),
+            **counts,
+            "entries": entries,
+            "store_bytes": (staging / "data.mdb").stat().st_size,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        data.publish(snapshot_id, _manifest(snapshot_id, summary))
+    return summary
+
+
+def _read_delta(path: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str, str]]]:
+    ops: list[tuple[int, Any]] = []
+    errors: list[tuple[int, str, str]] = []
+    first_line: dict[bytes, int] = {}
+    with Extract(path, delta=True) as extract:
+        validate = _core.impl.validate.RowValidator(extract.columns, delta=True).validate
+        for line, values in extract:
+            try:
+                row = validate(values)
+            except RowError as exc:
+                errors.append((line, exc.field, exc.message))
+                continue
+            if row.cccd_key in first_line:  # two changes to one person: which one is meant?
+                errors.append((line, "cccd", f"cccd: also changed on line {first_line[row.cccd_key]}"))
+                continue
+            first_line[row.cccd_key] = line
+            ops.append((line, row))
+    return ops, errors
+
+
+def _apply(env: lmdb.Environment, ops: list[tuple[int, Any]], path: str) -> dict[str, int]:
+    """Apply all ops in one write transaction; raise DeltaRejected (txn aborted) on conflicts."""
+    people, bhxh, cards = (env.open_db(name) for name in (b"people", b"bhxh", b"cards"))
+    errors: list[tuple[int, str, str]] = []
+    counts = {"added": 0, "changed": 0, "deleted": 0}
+    with env.begin(write=True) as txn:
+        # Pass 1: take every changed or deleted person's old codes out of the indexes, so a
+        # code that moves from one person to another within the delta does not depend on order.
+        for line, row in ops:
+            old = txn.get(row.cccd_key, db=people)
+            if old is None:
+                if row.op == "delete":
+                    errors.append((line, "cccd", "cccd: delete of a person who is not in the store"))
+                continue
+            record = decode(old)
+            txn.delete(int(record.bhxh_code).to_bytes(8, "big"), db=bhxh)
+            for card in (record.card_no, record.prev_card_no):
+                if card:
+                    txn.delete(card.encode("ascii"), db=cards)
+            counts["deleted" if row.op == "delete" else "changed"] += 1
+            if row.op == "delete":
+                txn.delete(row.cccd_key, db=people)
+        # Pass 2: write the new records and claim their codes; a code already held is a conflict.
+        for line, row in ops:
+            if row.op == "delete":
+                continue
+            if not txn.put(row.cccd_key, row.record, db=people, overwrite=True, dupdata=False):
+                raise StoreError(f"line {line}: could not write the record")
+            if not txn.put(row.bhxh_key, row.cccd_key, db=bhxh, overwrite=False):
+                errors.append((line, "bhxh_code", "bhxh_code: already belongs to another person"))
+            for field, card in (("card_no", row.card_no), ("prev_card_no", row.prev_card_no)):
+                if card is not None and not txn.put(card, row.cccd_key, db=cards, overwrite=False):
+                    errors.append((line, field, f"{field}: already belongs to another person"))
+        counts["added"] = sum(1 for _, row in ops if row.op == "upsert") - counts["changed"]
+        if errors:
+            raise DeltaRejected(path, errors)  # leaving the block aborts the transaction
+    return counts
+
+
+def _count(env: lmdb.Environment, name: str) -> int:
+    db = env.open_db(name.encode())
+    with env.begin(db=db) as txn:
+        return int(txn.stat(db)["entries"])
+
+
+def _manifest(snapshot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": snapshot_id,
+        "format": FORMAT_VERSION,
+        "kind": "delta",
+        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "core": _core.CORE,
+        "parent": summary["parent"],
+        "source": summary["source"],
+        "changes": {k: summary[k] for k in ("added", "changed", "deleted")},
+        "published": summary["entries"]["people"],
+        "entries": summary["entries"],
+        "store_bytes": summary["store_bytes"],
+    }

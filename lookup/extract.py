@@ -1,0 +1,127 @@
+"""Open extract and delta files (SPEC.md 1.1, 1.2): gzip, BOM, header checks, rows with lines.
+
+Row *content* is checked by the core's RowValidator (docs/DESIGN.md 5); this module checks what
+makes a whole file unusable and says so naming the file and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from lookup.errors import ExtractError
+
+REQUIRED = (
+    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "facility_code",
+    "valid_from", "valid_to",
+)  # fmt: skip
+OPTIONAL = (
+    "address", "five_year_date", "region_code", "status", "managed_by", "prev_card_no",
+    "prev_valid_to", "issuer",
+)  # fmt: skip
+COLUMNS = REQUIRED + OPTIONAL
+DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
+
+GZIP_MAGIC = b"\x1f\x8b"
+# A name or address is at most a few hundred bytes; a bigger field means broken quoting.
+FIELD_LIMIT = 64 * 1024
+
+
+class Extract:
+    """One opened extract or delta: `.columns`, then iterate `(line, values)` pairs.
+
+    `line` is the physical line where the row starts (the header is line 1), so an operator can
+    find a rejected row with `sed -n 'Np'` even when quoted values span lines.
+    """
+
+    def __init__(self, path: str, *, delta: bool = False) -> None:
+        self.path = path
+        self.delta = delta
+        self._file = _open(path)
+        stream: BinaryIO = self._file
+        if self._file.peek(2)[:2] == GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
+        self._text = io.TextIOWrapper(
+            stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        self._reader = csv.reader(self._text, strict=False)
+        try:
+            self.columns = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- header ---------------------------------------------------------------------------
+    def _read_header(self) -> tuple[str, ...]:
+        expected = ("op",) + COLUMNS if self.delta else COLUMNS
+        kind = "delta" if self.delta else "extract"
+        try:
+            header = next(self._reader, None)
+        except (csv.Error, OSError, EOFError, UnicodeError) as exc:
+            raise ExtractError(f"{self.path}: not a CSV {kind}: {exc}") from exc
+        if header is None or header == []:
+            raise ExtractError(
+                f"{self.path}: empty file; an {kind} starts with a header row naming its columns"
+                f" ({', '.join(REQUIRED)} are required)"
+            )
+        if any("\udc80" <= ch <= "\udcff" for name in header for ch in name):
+            raise ExtractError(f"{self.path}: not a CSV {kind}: the header is not valid UTF-8")
+        seen: set[str] = set()
+        duplicated = sorted({name for name in header if name in seen or seen.add(name)})
+        if duplicated:
+            raise ExtractError(f"{self.path}: column given twice: {', '.join(duplicated)}")
+        unknown = [name for name in header if name not in expected]
+        if unknown:
+            shown = ", ".join(repr(name) for name in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ExtractError(
+                f"{self.path}: unknown column {shown}{more}; the columns of an {kind} are "
+                f"{', '.join(expected)} (SPEC.md 1)"
+            )
+        required = DELTA_REQUIRED if self.delta else REQUIRED
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise ExtractError(f"{self.path}: missing required column {', '.join(missing)}")
+        return tuple(header)
+
+    # -- rows -------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        reader = self._reader
+        line = reader.line_num + 1
+        try:
+            for values in reader:
+                if values:  # a blank line is not a row
+                    yield line, values
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise ExtractError(f"{self.path}: line {line}: not valid CSV: {exc}") from exc
+        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+            raise ExtractError(f"{self.path}: line {line}: cannot read: {exc}") from exc
+
+    def position(self) -> tuple[int, int]:
+        """Return (bytes read, total bytes) of the file on disk, for progress reports."""
+        return self._file.tell(), os.fstat(self._file.fileno()).st_size
+
+    def close(self) -> None:
+        self._text.close()
+        self._file.close()
+
+    def __enter__(self) -> Extract:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open(path: str) -> io.BufferedReader:
+    try:
+        return open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by Extract.close
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot open: {exc.strerror}") from exc
+
+
+csv.field_size_limit(FIELD_LIMIT)

@@ -1,0 +1,193 @@
+"""Snapshot builds from real extract files (SPEC.md 1.1): file errors, rejects, duplicates,
+publishing, and agreement between the compiled and the reference pipeline."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import lmdb
+import orjson
+import pytest
+from files import person, write_csv
+
+from lookup import _core
+from lookup.build import BuildRejected, build
+from lookup.entitlements import Entitlements
+from lookup.errors import ExtractError
+from lookup.store import DataDir
+
+DAY = date(2026, 6, 1)
+
+
+@pytest.fixture
+def data(tmp_path):
+    return DataDir(tmp_path / "data")
+
+
+def answer(data: DataDir, id: str) -> dict:
+    with Entitlements.open_current(data) as entitlements:
+        return orjson.loads(entitlements.answer(id, DAY))
+
+
+def rejects(summary) -> list[list[str]]:
+    with open(summary["rejects_file"], newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))[1:]
+
+
+def test_build_publishes_a_snapshot_that_answers(data, tmp_path):
+    rows = [person(i) for i in range(50)]
+    summary = build(data, str(write_csv(tmp_path / "x.csv", rows)))
+    assert summary["published"] == 50 and summary["rejected"] == 0
+    assert summary["entries"] == {"people": 50, "bhxh": 50, "cards": 50}
+    assert data.current_id() == summary["snapshot"]
+    body = answer(data, rows[7]["cccd"])
+    assert body["result"]["code"] == "000"
+    assert body["person"]["bhxh_code"] == rows[7]["bhxh_code"]
+    assert body["snapshot"] == summary["snapshot"]
+    assert answer(data, rows[7]["card_no"].lower())["person"]["cccd"] == rows[7]["cccd"]
+
+
+def test_previous_card_codes_are_indexed(data, tmp_path):
+    rows = [person(1, prev_card_no="HT301" + "9" * 10, prev_valid_to="2025-12-31")]
+    build(data, str(write_csv(tmp_path / "x.csv", rows)))
+    body = answer(data, "HT3019999999999")
+    assert body["result"]["code"] == "003"
+    assert body["replacement"]["card_no"] == rows[0]["card_no"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not "),
+        (b"cccd,bhxh_code\n001085000001,0100000001\n", "missing required column card_no"),
+        (b"\xff\xfe\x00c\x00c\x00c\x00d", "not a CSV"),
+    ],
+    ids=["empty", "binary", "missing-column", "utf16"],
+)
+def test_unusable_files_fail_naming_the_problem(data, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExtractError, match=message) as err:
+        build(data, str(path))
+    assert str(path) in str(err.value)
+    assert data.current_id() is None and not (data.root / "staging").exists()
+
+
+def test_unknown_and_duplicated_columns_are_named(data, tmp_path):
+    row = person(1)
+    with pytest.raises(ExtractError, match="unknown column 'email'"):
+        build(data, str(write_csv(tmp_path / "a.csv", [dict(row, email="x@y")])))
+    path = tmp_path / "b.csv"
+    path.write_text(",".join(list(row) + ["cccd"]) + "\n", encoding="utf-8")
+    with pytest.raises(ExtractError, match="column given twice: cccd"):
+        build(data, str(path))
+
+
+def test_header_only_publishes_nothing(data, tmp_path):
+    with pytest.raises(BuildRejected, match="no rows"):
+        build(data, str(write_csv(tmp_path / "h.csv", [], columns=list(person(1)))))
+    assert data.current_id() is None
+
+
+def test_bom_crlf_gzip_and_column_order(data, tmp_path):
+    rows = [person(i, address='Số 1, ngõ "Hạnh Phúc",\nHà Nội') for i in range(5)]
+    columns = sorted(rows[0])
+    path = write_csv(tmp_path / "x.csv.gz", rows, columns, bom=True, line_end="\r\n")
+    assert build(data, str(path))["published"] == 5
+    assert answer(data, rows[3]["cccd"])["person"]["full_name"] == "Nguyễn Văn An"
+
+
+def test_rejected_rows_go_to_the_rejects_file_with_physical_lines(data, tmp_path):
+    rows = [person(i) for i in range(10)]
+    rows[0]["address"] = "line one\nline two"  # the first row spans lines 2-3
+    rows[4]["gender"] = "4"  # physical line 7
+    rows[8]["valid_to"] = "2025-01-01"  # physical line 11
+    summary = build(data, str(write_csv(tmp_path / "x.csv", rows)), max_reject_ratio=0.5)
+    assert summary["rejected"] == 2 and summary["published"] == 8
+    assert rejects(summary) == [
+        ["7", "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)"],
+        ["11", "valid_to", "valid_to: before valid_from"],
+    ]
+    assert answer(data, rows[4]["cccd"])["result"]["code"] == "050"
+
+
+def test_too_many_rejects_publish_nothing_and_keep_the_current_snapshot(data, tmp_path):
+    good = build(data, str(write_csv(tmp_path / "a.csv", [person(i) for i in range(20)])))
+    rows = [person(i) for i in range(100, 200)]
+    rows[5]["cccd"] = "12345"
+    with pytest.raises(BuildRejected, match=r"1 of 100 rows rejected \(1.000%\)") as err:
+        build(data, str(write_csv(tmp_path / "b.csv", rows)))
+    assert data.current_id() == good["snapshot"]
+    assert [s.id for s in data.list()] == [good["snapshot"]]
+    assert rejects(err.value.summary) == [["7", "cccd", "cccd: must be 12 digits"]]
+
+
+def test_rows_sharing_a_key_are_all_rejected(data, tmp_path):
+    rows = [person(i) for i in range(12)]
+    rows[3] = dict(rows[1])  # line 5 repeats line 3: the CCCD is the reason
+    rows[6]["bhxh_code"] = rows[5]["bhxh_code"]  # lines 7, 8 share a bhxh_code...
+    rows[6]["card_no"] = "HC401" + rows[6]["bhxh_code"]  # ...but not a card code
+    rows[9]["prev_card_no"] = rows[10]["card_no"]  # line 11's previous card is line 12's card
+    summary = build(data, str(write_csv(tmp_path / "x.csv", rows)), max_reject_ratio=1)
+    assert rejects(summary) == [
+        ["3", "cccd", "cccd: duplicate, also on line 5"],
+        ["5", "cccd", "cccd: duplicate, also on line 3"],
+        ["7", "bhxh_code", "bhxh_code: shared with line 8"],
+        ["8", "bhxh_code", "bhxh_code: shared with line 7"],
+        ["11", "prev_card_no", "prev_card_no: shared with line 12"],
+        ["12", "card_no", "card_no: shared with line 11"],
+    ]
+    assert summary["published"] == 6
+    for i in (1, 5, 6, 9, 10):
+        assert answer(data, rows[i]["cccd"])["result"]["code"] == "050"
+    assert answer(data, rows[0]["cccd"])["result"]["code"] == "000"
+
+
+def test_data_quality_is_counted_and_rows_kept(data, tmp_path):
+    rows = [person(i) for i in range(4)]
+    rows[0]["cccd"] = "001185000900"  # digit 4 says female 1900s; the row says male
+    rows[1]["cccd"] = "003085000901"  # 003 is no province code
+    summary = build(data, str(write_csv(tmp_path / "x.csv", rows)))
+    assert summary["published"] == 4
+    assert summary["data_quality"] == {
+        "cccd_sex_or_century_mismatch": 1,
+        "cccd_birth_year_mismatch": 0,
+        "cccd_unknown_province": 1,
+    }
+
+
+def test_readers_of_the_previous_snapshot_are_not_disturbed(data, tmp_path):
+    first = build(data, str(write_csv(tmp_path / "a.csv", [person(1, full_name="Trần Thị Bích")])))
+    old = Entitlements.open_current(data)
+    build(data, str(write_csv(tmp_path / "b.csv", [person(1, full_name="Lê Văn Cường")])))
+    assert orjson.loads(old.answer("001085000001", DAY))["person"]["full_name"] == "Trần Thị Bích"
+    assert old.snapshot_id == first["snapshot"]
+    old.close()
+    assert answer(data, "001085000001")["person"]["full_name"] == "Lê Văn Cường"
+
+
+def dump(path) -> dict:
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=4) as env:
+        out = {}
+        for name in (b"people", b"bhxh", b"cards"):
+            db = env.open_db(name, create=False)
+            with env.begin(db=db) as txn:
+                out[name] = list(txn.cursor())
+        return out
+
+
+def test_compiled_and_reference_pipelines_build_the_same_store(tmp_path, monkeypatch, compiled):
+    from lookup.synth import synthesize
+
+    extract = tmp_path / "synth.csv"
+    synthesize(str(extract), 3000, seed=7, as_of=DAY, invalid_rate=0.01)
+    stores = {}
+    for kind in ("compiled", "python"):
+        monkeypatch.setattr(_core, "impl", _core.load(kind))
+        data = DataDir(tmp_path / kind)
+        summary = build(data, str(extract), max_reject_ratio=0.5)
+        stores[kind] = (dump(data.current_path()), rejects(summary), summary["data_quality"])
+    assert stores["compiled"] == stores["python"]
+    assert len(stores["compiled"][1]) > 10

@@ -1,0 +1,109 @@
+"""Daily deltas (SPEC.md 1.2): applied atomically, all or nothing, every bad row listed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+import pytest
+from files import person, write_csv
+
+from lookup.build import build
+from lookup.delta import DeltaRejected, apply_delta
+from lookup.entitlements import Entitlements
+from lookup.store import DataDir
+
+DAY = date(2026, 6, 1)
+DELTA_COLUMNS = ["op", *person(0)]
+
+
+@pytest.fixture
+def data(tmp_path):
+    data = DataDir(tmp_path / "data")
+    build(data, str(write_csv(tmp_path / "base.csv", [person(i) for i in range(10)])))
+    return data
+
+
+def answers(data: DataDir, ids: list[str]) -> list[dict]:
+    with Entitlements.open_current(data) as entitlements:
+        return orjson.loads(entitlements.answer_many(ids, DAY))
+
+
+def delta(tmp_path, rows, name="delta.csv"):
+    return str(write_csv(tmp_path / name, rows, DELTA_COLUMNS))
+
+
+def upsert(n: int, **overrides: str) -> dict[str, str]:
+    return dict(person(n, **overrides), op="upsert")
+
+
+def delete(n: int) -> dict[str, str]:
+    return {"op": "delete", "cccd": person(n)["cccd"]}
+
+
+def test_delta_adds_changes_and_deletes(data, tmp_path):
+    parent = data.current_id()
+    renewed = upsert(
+        2, card_no="HT301" + person(2)["bhxh_code"], prev_card_no=person(2)["card_no"],
+        prev_valid_to="2026-03-31", valid_from="2026-04-01",
+    )  # fmt: skip
+    summary = apply_delta(
+        data, delta(tmp_path, [upsert(1, full_name="Vũ Thị Lan"), renewed, delete(3), upsert(50)])
+    )
+    assert (summary["added"], summary["changed"], summary["deleted"]) == (1, 2, 1)
+    assert summary["parent"] == parent and data.current_id() == summary["snapshot"]
+    assert summary["entries"] == {"people": 10, "bhxh": 10, "cards": 11}
+    one, two, three, new, old_card = answers(
+        data, [person(i)["cccd"] for i in (1, 2, 3, 50)] + [person(2)["card_no"]]
+    )
+    assert one["person"]["full_name"] == "Vũ Thị Lan"
+    assert two["card"]["group"] == "HT" and two["card"]["benefit_level"] == 3
+    assert three["result"]["code"] == "050"
+    assert new["result"]["code"] == "000"
+    assert old_card["result"]["code"] == "003"  # the old card code now points at the new card
+    assert old_card["replacement"]["card_no"] == "HT301" + person(2)["bhxh_code"]
+
+
+def test_a_code_may_move_between_people_within_one_delta(data, tmp_path):
+    moved = person(4)["bhxh_code"]  # person 4 is deleted; person 60 takes the number
+    apply_delta(data, delta(tmp_path, [upsert(60, bhxh_code=moved, card_no="DN401" + moved), delete(4)]))
+    assert answers(data, [moved])[0]["person"]["cccd"] == person(60)["cccd"]
+
+
+def test_bad_rows_reject_the_whole_delta_and_are_all_listed(data, tmp_path):
+    before = data.current_id()
+    rows = [
+        upsert(1, full_name="Vũ Thị Lan"),
+        upsert(70, gender="9"),  # line 3
+        {"op": "replace", "cccd": person(5)["cccd"]},  # line 4
+        delete(6),
+        upsert(6),  # line 6: the same person twice
+        upsert(71, dob="1985-02-30"),  # line 7
+    ]
+    with pytest.raises(DeltaRejected) as err:
+        apply_delta(data, delta(tmp_path, rows))
+    assert err.value.errors == [
+        (3, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)"),
+        (4, "op", "op: must be upsert or delete"),
+        (6, "cccd", "cccd: also changed on line 5"),
+        (7, "dob", "dob: not a real date"),
+    ]
+    assert "4 bad row(s); nothing was applied" in str(err.value)
+    assert data.current_id() == before and len(data.list()) == 1
+    assert answers(data, [person(1)["cccd"]])[0]["person"]["full_name"] == "Nguyễn Văn An"
+
+
+def test_conflicts_with_the_store_reject_the_delta(data, tmp_path):
+    before = data.current_id()
+    taken = person(7)["bhxh_code"]
+    rows = [
+        upsert(80, bhxh_code=taken, card_no="DN401" + taken),  # line 2: belongs to person 7
+        upsert(81, prev_card_no=person(8)["card_no"]),  # line 3: person 8's current card
+        delete(99),  # line 4: nobody
+    ]
+    with pytest.raises(DeltaRejected) as err:
+        apply_delta(data, delta(tmp_path, rows))
+    assert [(line, field) for line, field, _ in err.value.errors] == [
+        (2, "bhxh_code"), (2, "card_no"), (3, "prev_card_no"), (4, "cccd"),
+    ]  # fmt: skip
+    assert data.current_id() == before and not (data.root / "staging").exists()
