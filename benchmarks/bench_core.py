@@ -1,0 +1,226 @@
+"""Benchmark the store and compiled core against raw py-lmdb, in one run (issue 2).
+
+    taskset -c 1 python benchmarks/bench_core.py --rows 10000000 --work /tmp/bench
+
+Measures, on one synthetic store:
+  build    CSV extract -> published snapshot (`lookup build` in a child process: rows/s, peak
+           RSS, store bytes per record) vs a raw `putmulti(append=True)` of the same records;
+  single   `SnapshotReader.answer` (ID string -> JSON bytes) over random existing CCCDs vs a
+           raw `txn.get` loop over the same keys;
+  batch    `answer_many` in batches of 1000 vs the same raw loop.
+Prints a JSON summary and the Markdown table for BENCHMARKS.md. Ratios are what hold on a
+shared, noisy machine; absolute figures drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lmdb
+import orjson
+
+from lookup import _core
+from lookup.store import DataDir
+
+DATE = 20260601
+BATCH = 1000
+
+
+def main() -> None:
+    args = parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    extract = work / f"extract-{args.rows}.csv"
+    if not extract.exists():
+        run(["synth", "--rows", str(args.rows), "--seed", "1", "--as-of", "2026-06-01",
+             "--out", str(extract)])  # fmt: skip
+    data = DataDir(work / "data")
+    shutil.rmtree(data.root, ignore_errors=True)
+
+    result: dict = {"machine": machine(), "rows": args.rows, "core": _core.CORE}
+    result["build"] = bench_build(extract, data)
+    path = data.current_path()
+    keys = sample_keys(path, args.lookups)
+    result["append_baseline"] = bench_raw_append(path, work)
+    result["build"]["ratio_vs_append"] = round(
+        result["build"]["rows_per_s"] / result["append_baseline"]["rows_per_s"], 3
+    )
+    result["lookups"] = bench_lookups(path, keys, args.repeat)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    print(markdown(result))
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--lookups", type=int, default=200_000, help="random keys per measurement")
+    p.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median counts")
+    p.add_argument("--work", default="/tmp/lookup-bench")
+    return p.parse_args()
+
+
+def run(args: list[str]) -> tuple[float, int]:
+    """Run `lookup ARGS` as a child; return (seconds, peak RSS in bytes) of that child."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "lookup", *args], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"lookup {' '.join(args)} failed")
+    return time.perf_counter() - started, usage.ru_maxrss * 1024
+
+
+def bench_build(extract: Path, data: DataDir) -> dict:
+    seconds, peak = run(["build", str(extract), "--data", str(data.root)])
+    manifest = data.list()[-1].manifest
+    rows = manifest["published"]
+    return {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(manifest["rows"] / seconds),
+        "peak_rss_mb": round(peak / 2**20),
+        "store_bytes": manifest["store_bytes"],
+        "store_bytes_per_record": round(manifest["store_bytes"] / rows, 1),
+        "extract_bytes": extract.stat().st_size,
+    }
+
+
+def bench_raw_append(path: Path, work: Path) -> dict:
+    """Time a raw putmulti(append=True) of the store's own people records, already in memory."""
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=4) as env:
+        db = env.open_db(b"people", create=False)
+        with env.begin(db=db) as txn:
+            items = list(txn.cursor())
+    target = work / "raw-append"
+    shutil.rmtree(target, ignore_errors=True)
+    size = sum(len(k) + len(v) for k, v in items)
+    with lmdb.open(str(target), map_size=4 * size + 2**26, max_dbs=4, lock=False, sync=False,
+                   lib_version=0) as env:  # fmt: skip
+        db = env.open_db(b"people")
+        started = time.perf_counter()
+        with env.begin(write=True, db=db) as txn:
+            txn.cursor().putmulti(items, append=True)
+        env.sync(True)
+        seconds = time.perf_counter() - started
+    shutil.rmtree(target)
+    return {"seconds": round(seconds, 2), "rows_per_s": round(len(items) / seconds)}
+
+
+def sample_keys(path: Path, count: int) -> list[bytes]:
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=4) as env:
+        db = env.open_db(b"people", create=False)
+        with env.begin(db=db) as txn:
+            keys = list(txn.cursor().iternext(values=False))
+    rng = random.Random(42)
+    return [keys[rng.randrange(len(keys))] for _ in range(count)]
+
+
+def per_second(fn, count: int, repeat: int) -> float:
+    rates = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        rates.append(count / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def bench_lookups(path: Path, keys: list[bytes], repeat: int) -> dict:
+    ids = [f"{int.from_bytes(k, 'big'):012d}" for k in keys]
+    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=4) as env:
+        db = env.open_db(b"people", create=False)
+        with env.begin(db=db) as txn:
+            get = txn.get
+
+            def raw():
+                for key in keys:
+                    get(key)
+
+            raw_rate = per_second(raw, len(keys), repeat)
+
+    results = {"raw_get_per_s": round(raw_rate)}
+    for kind in ("compiled", "python"):
+        try:
+            impl = _core.load(kind)
+        except ImportError:
+            continue
+        reader = impl.reader.SnapshotReader(str(path))
+        answer, answer_many = reader.answer, reader.answer_many
+        n = len(ids) if kind == "compiled" else len(ids) // 20  # the reference is slow
+
+        def single(ids=ids[:n]):
+            for i in ids:
+                answer(i, DATE, None)
+
+        def batch(batches=batches[: max(1, n // BATCH)]):
+            for b in batches:
+                answer_many(b, DATE, None)
+
+        single_rate = per_second(single, n, repeat)
+        batch_rate = per_second(batch, max(1, n // BATCH) * BATCH, repeat)
+        results[kind] = {
+            "single_per_s": round(single_rate),
+            "single_ratio": round(single_rate / raw_rate, 3),
+            "batch_ids_per_s": round(batch_rate),
+            "batch_ratio": round(batch_rate / raw_rate, 3),
+        }
+        reader.close()
+    return results
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "lmdb": lmdb.__version__,
+        "affinity": sorted(os.sched_getaffinity(0)),
+    }
+
+
+def markdown(r: dict) -> str:
+    b, a, lk = r["build"], r["append_baseline"], r["lookups"]
+    c = lk.get("compiled", {})
+    rows = [
+        ("raw py-lmdb `txn.get` loop", f"{lk['raw_get_per_s']:,} gets/s", "1.00x (baseline)"),
+        ("core single answer, ID string -> JSON", f"{c.get('single_per_s', 0):,} answers/s",
+         f"{c.get('single_ratio', 0):.2f}x (target >= 0.8x)"),
+        ("core batches of 1000", f"{c.get('batch_ids_per_s', 0):,} ids/s",
+         f"{c.get('batch_ratio', 0):.2f}x (target >= 1.5x)"),
+        ("raw py-lmdb `putmulti(append=True)`", f"{a['rows_per_s']:,} rows/s", "1.00x (baseline)"),
+        ("`lookup build`, CSV -> published snapshot", f"{b['rows_per_s']:,} rows/s",
+         f"{b['ratio_vs_append']:.2f}x (target >= 0.2x)"),
+    ]  # fmt: skip
+    if "python" in lk:
+        p = lk["python"]
+        rows.insert(3, ("reference (plain Python) single / batch",
+                        f"{p['single_per_s']:,} / {p['batch_ids_per_s']:,} per s",
+                        f"{p['single_ratio']:.2f}x / {p['batch_ratio']:.2f}x"))  # fmt: skip
+    table = "| measurement | rate | ratio |\n|---|---|---|\n" + "\n".join(
+        f"| {m} | {rate} | {ratio} |" for m, rate, ratio in rows
+    )
+    return (
+        f"{table}\n\nStore: {r['rows']:,} rows, {b['store_bytes'] / 2**20:,.0f} MiB, "
+        f"{b['store_bytes_per_record']} bytes per record; build {b['seconds']} s, "
+        f"peak RSS {b['peak_rss_mb']} MiB."
+    )
+
+
+if __name__ == "__main__":
+    main()
