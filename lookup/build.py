@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import lmdb
+import orjson
 
 from lookup import _core
 from lookup.errors import RowError, StoreError
@@ -84,14 +85,23 @@ def build(
             }
             if read["rows"] == 0 or rejected > max_reject_ratio * read["rows"]:
                 raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
-            counts = _write_store(staging, sorters, rejected_lines, read["record_bytes"], progress)
+            identity = snapshot_identity(snapshot_id, "build", source)
+            counts = _write_store(
+                staging, sorters, rejected_lines, read["record_bytes"], identity, progress
+            )
         shutil.rmtree(staging / "sort")
         summary["entries"] = counts
         summary["store_bytes"] = (staging / "data.mdb").stat().st_size
         summary["seconds"] = round(time.monotonic() - started, 3)
         crash_point("before-publish")
         progress.phase("publishing")
-        data.publish(snapshot_id, _manifest(snapshot_id, summary))
+        manifest = {
+            **identity,
+            **{k: summary[k] for k in ("rows", "rejected", "published", "data_quality")},
+            "entries": counts,
+            "store_bytes": summary["store_bytes"],
+        }
+        data.publish(snapshot_id, manifest)
         progress.done()
     return summary
 
@@ -212,8 +222,32 @@ def open_store_for_writing(path: Path, map_size: int) -> lmdb.Environment:
     )  # fmt: skip
 
 
+def snapshot_identity(snapshot_id: str, kind: str, source: str, **extra: Any) -> dict[str, Any]:
+    """Return what a snapshot says about itself, in its `meta` db and its manifest.json."""
+    return {
+        "id": snapshot_id,
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "core": _core.CORE,
+        "source": str(source),
+        **extra,
+    }
+
+
+def write_identity(env: lmdb.Environment, identity: dict[str, Any]) -> None:
+    """Store the identity in the `meta` db, where readers take the snapshot id from."""
+    with env.begin(write=True, db=env.open_db(b"meta")) as txn:
+        txn.put(b"manifest", orjson.dumps(identity))
+
+
 def _write_store(
-    staging: Path, sorters: _Sorters, rejected: set[int], record_bytes: int, progress: Progress
+    staging: Path,
+    sorters: _Sorters,
+    rejected: set[int],
+    record_bytes: int,
+    identity: dict[str, Any],
+    progress: Progress,
 ) -> dict[str, int]:
     entries = len(sorters.people) + len(sorters.bhxh) + len(sorters.cards)
     # Appended pages are full; twice the payload plus per-entry overhead is ample headroom.
@@ -229,6 +263,7 @@ def _write_store(
             progress.phase(f"writing {name}", total=len(sorter))
             counts[name] = _append_all(env, name, sorter.items(), rejected, value_start, progress)
             crash_point(f"after-write-{name}")
+        write_identity(env, identity)
         env.sync(True)
     finally:
         env.close()
@@ -258,19 +293,6 @@ def _append_all(env, name, items, rejected, value_start, progress) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _manifest(snapshot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": snapshot_id,
-        "format": FORMAT_VERSION,
-        "kind": "build",
-        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "core": _core.CORE,
-        **{k: summary[k] for k in ("source", "rows", "rejected", "published", "data_quality")},
-        "entries": summary["entries"],
-        "store_bytes": summary["store_bytes"],
-    }
-
-
 class _Sorters:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True)

@@ -10,13 +10,12 @@ Deltas are daily changes, so their rows are held in memory (about 300 bytes each
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import lmdb
 
 from lookup import _core
-from lookup.build import FORMAT_VERSION, open_store_for_writing
+from lookup.build import open_store_for_writing, snapshot_identity, write_identity
 from lookup.errors import RowError, StoreError
 from lookup.extract import Extract
 from lookup.reference.record import decode
@@ -54,8 +53,10 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
             parent_size = (parent / "data.mdb").stat().st_size
         delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
         env = open_store_for_writing(staging, 2 * parent_size + 2 * delta_bytes + 64 * 2**20)
+        identity = snapshot_identity(snapshot_id, "delta", path, parent=parent.name)
         try:
             counts = _apply(env, ops, path)
+            write_identity(env, identity)
             env.sync(True)
             entries = {name: _count(env, name) for name in ("people", "bhxh", "cards")}
         finally:
@@ -70,7 +71,14 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
             "store_bytes": (staging / "data.mdb").stat().st_size,
             "seconds": round(time.monotonic() - started, 3),
         }
-        data.publish(snapshot_id, _manifest(snapshot_id, summary))
+        manifest = {
+            **identity,
+            "changes": {k: summary[k] for k in ("added", "changed", "deleted")},
+            "published": entries["people"],
+            "entries": entries,
+            "store_bytes": summary["store_bytes"],
+        }
+        data.publish(snapshot_id, manifest)
     return summary
 
 
@@ -137,19 +145,3 @@ def _count(env: lmdb.Environment, name: str) -> int:
     db = env.open_db(name.encode())
     with env.begin(db=db) as txn:
         return int(txn.stat(db)["entries"])
-
-
-def _manifest(snapshot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": snapshot_id,
-        "format": FORMAT_VERSION,
-        "kind": "delta",
-        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "core": _core.CORE,
-        "parent": summary["parent"],
-        "source": summary["source"],
-        "changes": {k: summary[k] for k in ("added", "changed", "deleted")},
-        "published": summary["entries"]["people"],
-        "entries": summary["entries"],
-        "store_bytes": summary["store_bytes"],
-    }
