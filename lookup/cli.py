@@ -48,6 +48,10 @@ class _UsageError(Exception):
     pass
 
 
+class _Failed(LookupServiceError):
+    pass
+
+
 # -- commands -------------------------------------------------------------------------------
 def cmd_synth(args: argparse.Namespace) -> tuple[Any, str]:
     from lookup.synth import synthesize
@@ -132,6 +136,69 @@ def cmd_prune(args: argparse.Namespace) -> tuple[Any, str]:
     return {"deleted": deleted}, f"deleted {len(deleted)} snapshot(s)"
 
 
+def cmd_keys_add(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.keys import InvalidClient
+
+    if (args.username is None) != (args.password is None):
+        raise _UsageError("--username and --password go together (the client's gateway login)")
+    try:
+        key = _clients(args).add(
+            args.name, args.scopes.split(","), username=args.username, password=args.password,
+            rate_per_s=args.rate, burst=args.burst,
+        )  # fmt: skip
+    except InvalidClient as exc:
+        raise _UsageError(str(exc)) from None
+    client = next(c for c in _clients(args).list() if c["name"] == args.name)
+    # The key goes to stdout alone (a script captures it with $(...)); it is never shown again.
+    return dict(client, key=key), key
+
+
+def cmd_keys_list(args: argparse.Namespace) -> tuple[Any, str]:
+    clients = _clients(args).list()
+    if args.json:
+        return clients, ""
+    for c in clients:
+        rate = "unlimited" if not c["rate_per_s"] else f"{c['rate_per_s']:g}/s burst {c['burst']}"
+        login = f"  gateway {c['gateway_username']}" if c["gateway_username"] else ""
+        state = f"revoked {c['revoked_at']}" if c["revoked_at"] else "active"
+        print(
+            f"{c['name']:20} {c['key_prefix']}…  {','.join(c['scopes']):24} {rate:20} "
+            f"{state}{login}"
+        )
+    active = sum(1 for c in clients if not c["revoked_at"])
+    return None, f"{len(clients)} client(s), {active} active"
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> tuple[Any, str]:
+    _clients(args).revoke(args.name)
+    return {"revoked": args.name}, f"revoked {args.name}; running workers refuse its key within 1 s"
+
+
+def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.serve import serve
+
+    status = serve(
+        args.data, host=args.host, port=args.port, workers=args.workers,
+        audit_fsync=args.audit_fsync,
+    )  # fmt: skip
+    if status:
+        raise _Failed("workers had to be killed: they did not stop within the drain timeout")
+    return {"stopped": True}, "stopped: every worker drained and exited"
+
+
+def cmd_demo(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.demo import demo
+
+    demo(args.data, host=args.host, port=args.port, workers=args.workers, rows=args.rows)
+    return {"stopped": True}, "demo stopped"
+
+
+def _clients(args: argparse.Namespace):  # -> ClientStore, imported lazily like the others
+    from lookup.keys import ClientStore
+
+    return ClientStore(args.data)
+
+
 def _data(args: argparse.Namespace) -> DataDir:
     return DataDir(args.data)
 
@@ -186,7 +253,66 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("snapshot", nargs="?", metavar="SNAPSHOT", help="default: the one before")
     p = command("prune", cmd_prune, "delete old snapshots")
     p.add_argument("--keep", type=_positive_int, required=True, metavar="N")
+
+    keys = sub.add_parser("keys", help="manage API clients", description="manage API clients")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    def keys_command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p = keys_sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    from lookup.keys import DEFAULT_BURST, DEFAULT_RATE
+
+    p = keys_command("add", cmd_keys_add, "add a client; prints its key, once")
+    p.add_argument("name", metavar="NAME", help="who the client is, e.g. bv-bach-mai-his")
+    p.add_argument("--scopes", required=True, metavar="S[,S...]", help="his, vneid, batch, admin")
+    p.add_argument("--username", metavar="U", help="gateway login (DOMAIN 5), e.g. 01832_BV")
+    p.add_argument("--password", metavar="P", help="gateway password (stored as a salted hash)")
+    p.add_argument("--rate", type=_non_negative_float, default=DEFAULT_RATE, metavar="R",
+                   help=f"requests per second, 0 = unlimited (default {DEFAULT_RATE:g})")
+    p.add_argument("--burst", type=_positive_int, default=DEFAULT_BURST, metavar="B",
+                   help=f"requests allowed at once above the rate (default {DEFAULT_BURST})")
+    keys_command("list", cmd_keys_list, "list clients (never their keys)")
+    p = keys_command("revoke", cmd_keys_revoke, "revoke a client's key")
+    p.add_argument("name", metavar="NAME")
+
+    p = command("serve", cmd_serve, "serve the HTTP API")
+    _serve_options(p)
+    p.add_argument("--audit-fsync", choices=("never", "interval", "always"), default="interval",
+                   help="when audit records reach the disk: never (page cache only), interval "
+                   "(within 1 s, default) or always (before each answer)")
+    p = command("demo", cmd_demo, "synthesise data, build, create a demo key and serve")
+    _serve_options(p)
+    p.add_argument("--rows", type=_positive_int, default=200_000, help=argparse.SUPPRESS)
     return parser
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", metavar="H", help="default 127.0.0.1")
+    p.add_argument("--port", type=_port, default=8080, metavar="P", help="default 8080")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="worker processes (default: one per core)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535: {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:

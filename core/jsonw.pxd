@@ -1,0 +1,220 @@
+# A small JSON writer for the read path (docs/DESIGN.md 6). Header-only: every function is inline.
+#
+# The buffer starts in a block inside the struct, so a writer declared as a local variable holds
+# a whole single answer on the stack; longer output (answer_many) moves to the heap. Appending
+# never raises: when memory runs out the writer marks itself failed and ignores further writes,
+# and jw_bytes() raises MemoryError. That keeps the appends plain C that the compiler inlines
+# (a literal's strlen and memcpy fold into a few moves), with no error check per call.
+#
+# Strings are escaped exactly as orjson escapes them, since the reference encodes with orjson and
+# both must give the same bytes: `"` and `\` escaped, \b \t \n \f \r short, other controls as
+# \u00xx with lower-case hex, everything else (DEL, non-ASCII) written as UTF-8.
+#
+# Usage: `cdef JsonWriter w; jw_init(&w); try: ... return jw_bytes(&w) finally: jw_free(&w)`.
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ
+from libc.stdint cimport uint8_t
+from libc.string cimport memcpy, strlen
+
+cdef enum:
+    JW_STACK_SIZE = 2048   # a single answer is under 1 KB
+
+cdef struct JsonWriter:
+    char* buf
+    Py_ssize_t len
+    Py_ssize_t cap
+    bint failed            # memory ran out; the output is incomplete
+    char stack[JW_STACK_SIZE]
+
+
+cdef inline void jw_init(JsonWriter* w) noexcept:
+    w.buf = w.stack
+    w.len = 0
+    w.cap = JW_STACK_SIZE
+    w.failed = False
+
+
+cdef inline void jw_free(JsonWriter* w) noexcept:
+    if w.buf != w.stack:
+        PyMem_Free(w.buf)
+    jw_init(w)
+
+
+cdef inline bint _jw_grow(JsonWriter* w, Py_ssize_t extra) noexcept:
+    cdef Py_ssize_t cap = w.cap * 2
+    cdef char* buf
+    if w.failed:
+        return False
+    if cap < w.len + extra:
+        cap = w.len + extra
+    if w.buf == w.stack:
+        buf = <char*>PyMem_Malloc(cap)
+        if buf != NULL:
+            memcpy(buf, w.stack, w.len)
+    else:
+        buf = <char*>PyMem_Realloc(w.buf, cap)
+    if buf == NULL:
+        w.failed = True
+        return False
+    w.buf = buf
+    w.cap = cap
+    return True
+
+
+cdef inline bint jw_reserve(JsonWriter* w, Py_ssize_t extra) noexcept:
+    """Make room for `extra` more bytes; False when there is none (the writer has failed)."""
+    if extra <= w.cap - w.len:
+        return True
+    return _jw_grow(w, extra)
+
+
+cdef inline void jw_raw(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
+    """Append bytes that are already JSON."""
+    if jw_reserve(w, n):
+        memcpy(w.buf + w.len, s, n)
+        w.len += n
+
+
+cdef inline void jw_lit(JsonWriter* w, const char* s) noexcept:
+    """Append a NUL-terminated literal that is already JSON."""
+    jw_raw(w, s, <Py_ssize_t>strlen(s))
+
+
+cdef inline void jw_int(JsonWriter* w, long long value) noexcept:
+    cdef char digits[24]
+    cdef int n = 0
+    cdef unsigned long long v = <unsigned long long>(-value if value < 0 else value)
+    if not jw_reserve(w, 21):
+        return
+    if value < 0:
+        w.buf[w.len] = c'-'
+        w.len += 1
+    while True:
+        digits[n] = <char>(48 + v % 10)
+        n += 1
+        v //= 10
+        if v == 0:
+            break
+    while n > 0:
+        n -= 1
+        w.buf[w.len] = digits[n]
+        w.len += 1
+
+
+cdef inline char* _jw_put_ascii(char* out, unsigned int c) noexcept:
+    """Write one character below 0x80, escaped as needed (room for 6 bytes); return the end."""
+    cdef const char* hex_digits = b"0123456789abcdef"
+    if c >= 0x20 and c != 0x22 and c != 0x5C:
+        out[0] = <char>c
+        return out + 1
+    out[0] = c'\\'
+    if c == 0x22 or c == 0x5C:
+        out[1] = <char>c
+    elif c == 0x08:
+        out[1] = c'b'
+    elif c == 0x09:
+        out[1] = c't'
+    elif c == 0x0A:
+        out[1] = c'n'
+    elif c == 0x0C:
+        out[1] = c'f'
+    elif c == 0x0D:
+        out[1] = c'r'
+    else:
+        out[1] = c'u'
+        out[2] = c'0'
+        out[3] = c'0'
+        out[4] = hex_digits[c >> 4]
+        out[5] = hex_digits[c & 15]
+        return out + 6
+    return out + 2
+
+
+cdef inline char* _jw_put_utf8(char* out, unsigned int c) noexcept:
+    """Write one code point of U+0080 or above as UTF-8 (room for 4 bytes); return the end."""
+    if c < 0x800:
+        out[0] = <char>(0xC0 | (c >> 6))
+        out[1] = <char>(0x80 | (c & 0x3F))
+        return out + 2
+    if c < 0x10000:
+        out[0] = <char>(0xE0 | (c >> 12))
+        out[1] = <char>(0x80 | ((c >> 6) & 0x3F))
+        out[2] = <char>(0x80 | (c & 0x3F))
+        return out + 3
+    out[0] = <char>(0xF0 | (c >> 18))
+    out[1] = <char>(0x80 | ((c >> 12) & 0x3F))
+    out[2] = <char>(0x80 | ((c >> 6) & 0x3F))
+    out[3] = <char>(0x80 | (c & 0x3F))
+    return out + 4
+
+
+# The loops below write through a local pointer and store the length once: a store through a
+# char* could alias w.len, so writing w.buf[w.len] would reload and store w.len per byte.
+
+cdef inline void jw_utf8_string(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
+    """Append a quoted JSON string from UTF-8 bytes (already known to be valid UTF-8)."""
+    cdef Py_ssize_t i
+    cdef uint8_t c
+    cdef char* out
+    if not jw_reserve(w, 6 * n + 2):
+        return
+    out = w.buf + w.len
+    out[0] = c'"'
+    out += 1
+    for i in range(n):
+        c = <uint8_t>s[i]
+        if c >= 0x80 or (c >= 0x20 and c != 0x22 and c != 0x5C):
+            out[0] = <char>c
+            out += 1
+        else:
+            out = _jw_put_ascii(out, c)
+    out[0] = c'"'
+    w.len = out + 1 - w.buf
+
+
+cdef inline void jw_ascii_string(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
+    """Append a quoted string of ASCII letters and digits (codes, ids): nothing to escape."""
+    cdef char* out
+    if jw_reserve(w, n + 2):
+        out = w.buf + w.len
+        out[0] = c'"'
+        memcpy(out + 1, s, n)
+        out[n + 1] = c'"'
+        w.len += n + 2
+
+
+cdef inline void jw_unicode_string(JsonWriter* w, str s) noexcept:
+    """Append a quoted JSON string from a Python str, lone surrogates replaced by U+FFFD.
+
+    `s` must be a ready str (every str made since Python 3.3 APIs is).
+    """
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(s)
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void* data = PyUnicode_DATA(s)
+    cdef unsigned int c
+    cdef char* out
+    # At most 6 bytes per code point (an escaped control character); UTF-8 needs at most 4.
+    if not jw_reserve(w, 6 * n + 2):
+        return
+    out = w.buf + w.len
+    out[0] = c'"'
+    out += 1
+    for i in range(n):
+        c = PyUnicode_READ(kind, data, i)
+        if c < 0x80:
+            out = _jw_put_ascii(out, c)
+        elif 0xD800 <= c <= 0xDFFF:
+            out = _jw_put_utf8(out, 0xFFFD)    # DESIGN 6: "lone surrogates replaced by U+FFFD"
+        else:
+            out = _jw_put_utf8(out, c)
+    out[0] = c'"'
+    w.len = out + 1 - w.buf
+
+
+cdef inline bytes jw_bytes(JsonWriter* w):
+    """Copy the output into a new bytes object; MemoryError if the writer ran out of memory."""
+    if w.failed:
+        raise MemoryError()
+    return PyBytes_FromStringAndSize(w.buf, w.len)

@@ -1,0 +1,539 @@
+# External merge sort of (fixed-size key, value) pairs for the build (docs/DESIGN.md 1), compiled.
+#
+# The twin of lookup/reference/sorter.py, with the same results and errors. The build feeds it
+# one entry per person (~100 million), so nothing here makes a Python object per buffered entry:
+# entries are copied into a C arena laid out like a run file, sorted through a small slot array
+# (key prefix + arena offset) with a stable merge sort, written with one fwrite each, and merged
+# through a C binary heap over buffered FILE streams. Only items() makes objects: the pairs it
+# yields.
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.errno cimport errno
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdio cimport FILE, fclose, ferror, fopen, fread, fwrite, setvbuf
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memmove, strerror
+
+import os
+import shutil
+import tempfile
+
+__all__ = ("ExternalSorter",)
+
+cdef extern from "stdio.h":
+    enum:
+        _IOFBF
+        _IONBF
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define sorter_prefetch(p) __builtin_prefetch(p)
+    #else
+    #define sorter_prefetch(p) ((void)(p))
+    #endif
+    """
+    # Buffered entries are visited in key order, i.e. at random places in the arena: asking for
+    # them a few slots ahead hides most of the memory latency (spill and merge were bound by it).
+    void prefetch "sorter_prefetch"(const void* p) noexcept nogil
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* A block for the arena or the slot array. Blocks of 2 MiB or more are aligned to 2 MiB
+       and, on Linux, marked for transparent huge pages. */
+    static void *sorter_alloc(size_t n) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const size_t huge = (size_t)2 << 20;
+        void *p = NULL;
+        if (n < huge)
+            return malloc(n);
+        if (posix_memalign(&p, huge, n) != 0)
+            return NULL;
+        (void)madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
+        return p;
+    #else
+        return malloc(n);
+    #endif
+    }
+    """
+    # Large arenas are visited at random by the spill and the merge; with 4 KiB pages nearly
+    # every visit is a TLB miss (costly under virtualisation). Transparent huge pages in
+    # "madvise" mode need asking; a refusal is harmless.
+    void* big_alloc "sorter_alloc"(size_t n) noexcept nogil
+
+cdef enum:
+    LEN_SIZE = 4              # run entry: <I value length, key, value (as the reference)
+    IO_BUFFER = 1 << 20       # per run file, reading and writing
+    FIRST_ARENA = 1 << 20
+    # More runs than this are merged into one before the next is written, so items() never
+    # holds more open files (and read buffers) than this.
+    MAX_RUNS = 64
+    PREFETCH_AHEAD = 16       # slots
+
+cdef struct Slot:
+    uint64_t prefix  # the key's first 8 bytes as a big-endian integer: most comparisons end here
+    size_t offset    # of the entry in the arena; entries are appended in insertion order
+
+
+cdef inline uint64_t key_prefix(const uint8_t* key, Py_ssize_t key_size) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef Py_ssize_t i
+    for i in range(8):
+        v = (v << 8) | (key[i] if i < key_size else 0)
+    return v
+
+
+cdef inline uint32_t read_u32(const uint8_t* p) noexcept:
+    return p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
+cdef inline void write_u32(uint8_t* p, uint32_t v) noexcept:
+    p[0] = v & 0xFF
+    p[1] = (v >> 8) & 0xFF
+    p[2] = (v >> 16) & 0xFF
+    p[3] = v >> 24
+
+
+cdef inline size_t entry_size(const uint8_t* entry, Py_ssize_t key_size) noexcept:
+    return LEN_SIZE + key_size + read_u32(entry)
+
+
+cdef inline int compare_keys(const uint8_t* a, const uint8_t* b, Py_ssize_t key_size) noexcept:
+    """Compare the keys of two entries ([length][key][value])."""
+    return memcmp(a + LEN_SIZE, b + LEN_SIZE, key_size)
+
+# --- Stable merge sort of slots ------------------------------------------------------------------
+
+
+cdef inline bint slot_after(const Slot* a, const Slot* b, const uint8_t* arena,
+                            Py_ssize_t key_size) noexcept nogil:
+    """Whether a sorts strictly after b (ties are not after: that keeps the sort stable)."""
+    if a.prefix != b.prefix:
+        return a.prefix > b.prefix
+    if key_size <= 8:
+        return False
+    return memcmp(arena + a.offset + LEN_SIZE + 8, arena + b.offset + LEN_SIZE + 8,
+                  key_size - 8) > 0
+
+
+cdef void merge_sort(Slot* slots, Slot* tmp, size_t n, const uint8_t* arena,
+                     Py_ssize_t key_size) noexcept nogil:
+    """Sort slots[0:n] stably; tmp holds n slots. Small spans by insertion sort."""
+    cdef size_t i, j, k, mid
+    cdef Slot s
+    if n <= 24:
+        for i in range(1, n):
+            s = slots[i]
+            j = i
+            while j > 0 and slot_after(&slots[j - 1], &s, arena, key_size):
+                slots[j] = slots[j - 1]
+                j -= 1
+            slots[j] = s
+        return
+    mid = n // 2
+    merge_sort(slots, tmp, mid, arena, key_size)
+    merge_sort(slots + mid, tmp, n - mid, arena, key_size)
+    if not slot_after(&slots[mid - 1], &slots[mid], arena, key_size):
+        return  # already in order (common for keys added in order)
+    memcpy(tmp, slots, mid * sizeof(Slot))
+    i = 0
+    j = mid
+    k = 0
+    while i < mid and j < n:
+        # Take from the left on ties: stability.
+        if slot_after(&tmp[i], &slots[j], arena, key_size):
+            slots[k] = slots[j]
+            j += 1
+        else:
+            slots[k] = tmp[i]
+            i += 1
+        k += 1
+    while i < mid:
+        slots[k] = tmp[i]
+        i += 1
+        k += 1
+
+
+cdef void* grow(void* block, size_t used, size_t size) except NULL:
+    """Move the first `used` bytes of block into a new block of `size` bytes; free the old."""
+    cdef void* p = big_alloc(size)
+    if p == NULL:
+        raise MemoryError()
+    memcpy(p, block, used)
+    free(block)
+    return p
+
+
+cdef object os_error(str what, object path):
+    return OSError(errno, f"sorter: {what} {path}: {strerror(errno).decode()}")
+
+
+cdef FILE* open_file(object path, const char* mode, size_t buffer_size) except NULL:
+    """Open a run file with a stdio buffer of buffer_size bytes (0: unbuffered)."""
+    cdef bytes name = os.fsencode(path)
+    cdef FILE* f = fopen(name, mode)
+    if f == NULL:
+        raise os_error("cannot open", path)
+    if buffer_size:
+        setvbuf(f, NULL, _IOFBF, buffer_size)
+    else:
+        setvbuf(f, NULL, _IONBF, 0)
+    return f
+
+
+@cython.final
+cdef class ExternalSorter:
+    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files under directory."""
+
+    cdef readonly Py_ssize_t key_size
+    cdef readonly Py_ssize_t memory_limit
+    cdef object folder          # our temporary folder, None once closed
+    cdef list runs              # run file paths, oldest first
+    cdef Py_ssize_t count       # entries added
+    cdef uint8_t* arena         # buffered entries, laid out as in a run file
+    cdef size_t arena_used, arena_cap
+    cdef Slot* slots            # one per buffered entry
+    cdef size_t nslots, slots_cap
+    cdef uint64_t generation    # changes on every add/spill/close: live iterators then refuse
+    cdef Py_ssize_t files_made  # names run files uniquely
+
+    def __cinit__(self):
+        self.arena = NULL
+        self.slots = NULL
+
+    def __init__(self, Py_ssize_t key_size, directory, Py_ssize_t memory_limit=256 * 2**20):
+        """Make an empty sorter whose run files go in a new temporary folder in directory."""
+        if key_size <= 0:
+            raise ValueError(f"key_size: {key_size}; must be positive")
+        self.key_size = key_size
+        self.memory_limit = memory_limit
+        self.folder = tempfile.mkdtemp(prefix="sort-", dir=directory)
+        self.runs = []
+
+    def __dealloc__(self):
+        free(self.arena)
+        free(self.slots)
+
+    def __len__(self):
+        return self.count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def add(self, bytes key not None, bytes value not None):
+        """Add one entry; a run file is written when the buffer passes memory_limit."""
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(value)
+        cdef size_t need
+        cdef uint8_t* entry
+        self.check_open()
+        if PyBytes_GET_SIZE(key) != self.key_size:
+            raise ValueError(
+                f"key: {PyBytes_GET_SIZE(key)} bytes; this sorter sorts {self.key_size}-byte keys"
+            )
+        if size > 0xFFFFFFFF:
+            raise ValueError(f"value: {size} bytes; at most 4 GiB - 1")
+        need = LEN_SIZE + self.key_size + size
+        self.reserve(need)
+        entry = self.arena + self.arena_used
+        write_u32(entry, <uint32_t>size)
+        memcpy(entry + LEN_SIZE, PyBytes_AS_STRING(key), self.key_size)
+        memcpy(entry + LEN_SIZE + self.key_size, PyBytes_AS_STRING(value), size)
+        self.slots[self.nslots].prefix = key_prefix(entry + LEN_SIZE, self.key_size)
+        self.slots[self.nslots].offset = self.arena_used
+        self.nslots += 1
+        self.arena_used += need
+        self.count += 1
+        self.generation += 1
+        # The merge sort needs as many slots again as scratch space.
+        if self.arena_used + 2 * self.nslots * sizeof(Slot) > <size_t>self.memory_limit:
+            self.spill()
+
+    def items(self):
+        """Iterate over all entries in key order, ties in insertion order; callable again."""
+        self.check_open()
+        self.sort_buffer()
+        return _Items(self, True)
+
+    def close(self):
+        """Remove the run files and free the buffer; the sorter cannot be used afterwards."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        self.runs = []
+        free(self.arena)
+        free(self.slots)
+        self.arena = NULL
+        self.slots = NULL
+        self.arena_used = self.arena_cap = self.nslots = self.slots_cap = 0
+        self.generation += 1
+
+    cdef int check_open(self) except -1:
+        if self.folder is None:
+            raise ValueError("sorter: closed")
+        return 0
+
+    cdef int reserve(self, size_t need) except -1:
+        """Make room in the arena for `need` bytes and in the slot array for one slot."""
+        cdef size_t cap
+        if self.arena_used + need > self.arena_cap:
+            cap = self.arena_cap or FIRST_ARENA
+            while cap < self.arena_used + need:
+                cap *= 2
+            self.arena = <uint8_t*>grow(self.arena, self.arena_used, cap)
+            self.arena_cap = cap
+        if self.nslots == self.slots_cap:
+            cap = self.slots_cap * 2 or 4096
+            self.slots = <Slot*>grow(self.slots, self.nslots * sizeof(Slot), cap * sizeof(Slot))
+            self.slots_cap = cap
+        return 0
+
+    cdef int sort_buffer(self) except -1:
+        cdef Slot* tmp
+        if self.nslots < 2:
+            return 0
+        tmp = <Slot*>malloc((self.nslots // 2 + 1) * sizeof(Slot))
+        if tmp == NULL:
+            raise MemoryError()
+        with nogil:
+            merge_sort(self.slots, tmp, self.nslots, self.arena, self.key_size)
+        free(tmp)
+        return 0
+
+    cdef int spill(self) except -1:
+        """Write the sorted buffer as a new run file and empty it (merging runs past MAX_RUNS)."""
+        cdef FILE* f
+        cdef size_t i
+        cdef const uint8_t* entry
+        if len(self.runs) >= MAX_RUNS:
+            self.compact()
+        self.sort_buffer()
+        path = self.new_run_path()
+        f = open_file(path, b"wb", IO_BUFFER)
+        for i in range(self.nslots):
+            if i + PREFETCH_AHEAD < self.nslots:
+                prefetch(self.arena + self.slots[i + PREFETCH_AHEAD].offset)
+            entry = self.arena + self.slots[i].offset
+            fwrite(entry, entry_size(entry, self.key_size), 1, f)
+        self.finish_file(f, path)
+        self.runs.append(path)
+        self.arena_used = 0
+        self.nslots = 0
+        self.generation += 1
+        return 0
+
+    cdef int compact(self) except -1:
+        """Merge every run into one (the buffer stays), keeping their order for stability."""
+        path = self.new_run_path()
+        cdef FILE* f = open_file(path, b"wb", IO_BUFFER)
+        try:
+            _Items(self, False).write_all(f)
+        except BaseException:
+            fclose(f)
+            raise
+        self.finish_file(f, path)
+        for old in self.runs:
+            os.remove(old)
+        self.runs = [path]
+        return 0
+
+    cdef object new_run_path(self):
+        self.files_made += 1
+        return os.path.join(self.folder, f"run-{self.files_made:06d}")
+
+    cdef int finish_file(self, FILE* f, path) except -1:
+        cdef bint failed = ferror(f) != 0
+        if fclose(f) != 0 or failed:
+            raise os_error("cannot write", path)
+        return 0
+
+
+cdef struct Source:
+    FILE* file            # NULL for the in-memory buffer
+    uint8_t* buf          # a window on a run file; entries are read in place
+    size_t cap, pos, end  # its size, the next entry, the end of what was read
+    bint eof
+    const uint8_t* entry  # the current entry: [length][key][value]
+    size_t next_slot      # the buffer's next slot
+
+
+@cython.final
+cdef class _Items:
+    """A k-way merge of a sorter's runs (oldest first) and, optionally, its sorted buffer."""
+
+    cdef ExternalSorter sorter
+    cdef uint64_t generation
+    cdef Source* sources
+    cdef Py_ssize_t nsources
+    cdef int* heap              # source indices; a min-heap on (key, source index)
+    cdef Py_ssize_t heap_size
+    cdef list paths
+
+    def __cinit__(self, ExternalSorter sorter, bint with_buffer):
+        cdef Py_ssize_t i, n = len(sorter.runs) + (1 if with_buffer else 0)
+        self.sorter = sorter
+        self.generation = sorter.generation
+        self.paths = list(sorter.runs)
+        self.sources = <Source*>malloc(max(n, 1) * sizeof(Source))
+        self.heap = <int*>malloc(max(n, 1) * sizeof(int))
+        if self.sources == NULL or self.heap == NULL:
+            raise MemoryError()
+        for i in range(n):
+            self.sources[i].file = NULL
+            self.sources[i].buf = NULL
+            self.sources[i].cap = 0
+            self.sources[i].pos = 0
+            self.sources[i].end = 0
+            self.sources[i].eof = False
+            self.sources[i].entry = NULL
+            self.sources[i].next_slot = 0
+        self.nsources = n
+        for i in range(len(self.paths)):
+            self.sources[i].file = open_file(self.paths[i], b"rb", 0)  # read in big chunks
+        # Sources enter the heap in order, so ties go to the older source: stability.
+        for i in range(n):
+            if self.advance(i):
+                self.heap[self.heap_size] = <int>i
+                self.heap_size += 1
+                self.sift_up(self.heap_size - 1)
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.sources != NULL:
+            for i in range(self.nsources):
+                if self.sources[i].file != NULL:
+                    fclose(self.sources[i].file)
+                free(self.sources[i].buf)
+        free(self.sources)
+        free(self.heap)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef const uint8_t* entry
+        cdef Py_ssize_t key_size = self.sorter.key_size
+        if self.heap_size == 0:
+            raise StopIteration
+        if self.generation != self.sorter.generation:
+            raise RuntimeError("sorter changed during iteration")
+        entry = self.sources[self.heap[0]].entry
+        item = (
+            PyBytes_FromStringAndSize(<const char*>entry + LEN_SIZE, key_size),
+            PyBytes_FromStringAndSize(<const char*>entry + LEN_SIZE + key_size, read_u32(entry)),
+        )
+        self.pop()
+        return item
+
+    cdef int write_all(self, FILE* f) except -1:
+        """Write every remaining entry to f, in order, without making Python objects."""
+        cdef const uint8_t* entry
+        while self.heap_size:
+            entry = self.sources[self.heap[0]].entry
+            fwrite(entry, entry_size(entry, self.sorter.key_size), 1, f)
+            self.pop()
+        return 0
+
+    cdef int pop(self) except -1:
+        """Move the smallest source to its next entry, dropping it from the heap at its end."""
+        if not self.advance(self.heap[0]):
+            self.heap_size -= 1
+            self.heap[0] = self.heap[self.heap_size]
+        if self.heap_size:
+            self.sift_down(0)
+        return 0
+
+    cdef bint advance(self, Py_ssize_t i) except -1:
+        """Load source i's next entry; False at its end."""
+        cdef Source* s = &self.sources[i]
+        cdef ExternalSorter sorter = self.sorter
+        if s.file == NULL:
+            if s.next_slot == sorter.nslots:
+                return False
+            if s.next_slot + PREFETCH_AHEAD < sorter.nslots:
+                prefetch(sorter.arena + sorter.slots[s.next_slot + PREFETCH_AHEAD].offset)
+            s.entry = sorter.arena + sorter.slots[s.next_slot].offset
+            s.next_slot += 1
+            return True
+        return self.read_entry(s, self.paths[i])
+
+    cdef bint read_entry(self, Source* s, path) except -1:
+        """Point s.entry at the run's next entry, in the window; False at the end of the run."""
+        cdef size_t need
+        if s.end - s.pos < LEN_SIZE:
+            self.fill(s, LEN_SIZE, path)
+            if s.end == s.pos:
+                return False
+            if s.end - s.pos < LEN_SIZE:
+                raise OSError(f"sorter: run file {path} is truncated")
+        need = entry_size(s.buf + s.pos, self.sorter.key_size)
+        if s.end - s.pos < need:
+            self.fill(s, need, path)
+            if s.end - s.pos < need:
+                raise OSError(f"sorter: run file {path} is truncated")
+        s.entry = s.buf + s.pos
+        s.pos += need
+        return True
+
+    cdef int fill(self, Source* s, size_t need, path) except -1:
+        """Slide the unread bytes to the window's start and read until `need` bytes are there.
+
+        Only called when the source advances, so its previous entry is no longer in use.
+        """
+        cdef size_t got, avail = s.end - s.pos
+        cdef void* p
+        memmove(s.buf, s.buf + s.pos, avail)
+        s.pos = 0
+        s.end = avail
+        if need > s.cap:
+            p = realloc(s.buf, max(need, <size_t>IO_BUFFER))
+            if p == NULL:
+                raise MemoryError()
+            s.buf = <uint8_t*>p
+            s.cap = max(need, <size_t>IO_BUFFER)
+        while s.end < need and not s.eof:
+            got = fread(s.buf + s.end, 1, s.cap - s.end, s.file)
+            if got == 0:
+                if ferror(s.file):
+                    raise os_error("cannot read", path)
+                s.eof = True
+            s.end += got
+        return 0
+
+    cdef inline bint less(self, int a, int b) noexcept:
+        """Heap order: key, then source index (older sources first)."""
+        cdef int c = compare_keys(self.sources[a].entry, self.sources[b].entry,
+                                  self.sorter.key_size)
+        return c < 0 or (c == 0 and a < b)
+
+    cdef void sift_up(self, Py_ssize_t i) noexcept:
+        cdef int x = self.heap[i]
+        cdef Py_ssize_t parent
+        while i > 0:
+            parent = (i - 1) // 2
+            if not self.less(x, self.heap[parent]):
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i] = x
+
+    cdef void sift_down(self, Py_ssize_t i) noexcept:
+        cdef int x = self.heap[i]
+        cdef Py_ssize_t child, n = self.heap_size
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and self.less(self.heap[child + 1], self.heap[child]):
+                child += 1
+            if not self.less(self.heap[child], x):
+                break
+            self.heap[i] = self.heap[child]
+            i = child
+        self.heap[i] = x

@@ -1,0 +1,657 @@
+# Extract and delta row validation and record encoding (docs/DESIGN.md 5), compiled.
+#
+# The twin of lookup/reference/validate.py: the same checks in the same order, the same
+# RowError(field, message), byte-identical records. The build runs it on every row of a
+# national extract (~100 million), so the common row creates no Python object besides the
+# outputs: ASCII fields are read in place through the CPython unicode API (as yarl's
+# _quoting_c.pyx does), and the three texts are normalised and UTF-8-encoded straight into a
+# stack buffer when they are provably NFC already (see _FAST_TEXT_RANGES).
+cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.unicode cimport (
+    PyUnicode_AsUTF8AndSize,
+    PyUnicode_DATA,
+    PyUnicode_GET_LENGTH,
+    PyUnicode_KIND,
+    PyUnicode_READ,
+)
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+
+from core.calendar cimport is_real_date, pack_date
+from core.record cimport (
+    CARD_LEN,
+    FACILITY_LEN,
+    HEADER_SIZE,
+    KEY_LEN,
+    MB_VSS,
+    OFF_ADDRESS_LEN,
+    OFF_CARD_NO,
+    OFF_DOB,
+    OFF_FACILITY,
+    OFF_FIVE_YEAR,
+    OFF_GENDER,
+    OFF_ISSUER_LEN,
+    OFF_MANAGED_BY,
+    OFF_NAME_LEN,
+    OFF_PREV_CARD_NO,
+    OFF_PREV_VALID_TO,
+    OFF_REGION,
+    OFF_RESERVED,
+    OFF_STATUS,
+    OFF_VALID_FROM,
+    OFF_VALID_TO,
+    OFF_VERSION,
+    RECORD_VERSION,
+    ST_ACTIVE,
+)
+
+import unicodedata
+from collections import namedtuple
+
+from lookup.errors import RowError
+
+__all__ = ("ValidRow", "RowValidator")
+
+cdef extern from "Python.h":
+    uint32_t PyUnicode_MAX_CHAR_VALUE(object o)
+    object PyType_GenericAlloc(type t, Py_ssize_t nitems)
+    enum:
+        PyUnicode_1BYTE_KIND
+        PyUnicode_2BYTE_KIND
+
+# One code unit of each CPython string representation (PEP 393).
+ctypedef fused code_unit:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+ValidRow = namedtuple(
+    "ValidRow", ("op", "cccd_key", "bhxh_key", "card_no", "prev_card_no", "record", "quality")
+)
+ValidRow.__module__ = __name__
+ValidRow.__doc__ = "One validated row: the record and the keys the build indexes it under."
+cdef type ValidRowType = ValidRow
+
+
+cdef object valid_row(tuple items):
+    """Make a ValidRow of 7 items, as tuple.__new__(ValidRow, items) does, without its call."""
+    cdef Py_ssize_t i
+    row = PyType_GenericAlloc(ValidRowType, 7)  # a namedtuple's tp_alloc: tuple layout, zeroed
+    for i in range(7):
+        item = items[i]
+        Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+        PyTuple_SET_ITEM(row, i, item)
+    return row
+
+# --- Fields -------------------------------------------------------------------------------------
+
+cdef enum Field:
+    F_OP, F_CCCD, F_BHXH, F_CARD, F_NAME, F_DOB, F_GENDER, F_ADDRESS, F_FACILITY, F_VALID_FROM,
+    F_VALID_TO, F_FIVE_YEAR, F_REGION, F_STATUS, F_MANAGED_BY, F_PREV_CARD, F_PREV_VALID_TO,
+    F_ISSUER, N_FIELDS
+
+# Indexed by Field.
+cdef tuple FIELD_NAMES = (
+    "op", "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address",
+    "facility_code", "valid_from", "valid_to", "five_year_date", "region_code", "status",
+    "managed_by", "prev_card_no", "prev_valid_to", "issuer",
+)
+
+# DESIGN 4: enumerations are stored as their index in DESIGN order.
+cdef dict STATUS_CODES = {
+    name: code for code, name in enumerate((
+        "active", "revoked", "reduced", "reduced_out_province", "reduced_in_province",
+        "reduced_rejoined", "reduced_stopped",
+    ))
+}
+cdef dict MANAGED_BY_CODES = {"vss": 0, "defence": 1, "police": 2}
+cdef dict REGION_CODES = {"K1": 1, "K2": 2, "K3": 3}
+
+cdef str STATUS_FORM = "must be one of " + ", ".join(STATUS_CODES)
+cdef str CARD_FORM = "must be 2 capital letters, a benefit level 1-5 and 12 digits"
+cdef str DATE_FORM = "must be YYYY-MM-DD"
+cdef str DOB_FORM = "must be YYYY-MM-DD, YYYY-MM or YYYY"
+cdef str NOT_REAL = "not a real date"
+
+cdef object _normalize = unicodedata.normalize
+
+# --- Data quality (DESIGN 5, DOMAIN.md 1) --------------------------------------------------------
+
+cdef enum:
+    QUALITY_SEX_OR_CENTURY = 1
+    QUALITY_BIRTH_YEAR = 2
+    QUALITY_PROVINCE = 4
+
+# CCCD digits 1-3: province codes in force before the 2025 merger; numbers are never reissued.
+cdef bint IS_PROVINCE[1000]
+memset(IS_PROVINCE, 0, sizeof(IS_PROVINCE))
+for _code in (
+    "001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 035"
+    " 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072"
+    " 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096"
+).split():
+    IS_PROVINCE[int(_code)] = True
+del _code
+
+
+cdef inline int century_digit(int year) noexcept:
+    """The even CCCD digit 4 of a man born in `year` (DOMAIN.md 1); a woman's is one more."""
+    if year < 1900:
+        return 8
+    return (year // 100 - 19) * 2
+
+
+cdef int quality(const uint8_t* cccd, uint32_t dob, int gender) noexcept:
+    cdef int year = dob // 10000
+    cdef int digit = cccd[3] - 48
+    cdef int flags = 0
+    # Gender 3 (unknown) never disagrees with the sex digit.
+    if digit - digit % 2 != century_digit(year) or (gender != 3 and digit % 2 != gender - 1):
+        flags |= QUALITY_SEX_OR_CENTURY
+    if (cccd[4] - 48) * 10 + (cccd[5] - 48) != year % 100:
+        flags |= QUALITY_BIRTH_YEAR
+    if not IS_PROVINCE[(cccd[0] - 48) * 100 + (cccd[1] - 48) * 10 + (cccd[2] - 48)]:
+        flags |= QUALITY_PROVINCE
+    return flags
+
+# --- ASCII fields, read in place ----------------------------------------------------------------
+
+
+cdef bint ascii_into(str s, Py_ssize_t n, uint8_t* out) noexcept:
+    """Copy s into out when it is exactly n ASCII characters; else return False."""
+    if PyUnicode_GET_LENGTH(s) != n or PyUnicode_MAX_CHAR_VALUE(s) > 127:
+        return False
+    memcpy(out, PyUnicode_DATA(s), n)  # an all-ASCII str is stored as 1 byte per character
+    return True
+
+
+cdef inline bint is_digit(uint8_t c) noexcept:
+    return 48 <= c <= 57
+
+
+cdef inline bint is_upper(uint8_t c) noexcept:
+    return 65 <= c <= 90
+
+
+cdef bint all_digits(const uint8_t* p, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not is_digit(p[i]):
+            return False
+    return True
+
+
+cdef inline bint memcmp_ne(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return True
+    return False
+
+
+cdef bint is_card(const uint8_t* p) noexcept:
+    """DESIGN 5: ^[A-Z]{2}[1-5][0-9]{12}$ (15 bytes already read)."""
+    return is_upper(p[0]) and is_upper(p[1]) and 49 <= p[2] <= 53 and all_digits(p + 3, 12)
+
+
+cdef bint is_facility(const uint8_t* p) noexcept:
+    """DESIGN 5: ^[0-9]{2}[0-9A-Z]{3}$ (5 bytes already read)."""
+    cdef int i
+    if not (is_digit(p[0]) and is_digit(p[1])):
+        return False
+    for i in range(2, 5):
+        if not (is_digit(p[i]) or is_upper(p[i])):
+            return False
+    return True
+
+
+cdef uint8_t gender_code(str s) noexcept:
+    """DESIGN 4 gender code of "1", "2" or "3"; 0 for anything else."""
+    cdef uint32_t c
+    if PyUnicode_GET_LENGTH(s) != 1:
+        return 0
+    c = PyUnicode_READ(PyUnicode_KIND(s), PyUnicode_DATA(s), 0)
+    return <uint8_t>(c - 48) if 49 <= c <= 51 else 0
+
+
+cdef uint64_t decimal(const uint8_t* p, Py_ssize_t n) noexcept:
+    cdef uint64_t v = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        v = v * 10 + (p[i] - 48)
+    return v
+
+
+cdef bytes big_endian_key(uint64_t v):
+    """DESIGN 4: CCCD and social insurance number keys are 8-byte big-endian integers."""
+    cdef uint8_t out[KEY_LEN]
+    cdef int i
+    for i in range(KEY_LEN - 1, -1, -1):
+        out[i] = v & 0xFF
+        v >>= 8
+    return PyBytes_FromStringAndSize(<char*>out, KEY_LEN)
+
+# --- Dates (DESIGN 3) ----------------------------------------------------------------------------
+
+cdef enum DateResult:
+    DATE_OK, DATE_FORM_ERROR, DATE_NOT_REAL
+
+
+cdef DateResult parse_date(str s, bint partial, uint32_t* out) noexcept:
+    """Parse YYYY-MM-DD (and, when partial, YYYY-MM or YYYY) of ASCII digits into out."""
+    cdef uint8_t p[10]
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef int y, m = 1, d = 1  # what is not given is checked as 1 and packed as 0
+    if not (n == 10 or (partial and (n == 4 or n == 7))) or not ascii_into(s, n, p):
+        return DATE_FORM_ERROR
+    if not all_digits(p, 4) or (n > 4 and (p[4] != 45 or not all_digits(p + 5, 2))):
+        return DATE_FORM_ERROR
+    if n > 7 and (p[7] != 45 or not all_digits(p + 8, 2)):
+        return DATE_FORM_ERROR
+    y = <int>decimal(p, 4)
+    if n > 4:
+        m = <int>decimal(p + 5, 2)
+    if n > 7:
+        d = <int>decimal(p + 8, 2)
+    if not is_real_date(y, m, d):
+        return DATE_NOT_REAL
+    out[0] = pack_date(y, m if n > 4 else 0, d if n > 7 else 0)
+    return DATE_OK
+
+# --- Texts (DESIGN 5: NFC, whitespace collapsed, code points counted) ----------------------------
+
+# Code points that may take the fast path besides ASCII. Each is NFC on its own, a starter
+# (combining class 0), neither a control nor whitespace, and never the second half of a canonical
+# composition, so a string of them and printable ASCII is NFC as it stands and normalisation
+# reduces to collapsing ASCII whitespace. tests/test_validate.py checks every code point.
+# They cover Vietnamese: Latin-1 letters, Latin Extended-A/B, Latin Extended Additional.
+_FAST_TEXT_RANGES = ((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+cdef enum:
+    FAST_A_FIRST = 0x00C0
+    FAST_A_LAST = 0x024F
+    FAST_B_FIRST = 0x1E00
+    FAST_B_LAST = 0x1EFF
+    NAME_LIMIT = 100
+    TEXT_LIMIT = 200
+    MAX_UTF8 = 4
+    # Header plus the longest texts that can pass: 100 + 200 + 200 code points of up to 4 bytes.
+    RECORD_MAX = HEADER_SIZE + (NAME_LIMIT + 2 * TEXT_LIMIT) * MAX_UTF8
+
+cdef enum TextResult:
+    TEXT_OK, TEXT_EMPTY, TEXT_CONTROL, TEXT_TOO_LONG, TEXT_SLOW
+
+cdef struct Text:
+    Py_ssize_t nbytes   # UTF-8 bytes written
+    Py_ssize_t nchars   # code points after normalisation (counted past the limit)
+
+
+cdef enum AsciiClass:
+    ASCII_TEXT, ASCII_SPACE, ASCII_CONTROL
+
+# str.split() whitespace below 128 is tab, LF, VT, FF, CR, FS, GS, RS, US and space; the other
+# C0 controls and DEL are category Cc (both checked by tests/test_validate.py).
+cdef uint8_t ASCII_CLASS[128]
+for _c in range(128):
+    ASCII_CLASS[_c] = (
+        ASCII_SPACE if _c == 32 or 9 <= _c <= 13 or 28 <= _c <= 31
+        else ASCII_CONTROL if _c < 32 or _c == 127
+        else ASCII_TEXT
+    )
+del _c
+
+
+cdef inline Py_ssize_t put_utf8(uint8_t* out, uint32_t c) noexcept:
+    """Encode one code point (not a surrogate: those are rejected first) as UTF-8."""
+    if c < 0x80:
+        out[0] = <uint8_t>c
+        return 1
+    if c < 0x800:
+        out[0] = <uint8_t>(0xC0 | (c >> 6))
+        out[1] = <uint8_t>(0x80 | (c & 0x3F))
+        return 2
+    if c < 0x10000:
+        out[0] = <uint8_t>(0xE0 | (c >> 12))
+        out[1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+        out[2] = <uint8_t>(0x80 | (c & 0x3F))
+        return 3
+    out[0] = <uint8_t>(0xF0 | (c >> 18))
+    out[1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
+    out[2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+    out[3] = <uint8_t>(0x80 | (c & 0x3F))
+    return 4
+
+
+cdef TextResult finish(Text* t, Py_ssize_t limit) noexcept:
+    if t.nchars == 0:
+        return TEXT_EMPTY
+    if t.nchars > limit:
+        return TEXT_TOO_LONG
+    return TEXT_OK
+
+
+cdef TextResult fast_text(str s, Py_ssize_t limit, uint8_t* out, Text* t) noexcept:
+    """Collapse ASCII whitespace and encode, or TEXT_SLOW at a code point off the fast path."""
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void* data = PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    if kind == PyUnicode_1BYTE_KIND:
+        return fast_text_of(<const uint8_t*>data, n, limit, out, t)
+    if kind == PyUnicode_2BYTE_KIND:
+        return fast_text_of(<const uint16_t*>data, n, limit, out, t)
+    return TEXT_SLOW  # astral code points are never on the fast path
+
+
+cdef TextResult fast_text_of(const code_unit* data, Py_ssize_t n, Py_ssize_t limit, uint8_t* out,
+                             Text* t) noexcept:
+    """fast_text over one string representation; writes at most `limit` code points (3 bytes
+    each at most) but counts them all, for the "101 characters" message."""
+    cdef Py_ssize_t i, nbytes = 0, nchars = 0  # locals: `out` may not alias them
+    cdef uint32_t c
+    cdef uint8_t ascii
+    cdef bint pending_space = False
+    for i in range(n):
+        c = data[i]
+        if c < 0x80:
+            ascii = ASCII_CLASS[c]
+            if ascii == ASCII_SPACE:
+                pending_space = nchars > 0  # leading whitespace is dropped
+                continue
+            if ascii == ASCII_CONTROL:
+                return TEXT_SLOW  # the reference path reports it
+        elif not (FAST_A_FIRST <= c <= FAST_A_LAST or FAST_B_FIRST <= c <= FAST_B_LAST):
+            return TEXT_SLOW
+        if pending_space:
+            pending_space = False
+            if nchars < limit:
+                out[nbytes] = 32
+                nbytes += 1
+            nchars += 1
+        if nchars < limit:
+            if c < 0x80:
+                out[nbytes] = <uint8_t>c
+                nbytes += 1
+            else:
+                nbytes += put_utf8(out + nbytes, c)
+        nchars += 1
+    t.nbytes = nbytes
+    t.nchars = nchars
+    return finish(t, limit)
+
+
+cdef int slow_text(str s, Py_ssize_t limit, uint8_t* out, Text* t) except -1:
+    """The reference expression, for texts off the fast path (rare: decomposed input, symbols)."""
+    cdef str text = " ".join(_normalize("NFC", s).split())
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, size
+    cdef uint32_t c
+    cdef const char* utf8
+    t.nbytes = 0
+    t.nchars = PyUnicode_GET_LENGTH(text)
+    if t.nchars == 0:
+        return TEXT_EMPTY
+    for i in range(t.nchars):
+        c = PyUnicode_READ(kind, data, i)
+        if c < 0x20 or 0x7F <= c <= 0x9F:  # exactly Unicode category Cc (checked by a test)
+            return TEXT_CONTROL
+    if t.nchars > limit:
+        return TEXT_TOO_LONG
+    utf8 = PyUnicode_AsUTF8AndSize(text, &size)
+    if size > limit * MAX_UTF8:
+        raise AssertionError("normalised text longer than its UTF-8 bound")
+    memcpy(out, utf8, size)
+    t.nbytes = size
+    return TEXT_OK
+
+# --- Record header (DESIGN 4, little-endian) -----------------------------------------------------
+
+
+cdef inline void put_u16(uint8_t* p, uint16_t v) noexcept:
+    p[0] = v & 0xFF
+    p[1] = v >> 8
+
+
+cdef inline void put_u32(uint8_t* p, uint32_t v) noexcept:
+    p[0] = v & 0xFF
+    p[1] = (v >> 8) & 0xFF
+    p[2] = (v >> 16) & 0xFF
+    p[3] = v >> 24
+
+
+cdef struct Header:
+    uint8_t gender, status, managed_by, region
+    uint16_t name_len, address_len, issuer_len
+    uint32_t dob, valid_from, valid_to, five_year, prev_valid_to
+    uint8_t card_no[CARD_LEN]
+    uint8_t facility[FACILITY_LEN]
+    uint8_t prev_card_no[CARD_LEN]  # all NUL when none
+
+
+cdef void write_header(uint8_t* p, Header* h) noexcept:
+    p[OFF_VERSION] = RECORD_VERSION
+    p[OFF_GENDER] = h.gender
+    p[OFF_STATUS] = h.status
+    p[OFF_MANAGED_BY] = h.managed_by
+    p[OFF_REGION] = h.region
+    p[OFF_RESERVED] = 0
+    put_u16(p + OFF_NAME_LEN, h.name_len)
+    put_u16(p + OFF_ADDRESS_LEN, h.address_len)
+    put_u16(p + OFF_ISSUER_LEN, h.issuer_len)
+    put_u32(p + OFF_DOB, h.dob)
+    put_u32(p + OFF_VALID_FROM, h.valid_from)
+    put_u32(p + OFF_VALID_TO, h.valid_to)
+    put_u32(p + OFF_FIVE_YEAR, h.five_year)
+    put_u32(p + OFF_PREV_VALID_TO, h.prev_valid_to)
+    memcpy(p + OFF_CARD_NO, h.card_no, CARD_LEN)
+    memcpy(p + OFF_FACILITY, h.facility, FACILITY_LEN)
+    memcpy(p + OFF_PREV_CARD_NO, h.prev_card_no, CARD_LEN)
+
+# --- The validator -------------------------------------------------------------------------------
+
+
+cdef bint has_surrogate(str s) noexcept:
+    """Lone surrogates are the bytes surrogateescape could not decode as UTF-8."""
+    cdef int kind = PyUnicode_KIND(s)
+    if kind == PyUnicode_1BYTE_KIND:
+        return False  # the common case: nothing to scan
+    if kind == PyUnicode_2BYTE_KIND:
+        return has_surrogate_of(<const uint16_t*>PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s))
+    return has_surrogate_of(<const uint32_t*>PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s))
+
+
+cdef bint has_surrogate_of(const code_unit* data, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    cdef bint found = False
+    for i in range(n):
+        found |= <uint32_t>(data[i] - 0xD800) < 0x800  # no early exit: the loop vectorises
+    return found
+
+
+cdef inline object fail(int field, str tail):
+    name = FIELD_NAMES[field]
+    raise RowError(name, f"{name}: {tail}")
+
+
+@cython.final
+cdef class RowValidator:
+    """Validate rows of one extract (or delta) file whose header is `columns`."""
+
+    cdef readonly tuple columns
+    cdef readonly bint delta
+    cdef Py_ssize_t index[N_FIELDS]  # column of each Field, -1 when the file lacks it
+
+    def __init__(self, columns, delta=False):
+        """Remember where each column is; the caller has checked the names (SPEC 1.1)."""
+        cdef int f
+        self.columns = tuple(columns)
+        self.delta = delta
+        for f in range(<int>N_FIELDS):
+            name = FIELD_NAMES[f]
+            self.index[f] = self.columns.index(name) if name in self.columns else -1
+
+    cdef inline str get(self, list values, int field):
+        """A missing optional column and an empty value are the same: absent."""
+        cdef Py_ssize_t i = self.index[field]
+        return "" if i < 0 else values[i]
+
+    def validate(self, values):
+        """Check one row; return its record and keys or raise RowError (DESIGN 5)."""
+        cdef list row = values if type(values) is list else list(values)
+        cdef Py_ssize_t i
+        cdef str op = "upsert"
+        cdef uint8_t cccd[12]
+        cdef str value
+        if len(row) != len(self.columns):
+            raise RowError("row", f"row: {len(row)} fields; the header has {len(self.columns)}")
+        for i in range(len(row)):
+            value = row[i]
+            if has_surrogate(value):
+                name = self.columns[i]
+                raise RowError(name, f"{name}: not valid UTF-8")
+        if self.delta:
+            op = self.get(row, F_OP)
+            if op != "upsert" and op != "delete":
+                fail(F_OP, "must be upsert or delete")
+        value = self.get(row, F_CCCD)
+        if not value:
+            fail(F_CCCD, "required")
+        if not ascii_into(value, 12, cccd) or not all_digits(cccd, 12):
+            fail(F_CCCD, "must be 12 digits")
+        if op == "delete":
+            return valid_row(("delete", big_endian_key(decimal(cccd, 12)), None, None, None, None, 0))
+        return self.upsert(row, cccd)
+
+    cdef object upsert(self, list row, const uint8_t* cccd):
+        cdef uint8_t bhxh[10]
+        cdef uint8_t buf[RECORD_MAX]
+        cdef uint8_t* texts = buf + HEADER_SIZE
+        cdef Header h
+        cdef Text t
+        cdef str value, card_no
+        cdef object code
+
+        value = self.get(row, F_BHXH)
+        if not value:
+            fail(F_BHXH, "required")
+        if not ascii_into(value, 10, bhxh) or not all_digits(bhxh, 10):
+            fail(F_BHXH, "must be 10 digits")
+        card_no = self.get(row, F_CARD)
+        if not card_no:
+            fail(F_CARD, "required")
+        if not ascii_into(card_no, CARD_LEN, h.card_no) or not is_card(h.card_no):
+            fail(F_CARD, CARD_FORM)
+        if memcmp_ne(h.card_no + 5, bhxh, 10):
+            fail(F_CARD, "last 10 digits must equal bhxh_code")
+
+        self.text(row, F_NAME, NAME_LIMIT, True, texts, &t)
+        h.name_len = <uint16_t>t.nbytes
+        texts += t.nbytes
+
+        self.date(row, F_DOB, True, True, &h.dob)
+        value = self.get(row, F_GENDER)
+        if not value:
+            fail(F_GENDER, "required")
+        h.gender = gender_code(value)
+        if h.gender == 0:
+            fail(F_GENDER, "must be 1 (male), 2 (female) or 3 (unknown)")
+
+        self.text(row, F_ADDRESS, TEXT_LIMIT, False, texts, &t)
+        h.address_len = <uint16_t>t.nbytes
+        texts += t.nbytes
+
+        value = self.get(row, F_FACILITY)
+        if not value:
+            fail(F_FACILITY, "required")
+        if not ascii_into(value, FACILITY_LEN, h.facility) or not is_facility(h.facility):
+            fail(F_FACILITY, "must be 2 digits then 3 digits or capital letters")
+        self.date(row, F_VALID_FROM, True, False, &h.valid_from)
+        self.date(row, F_VALID_TO, True, False, &h.valid_to)
+        if h.valid_to < h.valid_from:
+            fail(F_VALID_TO, "before valid_from")
+        self.date(row, F_FIVE_YEAR, False, False, &h.five_year)
+
+        h.region = 0
+        value = self.get(row, F_REGION)
+        if value:
+            code = REGION_CODES.get(value)
+            if code is None:
+                fail(F_REGION, "must be K1, K2 or K3")
+            h.region = code
+        h.status = ST_ACTIVE
+        value = self.get(row, F_STATUS)
+        if value:
+            code = STATUS_CODES.get(value)
+            if code is None:
+                fail(F_STATUS, STATUS_FORM)
+            h.status = code
+        h.managed_by = MB_VSS
+        value = self.get(row, F_MANAGED_BY)
+        if value:
+            code = MANAGED_BY_CODES.get(value)
+            if code is None:
+                fail(F_MANAGED_BY, "must be vss, defence or police")
+            h.managed_by = code
+
+        memset(h.prev_card_no, 0, CARD_LEN)
+        prev_card = self.get(row, F_PREV_CARD)
+        if prev_card:
+            if not ascii_into(prev_card, CARD_LEN, h.prev_card_no) or not is_card(h.prev_card_no):
+                fail(F_PREV_CARD, CARD_FORM)
+            if not memcmp_ne(h.prev_card_no, h.card_no, CARD_LEN):
+                fail(F_PREV_CARD, "same as card_no")
+        self.date(row, F_PREV_VALID_TO, False, False, &h.prev_valid_to)
+        if h.prev_valid_to and not prev_card:
+            fail(F_PREV_VALID_TO, "given without prev_card_no")
+
+        self.text(row, F_ISSUER, TEXT_LIMIT, False, texts, &t)
+        h.issuer_len = <uint16_t>t.nbytes
+        texts += t.nbytes
+
+        write_header(buf, &h)
+        return valid_row((
+            "upsert",
+            big_endian_key(decimal(cccd, 12)),
+            big_endian_key(decimal(bhxh, 10)),
+            PyBytes_FromStringAndSize(<char*>h.card_no, CARD_LEN),
+            PyBytes_FromStringAndSize(<char*>h.prev_card_no, CARD_LEN) if prev_card else None,
+            PyBytes_FromStringAndSize(<char*>buf, texts - buf),
+            quality(cccd, h.dob, h.gender),
+        ))
+
+    cdef int date(self, list row, int field, bint required, bint dob, uint32_t* out) except -1:
+        """Parse a date field into out (0 when absent and optional), or raise RowError."""
+        cdef str value = self.get(row, field)
+        cdef DateResult r
+        out[0] = 0
+        if not value:
+            if required:
+                fail(field, "required")
+            return 0
+        r = parse_date(value, dob, out)
+        if r == DATE_FORM_ERROR:
+            fail(field, DOB_FORM if dob else DATE_FORM)
+        elif r == DATE_NOT_REAL:
+            fail(field, NOT_REAL)
+        return 0
+
+    cdef int text(self, list row, int field, Py_ssize_t limit, bint required, uint8_t* out,
+                  Text* t) except -1:
+        """Normalise a text field into out (t.nbytes 0 when absent), or raise RowError."""
+        cdef str value = self.get(row, field)
+        cdef int r = fast_text(value, limit, out, t)
+        if r == TEXT_SLOW:
+            r = slow_text(value, limit, out, t)
+        if r == TEXT_EMPTY:
+            if required:
+                fail(field, "required")
+            t.nbytes = 0
+        elif r == TEXT_CONTROL:
+            fail(field, "contains a control character")
+        elif r == TEXT_TOO_LONG:
+            fail(field, f"{t.nchars} characters; at most {limit}")
+        return 0
+

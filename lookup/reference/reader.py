@@ -1,0 +1,135 @@
+"""Read a published snapshot and answer entitlement lookups (docs/DESIGN.md 4 and 6), in plain
+Python over py-lmdb: the readable twin and test oracle of core/reader.pyx."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+import lmdb
+import orjson
+
+from lookup.errors import IdError, StoreError
+from lookup.reference import dates, ids, record, rules
+
+__all__ = ("SnapshotReader",)
+
+DATABASES = ("people", "bhxh", "cards", "meta")
+KEY_LEN = 8  # DESIGN 4: people keys, and the values of the bhxh and cards indexes
+
+
+def check_date(date: int) -> None:
+    """Raise ValueError unless date is a full packed yyyymmdd date (DESIGN 3)."""
+    if not dates.is_real_date(*dates.unpack(date)):
+        raise ValueError(f"date: {date} is not a real yyyymmdd date in the years 1800-2299")
+
+
+class SnapshotReader:
+    """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""
+
+    def __init__(self, path: str) -> None:
+        if not os.path.isfile(os.path.join(path, "data.mdb")):
+            raise StoreError(f"snapshot {path}: no data.mdb here; not a published snapshot")
+        try:
+            # DESIGN 4: a published snapshot never changes, so no lock file and no reader table.
+            self._env = lmdb.open(path, readonly=True, lock=False, max_dbs=4, subdir=True)
+        except lmdb.Error as exc:
+            raise StoreError(f"snapshot {path}: cannot open the store: {exc}") from exc
+        self._closed = False
+        try:
+            self._check_size(path)
+            # One read transaction for the reader's life: nothing is ever written under it.
+            self._txn = self._env.begin()
+            self._dbs = {name: self._open_db(path, name) for name in DATABASES}
+            self.snapshot_id: str = self._read_snapshot_id(path)
+        except BaseException:
+            self._env.close()
+            raise
+
+    def _check_size(self, path: str) -> None:
+        """Refuse a truncated file: reading a page past its end would kill the process."""
+        committed = (self._env.info()["last_pgno"] + 1) * self._env.stat()["psize"]
+        if committed > os.path.getsize(os.path.join(path, "data.mdb")):
+            raise StoreError(f"snapshot {path}: data.mdb is truncated")
+
+    def _open_db(self, path: str, name: str) -> lmdb._Database:
+        try:
+            return self._env.open_db(name.encode(), txn=self._txn, create=False)
+        except lmdb.Error as exc:
+            raise StoreError(f"snapshot {path}: no {name} database") from exc
+
+    def _read_snapshot_id(self, path: str) -> str:
+        raw = self._txn.get(b"manifest", db=self._dbs["meta"])
+        try:
+            snapshot_id = orjson.loads(raw)["id"] if raw is not None else None
+        except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+            raise StoreError(f"snapshot {path}: the manifest is not JSON with an id") from exc
+        if not isinstance(snapshot_id, str):
+            raise StoreError(f"snapshot {path}: the manifest is not JSON with an id")
+        return snapshot_id
+
+    def _get(self, db: str, key: bytes) -> bytes | None:
+        if self._closed:
+            raise StoreError("snapshot reader is closed")
+        return self._txn.get(key, db=self._dbs[db])
+
+    def _find_person(self, kind: str, normalised: str) -> bytes | None:
+        """Return the people key an id leads to, or None (DESIGN 4: the indexes hold it)."""
+        if kind == "cccd":
+            return record.cccd_key(normalised)
+        if kind == "bhxh_code":
+            return self._get("bhxh", record.bhxh_key(normalised))
+        return self._get("cards", normalised.encode("ascii"))
+
+    def _body(self, asked: str, date: int, facility: str | None) -> rules.Body:
+        snapshot = self.snapshot_id
+        try:
+            kind, normalised = ids.parse_id(asked)
+        except IdError as exc:
+            return rules.malformed(asked, str(exc), date, snapshot)
+        key = self._find_person(kind, normalised)
+        if key is None:
+            return rules.not_found(asked, kind, date, snapshot)
+        stored = self._get("people", key) if len(key) == KEY_LEN else None
+        if stored is None:
+            if kind == "cccd":
+                return rules.not_found(asked, kind, date, snapshot)
+            return rules.data_error(asked, kind, date, snapshot)  # an index entry to nobody
+        try:
+            person = record.decode(stored)
+        except ValueError:
+            return rules.data_error(asked, kind, date, snapshot)
+        if not (rules.is_sound(person) and rules.holds_id(person, kind, normalised)):
+            return rules.data_error(asked, kind, date, snapshot)
+        cccd = record.key_to_cccd(key)
+        return rules.entitlement(
+            asked, kind, normalised, cccd, person, date, facility, snapshot
+        )
+
+    def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
+        """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
+        check_date(date)
+        return orjson.dumps(self._body(id, date, facility))
+
+    def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
+        """Answer many lookups as a JSON array of bodies in request order."""
+        check_date(date)
+        return orjson.dumps([self._body(asked, date, facility) for asked in ids])
+
+    def close(self) -> None:
+        """Release the snapshot; later lookups raise StoreError."""
+        if not self._closed:
+            self._closed = True
+            self._txn.abort()
+            self._env.close()
+
+    def __enter__(self) -> SnapshotReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

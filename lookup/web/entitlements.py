@@ -1,0 +1,285 @@
+"""`GET /v1/entitlements/{id}`, `POST /v1/entitlements/batch`, `GET /v1/vneid/cards/{cccd}`.
+
+The core answers in JSON bytes; these handlers add the HTTP around them without decoding
+(SPEC 3 body as is; a batch spliced in with `orjson.Fragment`). Result codes, which the audit
+log and the metrics need, are read straight from the bytes (`result_codes`).
+
+Every handler takes the snapshot once, at its start (lookup.web.snapshots), and records the
+audit line before it answers: no audit record, no answer (SPEC 5).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lookup import _core
+from lookup.audit import AuditLog, AuditUnavailable
+from lookup.entitlements import VIETNAM, pack, parse_date, today_in_vietnam
+from lookup.errors import IdError
+from lookup.metrics import Metrics
+from lookup.web.errors import JSON, ApiError, Guard
+from lookup.web.snapshots import Snapshot, SnapshotWatcher
+
+__all__ = (
+    "EntitlementRoutes",
+    "Today",
+    "result_codes",
+    "parse_facility",
+    "parse_day",
+    "require_snapshot",
+    "audit_unavailable",
+)
+
+MAX_BATCH = 1000  # SPEC 3
+BATCH_FIELDS = frozenset({"ids", "date", "facility"})
+
+# In the core's compact JSON every body holds `"result":{"code":"` exactly once, and no JSON
+# string can contain it (a quote inside a string is escaped), so a byte search finds the codes.
+_CODE_AT = b'"result":{"code":"'
+_CODE_SKIP = len(_CODE_AT)
+
+
+def result_codes(answer: bytes) -> list[str]:
+    """Return the result code of each body in a core answer (one body or an array), in order."""
+    codes = []
+    find = answer.find
+    at = find(_CODE_AT)
+    while at >= 0:
+        at += _CODE_SKIP
+        codes.append(answer[at : at + 3].decode("ascii"))
+        at = find(_CODE_AT, at)
+    return codes
+
+
+class Today:
+    """Today's date in Vietnam, packed yyyymmdd; recomputed only when that day ends (DOMAIN 3)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._until = 0.0
+        self._packed = 0
+
+    def __call__(self) -> int:
+        now = self._clock()
+        if now >= self._until:
+            day = today_in_vietnam(datetime.fromtimestamp(now, UTC))
+            self._packed = pack(day)
+            midnight = datetime(day.year, day.month, day.day, tzinfo=VIETNAM) + timedelta(days=1)
+            self._until = midnight.timestamp()
+        return self._packed
+
+
+def parse_day(value: Any, today: Callable[[], int]) -> int:
+    """Return a `date` parameter packed (absent or empty: today in Vietnam), or raise 400."""
+    if value is None or value == "":
+        return today()
+    if not isinstance(value, str):
+        raise ApiError(400, "date", "date: must be a string YYYY-MM-DD")
+    try:
+        return pack(parse_date(value))
+    except IdError as exc:
+        raise ApiError(400, "date", str(exc)) from None
+
+
+def parse_facility(value: Any) -> str | None:
+    """Return a normalised `facility` parameter or None, or raise 400 (DESIGN 2)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "facility", "facility: must be a string, e.g. 01832")
+    try:
+        return _core.impl.ids.parse_facility(value)  # type: ignore[no-any-return]
+    except IdError as exc:
+        raise ApiError(400, "facility", str(exc)) from None
+
+
+def require_snapshot(watcher: SnapshotWatcher) -> Snapshot:
+    """Return the served snapshot, or raise 503 before the first one is published."""
+    snapshot = watcher.current
+    if snapshot is None:
+        raise ApiError(
+            503, "not_ready", "no snapshot to answer from yet; publish one with `lookup build`"
+        )
+    return snapshot
+
+
+def audit_unavailable(exc: AuditUnavailable) -> ApiError:
+    """Return the 503 for a lookup whose audit record could not be kept (SPEC 5)."""
+    return ApiError(
+        503, "audit_unavailable", "the audit log cannot be written, so no lookup is answered"
+    )
+
+
+class EntitlementRoutes:
+    """The SPEC 3 entitlement routes; `bind` them to the open resources before serving."""
+
+    def __init__(self, *, max_batch: int = MAX_BATCH) -> None:
+        self.max_batch = max_batch
+
+    def bind(
+        self,
+        *,
+        watcher: SnapshotWatcher,
+        guard: Guard,
+        audit: AuditLog,
+        metrics: Metrics | None,
+        today: Today,
+    ) -> None:
+        """Bind the resources opened at startup (bound methods cached for the hot path)."""
+        self.watcher = watcher
+        self.guard = guard
+        self.record = audit.record
+        self.count_result = metrics.result if metrics is not None else None
+        self.today = today
+
+    async def one(self, request: web.Request) -> web.Response:
+        """GET /v1/entitlements/{id}?date=&facility= [his]."""
+        client = self.guard(request, "his")
+        snapshot = require_snapshot(self.watcher)
+        day, facility = self._query(request)
+        asked = request.match_info["id"]
+        body = snapshot.answer(asked, day, facility)
+        at = body.find(_CODE_AT) + _CODE_SKIP
+        code = body[at : at + 3].decode("ascii")
+        try:
+            await self.record(
+                client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),
+                snapshot=snapshot.id,
+            )  # fmt: skip
+        except AuditUnavailable as exc:
+            raise audit_unavailable(exc) from None
+        if self.count_result is not None:
+            self.count_result(code)
+        return web.Response(body=body, headers={"Content-Type": JSON, "X-Snapshot": snapshot.id})
+
+    def _query(self, request: web.Request) -> tuple[int, str | None]:
+        if not request.query_string:  # the common case: today, no facility
+            return self.today(), None
+        query = request.query
+        return parse_day(query.get("date"), self.today), parse_facility(query.get("facility"))
+
+    async def batch(self, request: web.Request) -> web.Response:
+        """POST /v1/entitlements/batch {"ids": [...], "date"?, "facility"?} [batch]."""
+        client = self.guard(request, "batch")
+        ids, day, facility = self._batch_request(await request.read())
+        snapshot = require_snapshot(self.watcher)  # taken after the body: one snapshot, no await
+        answers = snapshot.answer_many(ids, day, facility)
+        codes = result_codes(answers)
+        try:
+            await self.record(
+                client=client.name, endpoint="batch", ids=ids, results=codes,
+                snapshot=snapshot.id,
+            )  # fmt: skip
+        except AuditUnavailable as exc:
+            raise audit_unavailable(exc) from None
+        if self.count_result is not None:
+            for code, count in Counter(codes).items():
+                self.count_result(code, count)
+        body = orjson.dumps({"results": orjson.Fragment(answers)})
+        return web.Response(body=body, headers={"Content-Type": JSON, "X-Snapshot": snapshot.id})
+
+    def _batch_request(self, raw: bytes) -> tuple[list[str], int, str | None]:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ApiError(
+                400, "body", 'body: must be JSON, {"ids": [...], "date"?, "facility"?}'
+            ) from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "body", 'body: must be a JSON object {"ids": [...]}')
+        unknown = sorted(set(data) - BATCH_FIELDS)
+        if unknown:
+            raise ApiError(
+                400, "body", f"body: unknown field {unknown[0]!r}; the fields are ids, date, facility"
+            )
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise ApiError(400, "ids", f"ids: required, a list of 1 to {self.max_batch} strings")
+        if len(ids) > self.max_batch:
+            raise ApiError(400, "ids", f"ids: {len(ids)} ids; at most {self.max_batch} per batch")
+        for index, value in enumerate(ids):
+            if not isinstance(value, str):
+                raise ApiError(400, "ids", f"ids[{index}]: must be a string")
+        return ids, parse_day(data.get("date"), self.today), parse_facility(data.get("facility"))
+
+    async def vneid_card(self, request: web.Request) -> web.Response:
+        """GET /v1/vneid/cards/{cccd} [vneid]: the card as the VNeID app shows it."""
+        client = self.guard(request, "vneid")
+        snapshot = require_snapshot(self.watcher)
+        asked = request.match_info["cccd"]
+        day = self.today()
+        body = orjson.loads(snapshot.answer(asked, day, None))
+        if body["id_type"] not in (None, "cccd"):
+            # VNeID signs a citizen in by their CCCD: a card code or social insurance number is
+            # not this endpoint's key, even when it names someone.
+            view = vneid_not_cccd(asked, body)
+        else:
+            view = vneid_view(body)
+        code = view["result"]["code"]
+        try:
+            await self.record(
+                client=client.name, endpoint="vneid", ids=(asked,), results=(code,),
+                snapshot=snapshot.id,
+            )  # fmt: skip
+        except AuditUnavailable as exc:
+            raise audit_unavailable(exc) from None
+        if self.count_result is not None:
+            self.count_result(code)
+        return web.Response(
+            body=orjson.dumps(view), headers={"Content-Type": JSON, "X-Snapshot": snapshot.id}
+        )
+
+
+# -- the VNeID card view ------------------------------------------------------------------------
+NOT_CCCD = "id: a VNeID card lookup takes a 12-digit CCCD"
+MALFORMED_VI = "Mã định danh không đúng định dạng"
+
+
+def vneid_view(body: dict[str, Any]) -> dict[str, Any]:
+    """Return the compact card view of a SPEC 3 body (documented in /openapi.json)."""
+    person, card = body["person"], body["card"]
+    return {
+        "id": body["id"],
+        "cccd": person["cccd"] if person else None,
+        "date": body["date"],
+        "result": body["result"],
+        "card": None
+        if card is None
+        else {
+            "holder_name": person["full_name"],
+            "dob": person["dob"],
+            "gender": person["gender"],
+            "card_no": card["card_no"],
+            "group": card["group"],
+            "benefit_level": card["benefit_level"],
+            "coverage_pct": card["coverage_pct"],
+            "facility_code": card["facility_code"],
+            "valid_from": card["valid_from"],
+            "valid_to": card["valid_to"],
+            "valid_until": card.get("valid_until", card["valid_to"]),
+            "five_year_date": card["five_year_date"],
+            "region_code": card["region_code"],
+            "status": card["status"],
+            "issuer": card["issuer"],
+        },
+        "snapshot": body["snapshot"],
+    }
+
+
+def vneid_not_cccd(asked: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Return the 205 view for an id that is well formed but not a CCCD."""
+    return {
+        "id": body["id"],
+        "cccd": None,
+        "date": body["date"],
+        "result": {"code": "205", "eligible": False, "message": MALFORMED_VI, "message_en": NOT_CCCD},
+        "card": None,
+        "snapshot": body["snapshot"],
+    }

@@ -1,0 +1,409 @@
+"""The VSS gateway's card check, field for field (DOMAIN.md 5), so a HIS changes its base URL only.
+
+    POST /api/token/take                    username, password (MD5 hex) -> APIKey
+    POST /api/egw/KQNhanLichSuKCB2024?token=&id_token=&username=&password=
+                                            maThe, hoTen, ngaySinh, hoTenCb, cccdCb -> card check
+
+Like the real gateway, both answer HTTP 200 and put the verdict in `maKetQua`: a bad login or
+token is `"401"`, a missing or malformed field `"205"`. HIS code reads `maKetQua`, not the HTTP
+status. Only conditions outside the gateway's vocabulary keep their SPEC 3 status and error
+body: 413 (body too large), 429 (rate limited), 503 (not ready, audit log unwritable).
+
+Tokens are stateless, so one taken from any worker works on every worker: the payload (client,
+username, expiry) signed with HMAC-SHA256 under a key derived from the data directory's secret
+(`DATA/audit.key`). The check also carries the login itself in its query string, as the VSS
+gateway's does; it is verified once per token per worker (scrypt, off the event loop) so a
+revoked client stops working within a poll.
+
+The name and birth-date checks of SPEC 3.1 step 2 run here, in Python over the core's answer:
+the gateway is not the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from lookup import _core
+from lookup.audit import AuditLog, AuditUnavailable
+from lookup.errors import IdError
+from lookup.keys import Client, ClientStore
+from lookup.metrics import Metrics
+from lookup.reference.dates import is_real_date
+from lookup.web.entitlements import Today, audit_unavailable, require_snapshot
+from lookup.web.errors import JSON, Guard
+from lookup.web.snapshots import SnapshotWatcher
+
+__all__ = (
+    "ANSWER_FIELDS",
+    "GatewayRoutes",
+    "TokenSigner",
+    "compare_dob",
+    "compare_names",
+    "gateway_answer",
+    "parse_birth_date",
+)
+
+TOKEN_TTL = 3600  # seconds; expires_in of the APIKey
+TOKEN_CACHE_MAX = 4096
+
+# DOMAIN 5: the answer's fields, in the gateway's order.
+ANSWER_FIELDS = (
+    "maKetQua", "ghiChu", "maThe", "hoTen", "ngaySinh", "gioiTinh", "diaChi", "maDKBD",
+    "cqBHXH", "gtTheTu", "gtTheDen", "maKV", "ngayDu5Nam", "maSoBHXH", "maTheCu", "maTheMoi",
+    "gtTheTuMoi", "gtTheDenMoi", "maDKBDMoi", "tenDKBDMoi", "dsLichSuKCB2018", "dsLichSuKT2018",
+)  # fmt: skip
+
+# Vietnamese verdicts for the codes the core does not produce (DOMAIN 4).
+NOTES = {
+    "060": "Họ tên không đúng",
+    "061": "Họ tên không đúng (chữ cái đầu đúng)",
+    "070": "Ngày sinh không đúng",
+    "205": "Sai định dạng tham số",
+    "401": "Xác thực không thành công",
+}
+GENDER = {"male": "Nam", "female": "Nữ"}
+
+
+# -- tokens -------------------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    """Issue and verify stateless gateway tokens (HMAC-SHA256, expiry inside)."""
+
+    def __init__(self, secret: bytes, *, ttl: int = TOKEN_TTL) -> None:
+        # A key of its own, derived from the data directory's secret: a token never doubles as
+        # anything the audit log's keyed hashes could reveal, and vice versa.
+        self._key = hmac.digest(secret, b"lookup gateway token v1", "sha256")
+        self.ttl = ttl
+
+    def _sign(self, payload: dict[str, Any]) -> str:
+        body = orjson.dumps(payload)
+        mac = hmac.digest(self._key, body, "sha256")
+        return f"{_b64(body)}.{_b64(mac)}"
+
+    def issue(self, client: str, username: str, now: float | None = None) -> tuple[str, str]:
+        """Return a new (access_token, id_token) pair for a logged-in client."""
+        expires = int(now if now is not None else time.time()) + self.ttl
+        nonce = secrets.token_hex(8)
+        claims = {"c": client, "u": username, "e": expires, "n": nonce}
+        return self._sign({"k": "access", **claims}), self._sign({"k": "id", **claims})
+
+    def verify(self, token: str, kind: str, now: float | None = None) -> dict[str, Any] | None:
+        """Return a token's claims when it is genuine, of this kind and unexpired, else None."""
+        body_text, _, mac_text = token.partition(".")
+        try:
+            body, mac = _unb64(body_text), _unb64(mac_text)
+        except (ValueError, TypeError):
+            return None
+        if not hmac.compare_digest(mac, hmac.digest(self._key, body, "sha256")):
+            return None
+        claims = orjson.loads(body)
+        if claims.get("k") != kind or claims["e"] < (now if now is not None else time.time()):
+            return None
+        return claims  # type: ignore[no-any-return]
+
+
+# -- SPEC 3.1 step 2: name and birth date -------------------------------------------------------
+def _fold_name(name: str) -> str:
+    # NFC before and after case folding: folding may decompose (e.g. U+0130).
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    return " ".join(text.split())
+
+
+def compare_names(asked: str, stored: str) -> str | None:
+    """Return None when the names agree, "061" when only the first letter does, else "060"."""
+    a, s = _fold_name(asked), _fold_name(stored)
+    if a == s:
+        return None
+    return "061" if a[:1] == s[:1] else "060"
+
+
+_DOB_FORMATS = (
+    (re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII), (3, 2, 1)),  # dd/MM/yyyy
+    (re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})", re.ASCII), (3, 2, 1)),  # ddMMyyyy
+    (re.compile(r"([0-9]{1,2})/([0-9]{4})", re.ASCII), (2, 1, 0)),  # MM/yyyy
+    (re.compile(r"([0-9]{4})", re.ASCII), (1, 0, 0)),  # yyyy
+)
+
+
+def parse_birth_date(text: str) -> tuple[int, int, int] | None:
+    """Parse a gateway `ngaySinh` into (year, month, day), 0 for an absent part; None if bad."""
+    text = text.strip()
+    for pattern, (yi, mi, di) in _DOB_FORMATS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        year = int(match[yi])
+        month = int(match[mi]) if mi else 0
+        day = int(match[di]) if di else 0
+        if not is_real_date(year, month or 1, day or 1):  # also bounds the year: 1800-2299
+            return None
+        return year, month, day
+    return None
+
+
+def _stored_dob(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in text.split("-")] + [0, 0]
+    return parts[0], parts[1], parts[2]
+
+
+def compare_dob(asked: tuple[int, int, int], stored: str) -> bool:
+    """Tell whether birth dates agree at the coarser of the two precisions (SPEC 3.1)."""
+    for a, s in zip(asked, _stored_dob(stored), strict=True):
+        if a == 0 or s == 0:
+            return True  # one side stops here: what both give agreed
+        if a != s:
+            return False
+    return True
+
+
+# -- the answer ---------------------------------------------------------------------------------
+def _dmy(iso: str | None) -> str | None:
+    """YYYY-MM-DD (or YYYY-MM, YYYY) as the gateway writes it: dd/MM/yyyy (MM/yyyy, yyyy)."""
+    if iso is None:
+        return None
+    return "/".join(reversed(iso.split("-")))
+
+
+def gateway_answer(code: str, note: str, ma_the: str | None, body: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the gateway's answer for a result code; card fields only when `body` is given."""
+    answer: dict[str, Any] = dict.fromkeys(ANSWER_FIELDS)
+    answer["maKetQua"] = code
+    answer["ghiChu"] = note
+    answer["maThe"] = ma_the
+    if body is None:
+        return answer
+    person, card, new = body["person"], body["card"], body["replacement"]
+    answer.update(
+        maThe=card["card_no"],
+        hoTen=person["full_name"],
+        ngaySinh=_dmy(person["dob"]),
+        gioiTinh=GENDER.get(person["gender"]),
+        diaChi=person.get("address"),
+        maDKBD=card["facility_code"],
+        cqBHXH=card["issuer"],
+        gtTheTu=_dmy(card["valid_from"]),
+        gtTheDen=_dmy(card["valid_to"]),
+        maKV=card["region_code"],
+        ngayDu5Nam=_dmy(card["five_year_date"]),
+        maSoBHXH=person["bhxh_code"],
+    )
+    if new is not None:  # 003/004: the asked code is the old card (SPEC 3.1 step 3)
+        answer.update(
+            maTheCu=card["card_no"],
+            maTheMoi=new["card_no"],
+            gtTheTuMoi=_dmy(new["valid_from"]),
+            gtTheDenMoi=_dmy(new["valid_to"]),
+            maDKBDMoi=new["facility_code"],
+        )
+    return answer
+
+
+def _reply(answer: Mapping[str, Any], snapshot: str | None = None) -> web.Response:
+    headers = {"Content-Type": JSON}
+    if snapshot is not None:
+        headers["X-Snapshot"] = snapshot
+    return web.Response(body=orjson.dumps(answer), headers=headers)
+
+
+def _refused(note: str) -> web.Response:
+    return _reply(gateway_answer("401", f"{NOTES['401']}: {note}", None, None))
+
+
+class _BadField(Exception):
+    """A missing or malformed gateway field: answered as 205."""
+
+
+async def _read_fields(request: web.Request) -> dict[str, Any]:
+    """Return the body's fields, sent as JSON or form-urlencoded (DOMAIN 5) or multipart."""
+    ctype = request.content_type
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {k: v if isinstance(v, str) else None for k, v in (await request.post()).items()}
+    raw = await request.read()
+    if ctype == "application/json" or raw.lstrip()[:1] == b"{":
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _BadField("body: not valid JSON") from None
+        if not isinstance(data, dict):
+            raise _BadField("body: must be a JSON object")
+        return data
+    # No or another content type: HIS code written against a lenient gateway may omit it.
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _BadField(f"{name}: required")
+    return value
+
+
+_CCCD = re.compile(r"[0-9]{12}", re.ASCII)
+
+
+class GatewayRoutes:
+    """The gateway pair; `bind` it to the open resources before serving."""
+
+    def __init__(self) -> None:
+        self._clients_by_token: dict[str, Client] = {}
+
+    def bind(
+        self,
+        *,
+        watcher: SnapshotWatcher,
+        clients: ClientStore,
+        guard: Guard,
+        audit: AuditLog,
+        metrics: Metrics | None,
+        today: Today,
+        signer: TokenSigner,
+    ) -> None:
+        """Bind the resources opened at startup."""
+        self.watcher = watcher
+        self.clients = clients
+        self.guard = guard
+        self.record = audit.record
+        self.count_result = metrics.result if metrics is not None else None
+        self.today = today
+        self.signer = signer
+
+    def forget_logins(self) -> None:
+        """Drop verified logins (clients.json changed: a client may have been revoked)."""
+        self._clients_by_token = {}
+
+    async def _login(self, username: str, password: str) -> Client | None:
+        # scrypt takes ~70 ms: run it off the event loop.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.clients.gateway_login, username, password)
+
+    async def take_token(self, request: web.Request) -> web.Response:
+        """POST /api/token/take: username and MD5 password -> APIKey (DOMAIN 5)."""
+        try:
+            fields = await _read_fields(request)
+            username, password = _text(fields, "username"), _text(fields, "password")
+        except _BadField as exc:
+            return _reply({"maKetQua": "205", "ghiChu": f"{NOTES['205']}: {exc}", "APIKey": None})
+        client = await self._login(username, password)
+        if client is None or "his" not in client.scopes:
+            return _reply({"maKetQua": "401", "ghiChu": "Sai tên đăng nhập hoặc mật khẩu", "APIKey": None})
+        access, id_token = self.signer.issue(client.name, username)
+        return _reply(
+            {
+                "maKetQua": "200",
+                "APIKey": {
+                    "access_token": access,
+                    "id_token": id_token,
+                    "token_type": "Bearer",
+                    "username": username,
+                    "expires_in": self.signer.ttl,
+                },
+            }
+        )
+
+    async def _client(self, query: Mapping[str, str]) -> Client | str:
+        """Return the client the query's token and login name, or why they are refused."""
+        token = query.get("token", "")
+        claims = self.signer.verify(token, "access")
+        if claims is None:
+            return "token không hợp lệ hoặc đã hết hạn"
+        username = query.get("username")
+        if username is not None and username != claims["u"]:
+            return "token không thuộc tài khoản này"
+        id_token = query.get("id_token")
+        if id_token:
+            id_claims = self.signer.verify(id_token, "id")
+            if id_claims is None or id_claims["n"] != claims["n"]:
+                return "id_token không hợp lệ"
+        client = self._clients_by_token.get(token)
+        if client is None:
+            password = query.get("password")
+            if not password:
+                return "thiếu username hoặc password"
+            client = await self._login(claims["u"], password)
+            if client is None or client.name != claims["c"]:
+                return "sai tên đăng nhập hoặc mật khẩu"
+            if len(self._clients_by_token) >= TOKEN_CACHE_MAX:
+                self._clients_by_token = {}
+            self._clients_by_token[token] = client
+        if "his" not in client.scopes:
+            return "tài khoản không có quyền tra cứu thẻ"
+        return client
+
+    async def check(self, request: web.Request) -> web.Response:
+        """POST /api/egw/KQNhanLichSuKCB2024: the card check (DOMAIN 5, SPEC 3.1)."""
+        client = await self._client(request.query)
+        if isinstance(client, str):
+            return _refused(client)
+        self.guard.check_rate(client)
+        try:
+            fields = await _read_fields(request)
+        except _BadField as exc:
+            return _reply(gateway_answer("205", f"{NOTES['205']}: {exc}", None, None))
+        asked = fields.get("maThe")
+        ma_the = asked if isinstance(asked, str) else None
+        officer = fields.get("cccdCb")
+        officer = officer.strip() if isinstance(officer, str) else None
+        snapshot = require_snapshot(self.watcher)
+        code, answer = self._verdict(snapshot.answer, fields, ma_the, officer)
+        try:
+            await self.record(
+                client=client.name, endpoint="gateway", ids=(ma_the or "",), results=(code,),
+                snapshot=snapshot.id, officer=officer or None,
+            )  # fmt: skip
+        except AuditUnavailable as exc:
+            raise audit_unavailable(exc) from None
+        if self.count_result is not None:
+            self.count_result(code)
+        return _reply(answer, snapshot.id)
+
+    def _verdict(
+        self, answer: Any, fields: Mapping[str, Any], ma_the: str | None, officer: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Apply SPEC 3.1 in order: 205 / 050, then 060 / 061 / 070, then the core's verdict."""
+        try:
+            if ma_the is None or not ma_the.strip():
+                raise _BadField("maThe: required")
+            name = _text(fields, "hoTen")
+            dob = parse_birth_date(_text(fields, "ngaySinh"))
+            if dob is None:
+                raise _BadField("ngaySinh: must be dd/MM/yyyy, ddMMyyyy, MM/yyyy or yyyy")
+            _text(fields, "hoTenCb")  # DOMAIN 5: the officer is required since 2024-08-01
+            if officer is None or not _CCCD.fullmatch(officer):
+                raise _BadField("cccdCb: the officer's 12-digit CCCD is required")
+            _core.impl.ids.parse_id(ma_the)
+        except _BadField as exc:
+            return "205", gateway_answer("205", f"{NOTES['205']}: {exc}", ma_the, None)
+        except IdError as exc:
+            return "205", gateway_answer("205", f"{NOTES['205']}: maThe: {exc}", ma_the, None)
+        body = orjson.loads(answer(ma_the, self.today(), None))
+        code = body["result"]["code"]
+        if body["person"] is None:  # 050 (or 100: a damaged record)
+            return code, gateway_answer(code, body["result"]["message"], ma_the, None)
+        person = body["person"]
+        name_code = compare_names(name, person["full_name"])
+        if name_code is not None:
+            # No card data for a failed identity check: the caller does not hold this card.
+            return name_code, gateway_answer(name_code, NOTES[name_code], ma_the, None)
+        if not compare_dob(dob, person["dob"]):
+            return "070", gateway_answer("070", NOTES["070"], ma_the, None)
+        return code, gateway_answer(code, body["result"]["message"], ma_the, body)

@@ -1,0 +1,196 @@
+"""The record codec (docs/DESIGN.md 4) and the records the validators write."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from factory import make_row, split
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lookup.reference import dates, record
+from lookup.reference.validate import normalise_text
+
+# --- the reference codec -------------------------------------------------------------------------
+
+DIGITS = "0123456789"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+U32 = st.integers(1, 2**32 - 1)
+CARD = st.builds(
+    lambda g, level, digits: g + level + digits,
+    st.text(UPPER, min_size=2, max_size=2),
+    st.sampled_from("12345"),
+    st.text(DIGITS, min_size=12, max_size=12),
+)
+# Any code points but surrogates (not encodable); the codec itself does not normalise.
+STORED_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=300)
+
+RECORDS = st.builds(
+    record.Record,
+    gender=st.sampled_from(record.GENDERS[1:]),
+    status=st.sampled_from(record.STATUSES),
+    managed_by=st.sampled_from(record.MANAGED_BY),
+    region_code=st.sampled_from(record.REGIONS),
+    dob=st.integers(0, 2**32 - 1),
+    valid_from=st.integers(0, 2**32 - 1),
+    valid_to=st.integers(0, 2**32 - 1),
+    five_year_date=st.none() | U32,
+    prev_valid_to=st.none() | U32,
+    card_no=CARD,
+    facility_code=st.text(DIGITS + UPPER, min_size=5, max_size=5),
+    prev_card_no=st.none() | CARD,
+    full_name=STORED_TEXT.filter(bool),
+    address=st.none() | STORED_TEXT.filter(bool),
+    issuer=st.none() | STORED_TEXT.filter(bool),
+)
+
+
+@given(RECORDS)
+def test_round_trip(rec):
+    buf = record.encode(rec)
+    assert record.decode(buf) == rec
+    assert len(buf) == 67 + sum(len((t or "").encode()) for t in (rec.full_name, rec.address,
+                                                                   rec.issuer))
+
+
+def test_layout():
+    rec = record.Record(
+        gender="female", status="reduced_stopped", managed_by="defence", region_code="K2",
+        dob=19500300, valid_from=20260101, valid_to=20261231, five_year_date=20200101,
+        prev_valid_to=None, card_no="TE1797912345678", facility_code="79C51",
+        prev_card_no=None, full_name="Lê Thị Ánh", address=None, issuer="BHXH",
+    )
+    buf = record.encode(rec)
+    name = "Lê Thị Ánh".encode()
+    assert buf[:6] == bytes([1, 2, 6, 1, 2, 0])
+    assert struct.unpack_from("<HHH", buf, 6) == (len(name), 0, 4)
+    assert struct.unpack_from("<IIIII", buf, 12) == (19500300, 20260101, 20261231, 20200101, 0)
+    assert buf[32:67] == b"TE1797912345678" + b"79C51" + b"\0" * 15
+    assert buf[67:] == name + b"BHXH"
+    assert rec.bhxh_code == "7912345678"
+
+
+@pytest.mark.parametrize(
+    ("buf", "message"),
+    [
+        (b"\x01" * 10, "record: 10 bytes; the header alone has 67"),
+        (b"\x02" + bytes(66), "record: format version 2; this reader knows 1"),
+    ],
+)
+def test_decode_rejects(buf, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        record.decode(buf)
+
+
+def test_decode_rejects_a_length_mismatch():
+    buf = record.encode(record.decode(_valid_record()))
+    with pytest.raises(ValueError, match="header says"):
+        record.decode(buf + b"x")
+
+
+def _valid_record() -> bytes:
+    from lookup.reference.validate import RowValidator
+
+    columns, values = split(make_row())
+    return RowValidator(columns).validate(values).record
+
+
+@given(st.integers(0, 10**12 - 1))
+def test_cccd_key(n):
+    cccd = f"{n:012d}"
+    key = record.cccd_key(cccd)
+    assert len(key) == 8 and record.key_to_cccd(key) == cccd
+    assert record.cccd_key(f"{n + 1:012d}") > key or n + 1 == 10**12  # keys sort as numbers
+
+
+@given(st.integers(0, 10**10 - 1))
+def test_bhxh_key(n):
+    code = f"{n:010d}"
+    assert record.key_to_bhxh(record.bhxh_key(code)) == code
+
+
+def test_keys_keep_leading_zeros():
+    assert record.cccd_key("001085012345") == bytes([0, 0, 0, 0, 0x40, 0xAB, 0xF9, 0x79])
+    assert record.key_to_cccd(record.cccd_key("000000000001")) == "000000000001"
+
+
+# --- what the validators write -------------------------------------------------------------------
+
+NAME_CHARS = st.sampled_from(list("aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯ àáảãạằắẳẵặầấẩẫậỳýỷỹỵ"
+                                  "\t\u00a0\u0301\u0323"))
+NAME = st.text(NAME_CHARS, max_size=120).filter(lambda s: 0 < len(normalise_text(s)) <= 100)
+
+
+def _date_text(y: int, m: int, d: int) -> str:
+    return f"{y:04d}-{m:02d}-{d:02d}"
+
+
+FULL_DATE = st.builds(
+    lambda y, m, d: _date_text(y, m, min(d, dates.days_in_month(y, m))),
+    st.integers(1800, 2299), st.integers(1, 12), st.integers(1, 31),
+)
+DOB = st.one_of(
+    FULL_DATE,
+    st.integers(1800, 2299).map(str),
+    st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(1800, 2299), st.integers(1, 12)),
+)
+
+
+@st.composite
+def valid_rows(draw):
+    bhxh = draw(st.text(DIGITS, min_size=10, max_size=10))
+    card = draw(CARD)[:5] + bhxh
+    valid_from, valid_to = sorted([draw(FULL_DATE), draw(FULL_DATE)])
+    prev = draw(st.none() | CARD.filter(lambda c: c != card))
+    return make_row(
+        cccd=draw(st.text(DIGITS, min_size=12, max_size=12)),
+        bhxh_code=bhxh,
+        card_no=card,
+        full_name=draw(NAME),
+        dob=draw(DOB),
+        gender=draw(st.sampled_from("123")),
+        address=draw(st.sampled_from(["", "Hà Nội"]) | NAME),
+        facility_code=draw(st.text(DIGITS, min_size=2, max_size=2))
+        + draw(st.text(DIGITS + UPPER, min_size=3, max_size=3)),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        five_year_date=draw(st.just("") | FULL_DATE),
+        region_code=draw(st.sampled_from(["", "K1", "K2", "K3"])),
+        status=draw(st.sampled_from(("", *record.STATUSES))),
+        managed_by=draw(st.sampled_from(("", *record.MANAGED_BY))),
+        prev_card_no=prev or "",
+        prev_valid_to=draw(FULL_DATE) if prev and draw(st.booleans()) else "",
+        issuer=draw(st.just("") | NAME),
+    )
+
+
+def _packed(text: str) -> int | None:
+    return dates.parse_dob(text) if text else None
+
+
+@settings(max_examples=300)
+@given(valid_rows())
+def test_validator_records_decode_to_the_row(impl, row):
+    columns, values = split(row)
+    got = impl.validate.RowValidator(columns).validate(values)
+    rec = record.decode(got.record)
+    assert rec.full_name == normalise_text(row["full_name"])
+    assert rec.address == (normalise_text(row["address"]) or None)
+    assert rec.issuer == (normalise_text(row["issuer"]) or None)
+    assert rec.gender == record.GENDERS[int(row["gender"])]
+    assert rec.status == (row["status"] or "active")
+    assert rec.managed_by == (row["managed_by"] or "vss")
+    assert rec.region_code == (row["region_code"] or None)
+    assert rec.dob == dates.parse_dob(row["dob"])
+    assert dates.format_date(rec.dob) == row["dob"]
+    assert (rec.valid_from, rec.valid_to) == (_packed(row["valid_from"]), _packed(row["valid_to"]))
+    assert rec.five_year_date == _packed(row["five_year_date"])
+    assert rec.prev_valid_to == _packed(row["prev_valid_to"])
+    assert (rec.card_no, rec.bhxh_code) == (row["card_no"], row["bhxh_code"])
+    assert rec.facility_code == row["facility_code"]
+    assert rec.prev_card_no == (row["prev_card_no"] or None)
+    assert record.key_to_cccd(got.cccd_key) == row["cccd"]
+    assert record.key_to_bhxh(got.bhxh_key) == row["bhxh_code"]
+    assert got.card_no == row["card_no"].encode()
+    assert got.prev_card_no == (row["prev_card_no"].encode() or None)
