@@ -2,6 +2,9 @@
 # Declarations only: a unit that cimports this must compile and link the vendored sources
 # (see the distutils header of core/reader.pyx).
 
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
 cdef extern from "lmdb.h" nogil:
     ctypedef struct MDB_env:
         pass
@@ -24,6 +27,8 @@ cdef extern from "lmdb.h" nogil:
         size_t me_last_pgno
 
     ctypedef enum MDB_cursor_op:
+        MDB_FIRST
+        MDB_LAST
         MDB_SET_KEY
 
     enum:
@@ -48,3 +53,288 @@ cdef extern from "lmdb.h" nogil:
     int mdb_cursor_open(MDB_txn* txn, MDB_dbi dbi, MDB_cursor** cursor)
     void mdb_cursor_close(MDB_cursor* cursor)
     int mdb_cursor_get(MDB_cursor* cursor, MDB_val* key, MDB_val* data, MDB_cursor_op op)
+
+
+# --- A read-only walker over LMDB 0.9 pages (data format v1) ---------------------------------
+#
+# Why: a batch of ids is bound by memory latency, not by instructions. mdb_get descends one
+# key at a time, so each of its ~6 cache misses waits for the one before (the leaf pages of a
+# large store are never in cache). The walker runs up to WALK_GROUP descents side by side, one
+# binary-search probe each per round, prefetching what every descent reads next, so their misses
+# overlap. Measured on a 1M-person snapshot it halves the time per key. Keys sorted first bring
+# nothing at this density: 1000 random keys rarely share a leaf.
+#
+# The layout below is LMDB 0.9's (mdb.c: MDB_page, MDB_node, MDB_db); SnapshotReader checks it
+# against mdb_get on a known key before trusting it, and falls back to mdb_get otherwise. Every
+# page number, offset and length read from the file is bounds-checked: a damaged file gives
+# WALK_DAMAGED, never a read outside the map.
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define lookup_prefetch(p) __builtin_prefetch((const void *)(p))
+    #else
+    #define lookup_prefetch(p) ((void)(p))
+    #endif
+    /* An 8-byte key as the integer whose order is its byte order (memcmp order). */
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define lookup_key64(x) __builtin_bswap64(x)
+    #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    #define lookup_key64(x) (x)
+    #else
+    #define LOOKUP_NO_KEY64 1
+    #define lookup_key64(x) (x)
+    #endif
+    #ifndef LOOKUP_NO_KEY64
+    #define LOOKUP_NO_KEY64 0
+    #endif
+    """
+    void lookup_prefetch(const void* p) noexcept nogil
+    uint64_t lookup_key64(uint64_t x) noexcept nogil
+    bint LOOKUP_NO_KEY64
+
+cdef enum:
+    PAGEHDRSZ = 16          # MDB_page header: pgno (8), pad (2), flags (2), lower (2), upper (2)
+    NODESIZE = 8            # MDB_node header: lo (2), hi (2), flags (2), ksize (2)
+    P_BRANCH = 0x01
+    P_LEAF = 0x02
+    P_OVERFLOW = 0x04
+    P_META = 0x08
+    P_LEAF2 = 0x20
+    F_BIGDATA = 0x01        # the node holds the page number of its overflow pages
+    MDB_MAGIC = 0xBEEFC0DE
+    MDB_DB_SIZE = 48        # MDB_db: the value a named database has in the main database
+    MDB_DB_FLAGS = 4        # offset of md_flags (key order, duplicates)
+    MDB_DB_ROOT = 40        # offset of md_root
+    WALK_MAX_PAGES = 32     # deeper than any real tree: stops a loop in a damaged file
+    WALK_GROUP = 16         # descents in flight at once (measured: 16 is at the knee)
+
+cdef enum WalkState:
+    WALK_ENTER = 0          # `pgno` is the next page; its header has been prefetched
+    WALK_PROBE = 1          # `mid` is the next node to compare; it has been prefetched
+    WALK_FOUND = 2          # `data` is the value
+    WALK_MISSING = 3
+    WALK_DAMAGED = 4
+
+cdef struct PageMap:
+    const uint8_t* base     # the environment's memory map (page 0)
+    size_t psize
+    size_t npages           # pages in use: last_pgno + 1
+
+cdef struct Walk:
+    const uint8_t* key
+    size_t ksize
+    WalkState state
+    size_t pgno
+    const uint8_t* page
+    unsigned int lo         # binary search window [lo, hi) over the page's nodes
+    unsigned int hi
+    unsigned int mid
+    unsigned int pages      # pages entered so far
+    bint leaf
+    MDB_val data
+
+
+cdef inline unsigned int _u16(const uint8_t* p) noexcept nogil:
+    cdef uint16_t v
+    memcpy(&v, p, 2)        # pages are in host byte order; memcpy because unaligned is allowed
+    return v
+
+
+cdef inline uint32_t _u32(const uint8_t* p) noexcept nogil:
+    cdef uint32_t v
+    memcpy(&v, p, 4)
+    return v
+
+
+cdef inline size_t _u64(const uint8_t* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)
+    return <size_t>v
+
+
+cdef inline int _compare(const uint8_t* a, size_t an, const uint8_t* b, size_t bn) noexcept nogil:
+    """LMDB's default key order (mdb_cmp_memn): bytes, then the shorter first."""
+    cdef uint64_t x, y
+    cdef int c
+    if an == 8 and bn == 8 and not LOOKUP_NO_KEY64:
+        # people and bhxh keys: two loads instead of a call to memcmp
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        x = lookup_key64(x)
+        y = lookup_key64(y)
+        return (x > y) - (x < y)
+    c = memcmp(a, b, an if an < bn else bn)
+    if c:
+        return c
+    return (an > bn) - (an < bn)
+
+
+cdef inline const uint8_t* _node(const PageMap* m, const uint8_t* page,
+                                 unsigned int i) noexcept nogil:
+    """Node i of a page, or NULL when its header or key would leave the page."""
+    cdef size_t offset = _u16(page + PAGEHDRSZ + 2 * i)
+    if offset < PAGEHDRSZ or offset + NODESIZE > m.psize:
+        return NULL
+    if offset + NODESIZE + _u16(page + offset + 6) > m.psize:
+        return NULL
+    return page + offset
+
+
+cdef inline void walk_start(const PageMap* m, Walk* w, const uint8_t* key, size_t ksize,
+                            size_t root) noexcept nogil:
+    """Begin a descent from a tree's root (all ones: the tree is empty)."""
+    w.key = key
+    w.ksize = ksize
+    w.pages = 0
+    if root == <size_t>-1:
+        w.state = WALK_MISSING
+    else:
+        _walk_goto(m, w, root)
+
+
+cdef inline void _walk_goto(const PageMap* m, Walk* w, size_t pgno) noexcept nogil:
+    if pgno >= m.npages or w.pages == WALK_MAX_PAGES:
+        w.state = WALK_DAMAGED
+        return
+    w.pgno = pgno
+    w.state = WALK_ENTER
+    lookup_prefetch(m.base + pgno * m.psize)
+    lookup_prefetch(m.base + pgno * m.psize + 64)   # the first node pointers
+
+
+cdef inline void _walk_enter(const PageMap* m, Walk* w) noexcept nogil:
+    cdef const uint8_t* page = m.base + w.pgno * m.psize
+    cdef unsigned int kind = _u16(page + 10) & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
+    cdef size_t lower = _u16(page + 12)
+    if (kind != P_BRANCH and kind != P_LEAF) or lower < PAGEHDRSZ or lower > m.psize:
+        w.state = WALK_DAMAGED
+        return
+    w.page = page
+    w.pages += 1
+    w.leaf = kind == P_LEAF
+    # A branch page's node 0 stands for "everything below node 1": it is never compared.
+    w.lo = 0 if w.leaf else 1
+    w.hi = <unsigned int>((lower - PAGEHDRSZ) >> 1)
+    _walk_next_probe(m, w)
+
+
+cdef inline void _walk_next_probe(const PageMap* m, Walk* w) noexcept nogil:
+    """Prefetch the next node to compare, or finish with this page when the window is empty."""
+    cdef const uint8_t* node
+    if w.lo < w.hi:
+        w.mid = (w.lo + w.hi) >> 1
+        node = _node(m, w.page, w.mid)
+        if node == NULL:
+            w.state = WALK_DAMAGED
+            return
+        lookup_prefetch(node)
+        w.state = WALK_PROBE
+        return
+    if w.leaf:
+        w.state = WALK_MISSING
+        return
+    # The child of the last node whose key is <= the key (node 0 if none is).
+    node = _node(m, w.page, w.lo - 1)
+    if node == NULL:
+        w.state = WALK_DAMAGED
+        return
+    _walk_goto(m, w, _u16(node) | (<size_t>_u16(node + 2) << 16) | (<size_t>_u16(node + 4) << 32))
+
+
+cdef inline void _walk_found(const PageMap* m, Walk* w, const uint8_t* node) noexcept nogil:
+    cdef size_t size = _u16(node) | (<size_t>_u16(node + 2) << 16)
+    cdef size_t start = <size_t>(node - w.page) + NODESIZE + _u16(node + 6)
+    cdef unsigned int flags = _u16(node + 4)
+    cdef size_t first
+    cdef const uint8_t* page
+    if flags == F_BIGDATA:
+        # The value lives on its own pages, after a page header (OVPAGES in mdb.c).
+        if start + 8 > m.psize:
+            w.state = WALK_DAMAGED
+            return
+        first = _u64(w.page + start)
+        if first >= m.npages or m.npages - first < (PAGEHDRSZ - 1 + size) // m.psize + 1:
+            w.state = WALK_DAMAGED
+            return
+        page = m.base + first * m.psize
+        if not (_u16(page + 10) & P_OVERFLOW):
+            w.state = WALK_DAMAGED
+            return
+        w.data.mv_data = <void*>(page + PAGEHDRSZ)
+    elif flags == 0 and start + size <= m.psize:
+        w.data.mv_data = <void*>(w.page + start)
+    else:
+        w.state = WALK_DAMAGED      # duplicates or sub-databases: not a snapshot's layout
+        return
+    w.data.mv_size = size
+    w.state = WALK_FOUND
+    lookup_prefetch(<const uint8_t*>w.data.mv_data + 64)    # a record spans 2-3 lines
+    lookup_prefetch(<const uint8_t*>w.data.mv_data + 128)
+
+
+cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
+    """Advance a descent by one page entry or one probe."""
+    cdef const uint8_t* node
+    cdef int c
+    if w.state == WALK_ENTER:
+        _walk_enter(m, w)
+        return
+    if w.state != WALK_PROBE:
+        return
+    node = w.page + _u16(w.page + PAGEHDRSZ + 2 * w.mid)    # checked by _walk_next_probe
+    c = _compare(w.key, w.ksize, node + NODESIZE, _u16(node + 6))
+    if c == 0 and w.leaf:
+        _walk_found(m, w, node)
+        return
+    if c >= 0:
+        w.lo = w.mid + 1
+    else:
+        w.hi = w.mid
+    _walk_next_probe(m, w)
+
+
+cdef inline void walk_one(const PageMap* m, Walk* w) noexcept nogil:
+    """Finish one descent alone (a single lookup has nothing to overlap with)."""
+    while w.state == WALK_ENTER or w.state == WALK_PROBE:
+        walk_step(m, w)
+
+
+cdef inline void walk_many(const PageMap* m, Walk* walks, Py_ssize_t n) noexcept nogil:
+    """Finish n descents, WALK_GROUP at a time in round robin; a finished one makes room for
+    the next."""
+    cdef Py_ssize_t slots[WALK_GROUP]
+    cdef Py_ssize_t active = 0, next_walk = 0, i
+    cdef Walk* w
+    while next_walk < n and active < WALK_GROUP:
+        slots[active] = next_walk
+        active += 1
+        next_walk += 1
+    while active:
+        i = 0
+        while i < active:
+            w = &walks[slots[i]]
+            walk_step(m, w)
+            if w.state == WALK_ENTER or w.state == WALK_PROBE:
+                i += 1
+            elif next_walk < n:
+                slots[i] = next_walk
+                next_walk += 1
+                i += 1
+            else:
+                active -= 1
+                slots[i] = slots[active]
+
+
+# --- The write side, for core/writer.pyx (the build's LMDB append) ----------------------------
+cdef extern from "lmdb.h" nogil:
+    enum:
+        MDB_CREATE
+        MDB_APPEND
+        MDB_NOSYNC
+        MDB_NOMETASYNC
+        MDB_KEYEXIST
+    int mdb_txn_commit(MDB_txn* txn)
+    int mdb_cursor_put(MDB_cursor* cursor, MDB_val* key, MDB_val* data, unsigned int flags)
+    int mdb_put(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* data, unsigned int flags)
+    int mdb_env_sync(MDB_env* env, int force)

@@ -5,11 +5,11 @@ The build streams: rows are validated one at a time by the core and handed to ex
 
     read     CSV row -> RowValidator -> four sorters:
                ids    cccd -> line                      (finds duplicate CCCDs cheaply)
-               people cccd -> line + record
+               people cccd -> record
                bhxh   bhxh -> cccd + line
                cards  card -> cccd + line + which       (current and previous card codes)
     check    merge ids, bhxh, cards: every line in a group of equal keys is rejected
-    write    merge people, bhxh, cards in key order -> LMDB append (no page splits, full pages)
+    write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages)
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -18,13 +18,10 @@ from __future__ import annotations
 import csv
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import lmdb
 import orjson
 
 from lookup import _core
@@ -33,11 +30,10 @@ from lookup.extract import Extract
 from lookup.progress import Progress
 from lookup.store import DataDir, crash_point
 
-__all__ = ("build", "BuildRejected", "open_store_for_writing")
+__all__ = ("build", "BuildRejected", "snapshot_identity")
 
 FORMAT_VERSION = 1
 SORT_MEMORY = 256 * 2**20  # per sorter; four sorters stay near 1 GB whatever the extract size
-COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
 QUALITY_FLAGS = {
     1: "cccd_sex_or_century_mismatch",
     2: "cccd_birth_year_mismatch",
@@ -72,8 +68,8 @@ def build(
         with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort") as sorters:
             read = _read(source, sorters, rejects, progress)
             crash_point("after-read")
-            rejected_lines = _find_shared_keys(sorters, rejects, progress)
-            rejected = read["invalid"] + len(rejected_lines)
+            rejected_keys = _find_shared_keys(sorters, rejects, progress)
+            rejected = read["invalid"] + rejects.rejected_rows
             summary: dict[str, Any] = {
                 "snapshot": snapshot_id,
                 "source": str(source),
@@ -87,7 +83,7 @@ def build(
                 raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
             identity = snapshot_identity(snapshot_id, "build", source)
             counts = _write_store(
-                staging, sorters, rejected_lines, read["record_bytes"], identity, progress
+                staging, sorters, rejected_keys, read["record_bytes"], identity, progress
             )
         shutil.rmtree(staging / "sort")
         summary["entries"] = counts
@@ -125,10 +121,9 @@ def _read(source: str, sorters: _Sorters, rejects: _Rejects, progress: Progress)
                 invalid += 1
                 rejects.add(line, exc.field, exc.message)
                 continue
-            tag = line.to_bytes(4, "little")
-            key = row.cccd_key
+            key, tag = row.cccd_key, line.to_bytes(4, "little")
             add_id(key, tag)
-            add_person(key, tag + row.record)
+            add_person(key, row.record)
             add_bhxh(row.bhxh_key, key + tag)
             add_card(row.card_no, key + tag + CURRENT)
             if row.prev_card_no is not None:
@@ -142,55 +137,46 @@ def _read(source: str, sorters: _Sorters, rejects: _Rejects, progress: Progress)
 
 
 # -- cross-row checks -----------------------------------------------------------------------
-def _find_shared_keys(sorters: _Sorters, rejects: _Rejects, progress: Progress) -> set[int]:
-    """Reject every row of a group sharing a CCCD, a bhxh_code or a card code (SPEC 1.1)."""
+def _find_shared_keys(sorters: _Sorters, rejects: _Rejects, progress: Progress) -> set[bytes]:
+    """Reject every row of a group sharing a CCCD, a bhxh_code or a card code (SPEC 1.1).
+
+    Returns the CCCD keys of the rejected rows: after the CCCD check each names one row.
+    """
     progress.phase("checking duplicates")
-    rejected: set[int] = set()
+    equal_key_groups = _core.impl.writer.equal_key_groups
+    rejected_lines: set[int] = set()
+    rejected_keys: set[bytes] = set()
     found: list[tuple[int, str, str]] = []
 
-    def reject_groups(groups: Iterable[list[tuple[int, str]]], message: Callable[[str], str]):
-        for group in groups:
-            lines = [line for line, _ in group]
-            for line, field in group:
-                if line not in rejected:
-                    others = [other for other in lines if other != line]
-                    found.append((line, field, message(field) + _name_lines(others)))
-            rejected.update(lines)
+    def reject(group: list[tuple[int, str]], keys: list[bytes], reason: str) -> None:
+        lines = [line for line, _ in group]
+        for line, field in group:
+            if line not in rejected_lines:
+                others = _name_lines([other for other in lines if other != line])
+                found.append((line, field, reason.format(field=field) + others))
+        rejected_lines.update(lines)
+        rejected_keys.update(keys)
 
     # CCCD first: two copies of one person share everything, and the CCCD is the real reason.
-    reject_groups(
-        _equal_key_groups(sorters.ids.items(), lambda v: (_line(v, 0), "cccd")),
-        lambda field: "cccd: duplicate, also on ",
-    )
-    reject_groups(
-        _equal_key_groups(sorters.bhxh.items(), lambda v: (_line(v, 8), "bhxh_code")),
-        lambda field: f"{field}: shared with ",
-    )
-    reject_groups(
-        _equal_key_groups(
-            sorters.cards.items(),
-            lambda v: (_line(v, 8), "card_no" if v[12:13] == CURRENT else "prev_card_no"),
-        ),
-        lambda field: f"{field}: shared with ",
-    )
+    for tags in equal_key_groups(sorters.ids.items()):
+        reject([(_line(tag, 0), "cccd") for tag in tags], [], "cccd: duplicate, also on ")
+    for values in equal_key_groups(sorters.bhxh.items()):
+        group = [(_line(v, 8), "bhxh_code") for v in values]
+        reject(group, [v[:8] for v in values], "{field}: shared with ")
+    for values in equal_key_groups(sorters.cards.items()):
+        group = [(_line(v, 8), "card_no" if v[12:] == CURRENT else "prev_card_no") for v in values]
+        reject(group, [v[:8] for v in values], "{field}: shared with ")
+    if found:
+        # CCCD duplicates are dropped by key; find their keys in one pass over the small sorter.
+        duplicate_lines = {line for line, field, _ in found if field == "cccd"}
+        if duplicate_lines:
+            for key, tag in sorters.ids.items():
+                if _line(tag, 0) in duplicate_lines:
+                    rejected_keys.add(key)
     for line, field, message in sorted(found):
         rejects.add(line, field, message)
-    return rejected
-
-
-def _equal_key_groups(
-    items: Iterator[tuple[bytes, bytes]], describe: Callable[[bytes], tuple[int, str]]
-) -> Iterator[list[tuple[int, str]]]:
-    """Yield (line, field) lists for runs of two or more equal keys in sorted items."""
-    previous_key, group = None, []
-    for key, value in items:
-        if key != previous_key:
-            if len(group) > 1:
-                yield group
-            previous_key, group = key, []
-        group.append(describe(value))
-    if len(group) > 1:
-        yield group
+    rejects.rejected_rows = len(rejected_lines)
+    return rejected_keys
 
 
 def _line(value: bytes, offset: int) -> int:
@@ -214,14 +200,6 @@ def _too_many_rejected(summary: dict[str, Any], ratio: float) -> str:
 
 
 # -- write ----------------------------------------------------------------------------------
-def open_store_for_writing(path: Path, map_size: int) -> lmdb.Environment:
-    """Open a staging snapshot for writing: one writer, no readers, so no lock file."""
-    return lmdb.open(
-        str(path), map_size=map_size, max_dbs=4, lock=False, sync=False, metasync=False,
-        lib_version=0, subdir=True,
-    )  # fmt: skip
-
-
 def snapshot_identity(snapshot_id: str, kind: str, source: str, **extra: Any) -> dict[str, Any]:
     """Return what a snapshot says about itself, in its `meta` db and its manifest.json."""
     return {
@@ -235,16 +213,10 @@ def snapshot_identity(snapshot_id: str, kind: str, source: str, **extra: Any) ->
     }
 
 
-def write_identity(env: lmdb.Environment, identity: dict[str, Any]) -> None:
-    """Store the identity in the `meta` db, where readers take the snapshot id from."""
-    with env.begin(write=True, db=env.open_db(b"meta")) as txn:
-        txn.put(b"manifest", orjson.dumps(identity))
-
-
 def _write_store(
     staging: Path,
     sorters: _Sorters,
-    rejected: set[int],
+    rejected: set[bytes],
     record_bytes: int,
     identity: dict[str, Any],
     progress: Progress,
@@ -252,47 +224,23 @@ def _write_store(
     entries = len(sorters.people) + len(sorters.bhxh) + len(sorters.cards)
     # Appended pages are full; twice the payload plus per-entry overhead is ample headroom.
     map_size = 2 * (record_bytes + entries * 48) + 64 * 2**20
-    env = open_store_for_writing(staging, map_size)
-    try:
-        counts = {}
-        for name, sorter, value_start in (
-            ("people", sorters.people, 4),
-            ("bhxh", sorters.bhxh, 0),
-            ("cards", sorters.cards, 0),
+    counts = {}
+    with _core.impl.writer.SnapshotWriter(str(staging), map_size) as writer:
+        for name, sorter, by_value in (
+            ("people", sorters.people, False),
+            ("bhxh", sorters.bhxh, True),
+            ("cards", sorters.cards, True),
         ):
             progress.phase(f"writing {name}", total=len(sorter))
-            counts[name] = _append_all(env, name, sorter.items(), rejected, value_start, progress)
+            counts[name] = writer.append(
+                name.encode(), sorter.items(), value_size=8 if by_value else -1,
+                skip=rejected, skip_by_value=by_value,
+            )  # fmt: skip
             crash_point(f"after-write-{name}")
-        write_identity(env, identity)
-        env.sync(True)
-    finally:
-        env.close()
+        writer.put(b"meta", b"manifest", orjson.dumps(identity))
     return counts
 
 
-def _append_all(env, name, items, rejected, value_start, progress) -> int:
-    """Append sorted (key, value) items, dropping rejected lines and the line tags."""
-    db = env.open_db(name.encode())
-    line_at = 0 if value_start else 8
-    keep_end = None if value_start else 8  # index values keep only the 8-byte CCCD key
-
-    def kept():
-        for key, value in items:
-            if _line(value, line_at) not in rejected:
-                yield key, value[value_start:keep_end]
-
-    written = 0
-    stream = kept()
-    while True:
-        with env.begin(write=True, db=db) as txn:
-            added = txn.cursor().putmulti(islice(stream, COMMIT_EVERY), append=True)[1]
-        written += added
-        progress.update(written, written)
-        if added < COMMIT_EVERY:
-            return written
-
-
-# -- helpers --------------------------------------------------------------------------------
 class _Sorters:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True)
@@ -319,6 +267,7 @@ class _Rejects:
         self._file = None
         self._writer = None
         self.count = 0
+        self.rejected_rows = 0  # rows rejected for sharing a key (set by _find_shared_keys)
 
     def add(self, line: int, field: str, reason: str) -> None:
         if self._writer is None:

@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 import lmdb
+import orjson
 
 from lookup import _core
-from lookup.build import open_store_for_writing, snapshot_identity, write_identity
+from lookup.build import snapshot_identity
 from lookup.errors import RowError, StoreError
 from lookup.extract import Extract
 from lookup.reference.record import decode
@@ -52,11 +53,14 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
             src.copy(str(staging), compact=True)
             parent_size = (parent / "data.mdb").stat().st_size
         delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
-        env = open_store_for_writing(staging, 2 * parent_size + 2 * delta_bytes + 64 * 2**20)
+        # The staging copy has one writer and no reader until publish: no lock file (DESIGN 4).
+        env = lmdb.open(
+            str(staging), map_size=2 * parent_size + 2 * delta_bytes + 64 * 2**20, max_dbs=4,
+            lock=False, sync=False, metasync=False, subdir=True,
+        )  # fmt: skip
         identity = snapshot_identity(snapshot_id, "delta", path, parent=parent.name)
         try:
-            counts = _apply(env, ops, path)
-            write_identity(env, identity)
+            counts = _apply(env, ops, path, identity)
             env.sync(True)
             entries = {name: _count(env, name) for name in ("people", "bhxh", "cards")}
         finally:
@@ -102,9 +106,13 @@ def _read_delta(path: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str, 
     return ops, errors
 
 
-def _apply(env: lmdb.Environment, ops: list[tuple[int, Any]], path: str) -> dict[str, int]:
+def _apply(
+    env: lmdb.Environment, ops: list[tuple[int, Any]], path: str, identity: dict[str, Any]
+) -> dict[str, int]:
     """Apply all ops in one write transaction; raise DeltaRejected (txn aborted) on conflicts."""
-    people, bhxh, cards = (env.open_db(name) for name in (b"people", b"bhxh", b"cards"))
+    people, bhxh, cards, meta = (
+        env.open_db(name) for name in (b"people", b"bhxh", b"cards", b"meta")
+    )
     errors: list[tuple[int, str, str]] = []
     counts = {"added": 0, "changed": 0, "deleted": 0}
     with env.begin(write=True) as txn:
@@ -138,6 +146,7 @@ def _apply(env: lmdb.Environment, ops: list[tuple[int, Any]], path: str) -> dict
         counts["added"] = sum(1 for _, row in ops if row.op == "upsert") - counts["changed"]
         if errors:
             raise DeltaRejected(path, errors)  # leaving the block aborts the transaction
+        txn.put(b"manifest", orjson.dumps(identity), db=meta)
     return counts
 
 

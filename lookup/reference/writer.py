@@ -1,0 +1,93 @@
+"""Write a new snapshot's LMDB environment from key-sorted items, in plain Python (py-lmdb).
+
+The build (lookup/build.py) merges its sorters into `SnapshotWriter.append`, which appends in
+key order (MDB_APPEND: no page splits, every page full) and drops the rows the build rejected.
+`equal_key_groups` finds the groups of equal keys the build must reject (SPEC 1.1).
+core/writer.pyx does the same through the vendored LMDB's C API; the tests hold the two stores
+byte for byte equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Set
+from itertools import islice
+
+import lmdb
+
+__all__ = ("SnapshotWriter", "equal_key_groups")
+
+COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
+KEY_SIZE = 8  # a CCCD key, the prefix of every index value
+
+
+class SnapshotWriter:
+    """Append sorted items to the databases of a new, unpublished snapshot."""
+
+    def __init__(self, path: str, map_size: int) -> None:
+        # One writer and no reader until publish: no lock file (DESIGN 4).
+        self._env = lmdb.open(
+            path, map_size=map_size, max_dbs=4, lock=False, sync=False, metasync=False,
+            lib_version=0, subdir=True,
+        )  # fmt: skip
+
+    def append(
+        self,
+        name: bytes,
+        items: Iterable[tuple[bytes, bytes]],
+        *,
+        value_size: int = -1,
+        skip: Set[bytes] = frozenset(),
+        skip_by_value: bool = False,
+    ) -> int:
+        """Append items in strictly increasing key order; return how many were written.
+
+        An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
+        with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
+        """
+        db = self._env.open_db(name)
+        end = None if value_size < 0 else value_size
+
+        def kept() -> Iterator[tuple[bytes, bytes]]:
+            for key, value in items:
+                if (value[:KEY_SIZE] if skip_by_value else key) not in skip:
+                    yield key, value[:end]
+
+        written = 0
+        stream = kept()
+        while True:
+            with self._env.begin(write=True, db=db) as txn:
+                added = txn.cursor().putmulti(islice(stream, COMMIT_EVERY), append=True)[1]
+            written += added
+            if added < COMMIT_EVERY:
+                return written
+
+    def put(self, name: bytes, key: bytes, value: bytes) -> None:
+        """Store one entry (the snapshot's identity in `meta`)."""
+        with self._env.begin(write=True, db=self._env.open_db(name)) as txn:
+            txn.put(key, value)
+
+    def close(self) -> None:
+        """Flush everything to disk and close."""
+        if self._env is not None:
+            self._env.sync(True)
+            self._env.close()
+            self._env = None
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
+    """Yield the values of each run of two or more equal keys in key-sorted items."""
+    previous_key, group = None, []
+    for key, value in items:
+        if key != previous_key:
+            if len(group) > 1:
+                yield group
+            previous_key, group = key, []
+        group.append(value)
+    if len(group) > 1:
+        yield group
