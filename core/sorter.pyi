@@ -2,11 +2,13 @@
 
 from collections.abc import Iterator
 from types import TracebackType
+from typing import final
 
 __all__ = ("ExternalSorter",)
 
+@final
 class ExternalSorter:
-    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files under directory."""
+    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files."""
 
     @property
     def key_size(self) -> int: ...

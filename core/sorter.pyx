@@ -1,18 +1,19 @@
 # External merge sort of (fixed-size key, value) pairs for the build (docs/DESIGN.md 1), compiled.
 #
 # The twin of lookup/reference/sorter.py, with the same results and errors. The build feeds it
-# one entry per person (~100 million), so nothing here makes a Python object per buffered entry:
-# entries are copied into a C arena laid out like a run file, sorted through a small slot array
-# (key prefix + arena offset) with a stable merge sort, written with one fwrite each, and merged
-# through a C binary heap over buffered FILE streams. Only items() makes objects: the pairs it
-# yields.
+# several entries per person (~100 million people), so nothing here makes a Python object per
+# buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
+# key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
+# merge sort for longer keys); a run is written with one fwrite per entry; items() merges the
+# runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
+# objects: the pairs it yields.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport errno
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdio cimport FILE, fclose, ferror, fopen, fread, fwrite, setvbuf
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcmp, memcpy, memmove, strerror
+from libc.string cimport memcmp, memcpy, memmove, memset, strerror
 
 import os
 import shutil
@@ -37,34 +38,6 @@ cdef extern from *:
     # them a few slots ahead hides most of the memory latency (spill and merge were bound by it).
     void prefetch "sorter_prefetch"(const void* p) noexcept nogil
 
-cdef extern from *:
-    """
-    #include <stdlib.h>
-    #if defined(__linux__)
-    #include <sys/mman.h>
-    #endif
-    /* A block for the arena or the slot array. Blocks of 2 MiB or more are aligned to 2 MiB
-       and, on Linux, marked for transparent huge pages. */
-    static void *sorter_alloc(size_t n) {
-    #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        const size_t huge = (size_t)2 << 20;
-        void *p = NULL;
-        if (n < huge)
-            return malloc(n);
-        if (posix_memalign(&p, huge, n) != 0)
-            return NULL;
-        (void)madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
-        return p;
-    #else
-        return malloc(n);
-    #endif
-    }
-    """
-    # Large arenas are visited at random by the spill and the merge; with 4 KiB pages nearly
-    # every visit is a TLB miss (costly under virtualisation). Transparent huge pages in
-    # "madvise" mode need asking; a refusal is harmless.
-    void* big_alloc "sorter_alloc"(size_t n) noexcept nogil
-
 cdef enum:
     LEN_SIZE = 4              # run entry: <I value length, key, value (as the reference)
     IO_BUFFER = 1 << 20       # per run file, reading and writing
@@ -75,14 +48,18 @@ cdef enum:
     PREFETCH_AHEAD = 16       # slots
 
 cdef struct Slot:
-    uint64_t prefix  # the key's first 8 bytes as a big-endian integer: most comparisons end here
+    # The key's first 16 bytes as two big-endian integers (zero-padded): sorting keys of up to
+    # 16 bytes (the build's are 8 and 15) never reads the arena.
+    uint64_t hi
+    uint64_t lo
     size_t offset    # of the entry in the arena; entries are appended in insertion order
 
 
-cdef inline uint64_t key_prefix(const uint8_t* key, Py_ssize_t key_size) noexcept nogil:
+cdef inline uint64_t big_endian_u64(const uint8_t* key, Py_ssize_t start,
+                                    Py_ssize_t key_size) noexcept nogil:
     cdef uint64_t v = 0
     cdef Py_ssize_t i
-    for i in range(8):
+    for i in range(start, start + 8):
         v = (v << 8) | (key[i] if i < key_size else 0)
     return v
 
@@ -106,23 +83,70 @@ cdef inline int compare_keys(const uint8_t* a, const uint8_t* b, Py_ssize_t key_
     """Compare the keys of two entries ([length][key][value])."""
     return memcmp(a + LEN_SIZE, b + LEN_SIZE, key_size)
 
-# --- Stable merge sort of slots ------------------------------------------------------------------
+# --- Stable sorts of slots -----------------------------------------------------------------------
+# Stability (ties in insertion order) comes from the slots being in insertion order before the
+# sort and both sorts below being stable.
+
+
+cdef inline int slot_byte(const Slot* s, int b) noexcept nogil:
+    """Byte b (0-15) of the slot's key."""
+    if b < 8:
+        return (s.hi >> (56 - 8 * b)) & 0xFF
+    return (s.lo >> (120 - 8 * b)) & 0xFF
+
+
+cdef void radix_sort(Slot* slots, Slot* tmp, size_t n, int key_bytes,
+                     size_t* counts) noexcept nogil:
+    """Sort slots[0:n] on their first key_bytes (at most 16) bytes: LSD radix, stable.
+
+    counts holds 16 * 256 counters; tmp holds n slots. A byte that is the same in every key
+    (the high bytes of a CCCD key, say) costs no pass.
+    """
+    cdef size_t i, total, c
+    cdef int b
+    cdef size_t* count
+    cdef Slot* src = slots
+    cdef Slot* dst = tmp
+    cdef Slot* swap
+    memset(counts, 0, 16 * 256 * sizeof(size_t))
+    for i in range(n):
+        for b in range(key_bytes):
+            counts[b * 256 + slot_byte(&slots[i], b)] += 1
+    for b in range(key_bytes - 1, -1, -1):
+        count = counts + b * 256
+        if count[slot_byte(&slots[0], b)] == n:
+            continue
+        total = 0
+        for c in range(256):  # counts become each byte value's first position
+            total += count[c]
+            count[c] = total - count[c]
+        for i in range(n):
+            c = slot_byte(&src[i], b)
+            dst[count[c]] = src[i]
+            count[c] += 1
+        swap = src
+        src = dst
+        dst = swap
+    if src != slots:
+        memcpy(slots, src, n * sizeof(Slot))
 
 
 cdef inline bint slot_after(const Slot* a, const Slot* b, const uint8_t* arena,
                             Py_ssize_t key_size) noexcept nogil:
     """Whether a sorts strictly after b (ties are not after: that keeps the sort stable)."""
-    if a.prefix != b.prefix:
-        return a.prefix > b.prefix
-    if key_size <= 8:
+    if a.hi != b.hi:
+        return a.hi > b.hi
+    if a.lo != b.lo:
+        return a.lo > b.lo
+    if key_size <= 16:
         return False
-    return memcmp(arena + a.offset + LEN_SIZE + 8, arena + b.offset + LEN_SIZE + 8,
-                  key_size - 8) > 0
+    return memcmp(arena + a.offset + LEN_SIZE + 16, arena + b.offset + LEN_SIZE + 16,
+                  key_size - 16) > 0
 
 
 cdef void merge_sort(Slot* slots, Slot* tmp, size_t n, const uint8_t* arena,
                      Py_ssize_t key_size) noexcept nogil:
-    """Sort slots[0:n] stably; tmp holds n slots. Small spans by insertion sort."""
+    """Sort slots[0:n] stably, for keys longer than 16 bytes; tmp holds n slots."""
     cdef size_t i, j, k, mid
     cdef Slot s
     if n <= 24:
@@ -138,7 +162,7 @@ cdef void merge_sort(Slot* slots, Slot* tmp, size_t n, const uint8_t* arena,
     merge_sort(slots, tmp, mid, arena, key_size)
     merge_sort(slots + mid, tmp, n - mid, arena, key_size)
     if not slot_after(&slots[mid - 1], &slots[mid], arena, key_size):
-        return  # already in order (common for keys added in order)
+        return  # already in order
     memcpy(tmp, slots, mid * sizeof(Slot))
     i = 0
     j = mid
@@ -158,13 +182,11 @@ cdef void merge_sort(Slot* slots, Slot* tmp, size_t n, const uint8_t* arena,
         k += 1
 
 
-cdef void* grow(void* block, size_t used, size_t size) except NULL:
-    """Move the first `used` bytes of block into a new block of `size` bytes; free the old."""
-    cdef void* p = big_alloc(size)
+cdef void* grow(void* block, size_t size) except NULL:
+    """Resize a malloc'd block (keeping its contents) or raise MemoryError."""
+    cdef void* p = realloc(block, size)
     if p == NULL:
         raise MemoryError()
-    memcpy(p, block, used)
-    free(block)
     return p
 
 
@@ -186,8 +208,9 @@ cdef FILE* open_file(object path, const char* mode, size_t buffer_size) except N
 
 
 @cython.final
+@cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class ExternalSorter:
-    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files under directory."""
+    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files."""
 
     cdef readonly Py_ssize_t key_size
     cdef readonly Py_ssize_t memory_limit
@@ -245,13 +268,14 @@ cdef class ExternalSorter:
         write_u32(entry, <uint32_t>size)
         memcpy(entry + LEN_SIZE, PyBytes_AS_STRING(key), self.key_size)
         memcpy(entry + LEN_SIZE + self.key_size, PyBytes_AS_STRING(value), size)
-        self.slots[self.nslots].prefix = key_prefix(entry + LEN_SIZE, self.key_size)
+        self.slots[self.nslots].hi = big_endian_u64(entry + LEN_SIZE, 0, self.key_size)
+        self.slots[self.nslots].lo = big_endian_u64(entry + LEN_SIZE, 8, self.key_size)
         self.slots[self.nslots].offset = self.arena_used
         self.nslots += 1
         self.arena_used += need
         self.count += 1
         self.generation += 1
-        # The merge sort needs as many slots again as scratch space.
+        # The sort needs as many slots again as scratch space.
         if self.arena_used + 2 * self.nslots * sizeof(Slot) > <size_t>self.memory_limit:
             self.spill()
 
@@ -286,24 +310,32 @@ cdef class ExternalSorter:
             cap = self.arena_cap or FIRST_ARENA
             while cap < self.arena_used + need:
                 cap *= 2
-            self.arena = <uint8_t*>grow(self.arena, self.arena_used, cap)
+            self.arena = <uint8_t*>grow(self.arena, cap)
             self.arena_cap = cap
         if self.nslots == self.slots_cap:
             cap = self.slots_cap * 2 or 4096
-            self.slots = <Slot*>grow(self.slots, self.nslots * sizeof(Slot), cap * sizeof(Slot))
+            self.slots = <Slot*>grow(self.slots, cap * sizeof(Slot))
             self.slots_cap = cap
         return 0
 
     cdef int sort_buffer(self) except -1:
         cdef Slot* tmp
+        cdef size_t* counts
         if self.nslots < 2:
             return 0
-        tmp = <Slot*>malloc((self.nslots // 2 + 1) * sizeof(Slot))
-        if tmp == NULL:
+        tmp = <Slot*>malloc(self.nslots * sizeof(Slot))
+        counts = <size_t*>malloc(16 * 256 * sizeof(size_t))
+        if tmp == NULL or counts == NULL:
+            free(tmp)
+            free(counts)
             raise MemoryError()
-        with nogil:
+        # The GIL stays held: another thread's add() must not move the arena under the sort.
+        if self.key_size <= 16:
+            radix_sort(self.slots, tmp, self.nslots, <int>self.key_size, counts)
+        else:
             merge_sort(self.slots, tmp, self.nslots, self.arena, self.key_size)
         free(tmp)
+        free(counts)
         return 0
 
     cdef int spill(self) except -1:
@@ -364,6 +396,7 @@ cdef struct Source:
 
 
 @cython.final
+@cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class _Items:
     """A k-way merge of a sorter's runs (oldest first) and, optionally, its sorted buffer."""
 

@@ -1,7 +1,7 @@
 """Extract and delta row validation and record encoding (docs/DESIGN.md 5), compiled."""
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 __all__ = ("ValidRow", "RowValidator")
 
@@ -18,6 +18,7 @@ class ValidRow(NamedTuple):
     record: bytes | None
     quality: int
 
+@final
 class RowValidator:
     """Validate rows of one extract (or delta) file whose header is `columns`."""
 

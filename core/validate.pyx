@@ -185,7 +185,8 @@ cdef bint all_digits(const uint8_t* p, Py_ssize_t n) noexcept:
     return True
 
 
-cdef inline bint memcmp_ne(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept:
+cdef inline bint differ(const uint8_t* a, const uint8_t* b, Py_ssize_t n) noexcept:
+    """Whether the n bytes at a and b differ."""
     cdef Py_ssize_t i
     for i in range(n):
         if a[i] != b[i]:
@@ -477,6 +478,7 @@ cdef inline object fail(int field, str tail):
 
 
 @cython.final
+@cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class RowValidator:
     """Validate rows of one extract (or delta) file whose header is `columns`."""
 
@@ -491,6 +493,7 @@ cdef class RowValidator:
         self.delta = delta
         for f in range(<int>N_FIELDS):
             name = FIELD_NAMES[f]
+            # The first column of that name, as in the reference (the caller rejects repeats).
             self.index[f] = self.columns.index(name) if name in self.columns else -1
 
     cdef inline str get(self, list values, int field):
@@ -522,7 +525,8 @@ cdef class RowValidator:
         if not ascii_into(value, 12, cccd) or not all_digits(cccd, 12):
             fail(F_CCCD, "must be 12 digits")
         if op == "delete":
-            return valid_row(("delete", big_endian_key(decimal(cccd, 12)), None, None, None, None, 0))
+            key = big_endian_key(decimal(cccd, 12))
+            return valid_row(("delete", key, None, None, None, None, 0))
         return self.upsert(row, cccd)
 
     cdef object upsert(self, list row, const uint8_t* cccd):
@@ -544,7 +548,7 @@ cdef class RowValidator:
             fail(F_CARD, "required")
         if not ascii_into(card_no, CARD_LEN, h.card_no) or not is_card(h.card_no):
             fail(F_CARD, CARD_FORM)
-        if memcmp_ne(h.card_no + 5, bhxh, 10):
+        if differ(h.card_no + 5, bhxh, 10):
             fail(F_CARD, "last 10 digits must equal bhxh_code")
 
         self.text(row, F_NAME, NAME_LIMIT, True, texts, &t)
@@ -601,7 +605,7 @@ cdef class RowValidator:
         if prev_card:
             if not ascii_into(prev_card, CARD_LEN, h.prev_card_no) or not is_card(h.prev_card_no):
                 fail(F_PREV_CARD, CARD_FORM)
-            if not memcmp_ne(h.prev_card_no, h.card_no, CARD_LEN):
+            if not differ(h.prev_card_no, h.card_no, CARD_LEN):
                 fail(F_PREV_CARD, "same as card_no")
         self.date(row, F_PREV_VALID_TO, False, False, &h.prev_valid_to)
         if h.prev_valid_to and not prev_card:

@@ -33,7 +33,7 @@ def sort_all(impl, tmp_path, key_size, entries, memory_limit):
 
 @SETTINGS
 @given(
-    key_size=st.sampled_from([1, 3, 8, 9, 16]),
+    key_size=st.sampled_from([1, 3, 8, 9, 15, 16, 17, 24]),
     data=st.data(),
     memory_limit=st.sampled_from([0, 100, 2000, 2**20]),
 )

@@ -38,6 +38,7 @@ def test_compiled_core_is_compiled(compiled):
 
 # --- every DESIGN 5 message ----------------------------------------------------------------------
 
+FACILITY_FORM = "must be 2 digits then 3 digits or capital letters"
 CARD_FORM = "must be 2 capital letters, a benefit level 1-5 and 12 digits"
 STATUS_FORM = (
     "must be one of active, revoked, reduced, reduced_out_province, reduced_in_province, "
@@ -94,10 +95,10 @@ MESSAGES = [
     ({"address": "Hà Nội\x01"}, "address: contains a control character"),
     ({"address": "x" * 201}, "address: 201 characters; at most 200"),
     ({"facility_code": ""}, "facility_code: required"),
-    ({"facility_code": "1832"}, "facility_code: must be 2 digits then 3 digits or capital letters"),
-    ({"facility_code": "01c51"}, "facility_code: must be 2 digits then 3 digits or capital letters"),
-    ({"facility_code": "A1832"}, "facility_code: must be 2 digits then 3 digits or capital letters"),
-    ({"facility_code": "018320"}, "facility_code: must be 2 digits then 3 digits or capital letters"),
+    ({"facility_code": "1832"}, f"facility_code: {FACILITY_FORM}"),
+    ({"facility_code": "01c51"}, f"facility_code: {FACILITY_FORM}"),
+    ({"facility_code": "A1832"}, f"facility_code: {FACILITY_FORM}"),
+    ({"facility_code": "018320"}, f"facility_code: {FACILITY_FORM}"),
     ({"valid_from": ""}, "valid_from: required"),
     ({"valid_from": "2026-1-01"}, "valid_from: must be YYYY-MM-DD"),
     ({"valid_from": "2026-01"}, "valid_from: must be YYYY-MM-DD"),
@@ -116,13 +117,19 @@ MESSAGES = [
     ({"managed_by": " vss"}, "managed_by: must be vss, defence or police"),
     ({"prev_card_no": "HS401011234567"}, f"prev_card_no: {CARD_FORM}"),
     ({"prev_card_no": "DN4010112345678"}, "prev_card_no: same as card_no"),
-    ({"prev_card_no": "HS4010112345678", "prev_valid_to": "2025/12/31"},
-     "prev_valid_to: must be YYYY-MM-DD"),
-    ({"prev_card_no": "HS4010112345678", "prev_valid_to": "2025-12-32"},
-     "prev_valid_to: not a real date"),
+    (
+        {"prev_card_no": "HS4010112345678", "prev_valid_to": "2025/12/31"},
+        "prev_valid_to: must be YYYY-MM-DD",
+    ),
+    (
+        {"prev_card_no": "HS4010112345678", "prev_valid_to": "2025-12-32"},
+        "prev_valid_to: not a real date",
+    ),
     ({"prev_valid_to": "2025-12-31"}, "prev_valid_to: given without prev_card_no"),
-    ({"prev_card_no": None, "prev_valid_to": "2025-12-31"},
-     "prev_valid_to: given without prev_card_no"),
+    (
+        {"prev_card_no": None, "prev_valid_to": "2025-12-31"},
+        "prev_valid_to: given without prev_card_no",
+    ),
     ({"issuer": "BHXH\x9f"}, "issuer: contains a control character"),
     ({"issuer": "ư" * 201}, "issuer: 201 characters; at most 200"),
     # First failure wins, in the DESIGN 5 order.
@@ -174,7 +181,8 @@ def test_lone_surrogate_first_in_file_order(impl):
 
 
 def test_lone_surrogate_in_an_astral_string(impl):
-    assert error(impl, make_row(full_name="😀\udcff")) == ("full_name", "full_name: not valid UTF-8")
+    got = error(impl, make_row(full_name="😀\udcff"))
+    assert got == ("full_name", "full_name: not valid UTF-8")
 
 
 # --- delta op (SPEC 1.2) ------------------------------------------------------------------------
@@ -224,8 +232,16 @@ def test_column_order_is_free(impl):
 
 
 def test_missing_optional_columns_are_absent(impl):
-    optional = ("address", "five_year_date", "region_code", "status", "managed_by",
-                "prev_card_no", "prev_valid_to", "issuer")
+    optional = (
+        "address",
+        "five_year_date",
+        "region_code",
+        "status",
+        "managed_by",
+        "prev_card_no",
+        "prev_valid_to",
+        "issuer",
+    )
     empty = make_row(**{name: "" for name in optional})
     missing = make_row(**{name: None for name in optional})
     assert len(missing) == len(COLUMNS) - len(optional)
@@ -233,7 +249,10 @@ def test_missing_optional_columns_are_absent(impl):
     got = decoded(impl, missing)
     assert (got.address, got.issuer, got.region_code, got.five_year_date) == (None,) * 4
     assert (got.status, got.managed_by, got.prev_card_no, got.prev_valid_to) == (
-        "active", "vss", None, None,
+        "active",
+        "vss",
+        None,
+        None,
     )
 
 
@@ -247,18 +266,32 @@ def test_valid_row_keys(impl):
 
 
 def test_record_fields(impl):
-    got = decoded(impl, make_row(
-        gender="2", cccd="001185012345", status="reduced_rejoined", managed_by="police",
-        region_code="K3", five_year_date="2020-02-29", dob="1985-02",
-        prev_card_no="HS4010112345678", prev_valid_to="2025-12-31",
-    ))
+    got = decoded(
+        impl,
+        make_row(
+            gender="2",
+            cccd="001185012345",
+            status="reduced_rejoined",
+            managed_by="police",
+            region_code="K3",
+            five_year_date="2020-02-29",
+            dob="1985-02",
+            prev_card_no="HS4010112345678",
+            prev_valid_to="2025-12-31",
+        ),
+    )
     assert (got.gender, got.status, got.managed_by, got.region_code) == (
-        "female", "reduced_rejoined", "police", "K3",
+        "female",
+        "reduced_rejoined",
+        "police",
+        "K3",
     )
     assert (got.dob, got.five_year_date, got.prev_valid_to) == (19850200, 20200229, 20251231)
     assert (got.valid_from, got.valid_to) == (20260101, 20261231)
     assert (got.card_no, got.bhxh_code, got.facility_code) == (
-        "DN4010112345678", "0112345678", "01832",
+        "DN4010112345678",
+        "0112345678",
+        "01832",
     )
 
 
@@ -327,11 +360,13 @@ def test_length_counts_after_normalisation(impl):
     assert decoded(impl, make_row(full_name=decomposed)).full_name == "ễ" * 100
     assert decoded(impl, make_row(full_name="  " + "a  " * 50)).full_name == " ".join("a" * 50)
     assert error(impl, make_row(full_name=unicodedata.normalize("NFD", "ễ" * 101))) == (
-        "full_name", "full_name: 101 characters; at most 100",
+        "full_name",
+        "full_name: 101 characters; at most 100",
     )
     assert decoded(impl, make_row(address="Đ" * 200)).address == "Đ" * 200
     assert error(impl, make_row(address="a " * 100 + "b")) == (
-        "address", "address: 201 characters; at most 200",
+        "address",
+        "address: 201 characters; at most 200",
     )
 
 
@@ -384,9 +419,39 @@ def test_ascii_whitespace_is_what_str_split_sees():
 
 ALL_COLUMNS = ("op", *COLUMNS)
 ODD_CHARACTERS = st.sampled_from(
-    [" ", "\t", "\n", "\x1f", "\x00", "\x7f", "\x85", "\x9f", "\u00a0", "\u3000", "\u2028",
-     "\u0301", "\u0302", "\u0303", "\u0323", "ễ", "Đ", "ư", "Å", "\u212b", "\ufb01", "😀",
-     "\udc80", "\udcff", "\ud800", "-", "0", "9", "K", "٣", "５"]
+    [
+        " ",
+        "\t",
+        "\n",
+        "\x1f",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\x9f",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\u0301",
+        "\u0302",
+        "\u0303",
+        "\u0323",
+        "ễ",
+        "Đ",
+        "ư",
+        "Å",
+        "\u212b",
+        "\ufb01",
+        "😀",
+        "\udc80",
+        "\udcff",
+        "\ud800",
+        "-",
+        "0",
+        "9",
+        "K",
+        "٣",
+        "５",
+    ]
 )
 TEXT = st.text(st.one_of(st.characters(), ODD_CHARACTERS), max_size=40)
 LONG_TEXT = st.builds(
@@ -396,10 +461,29 @@ LONG_TEXT = st.builds(
     TEXT,
 )
 SAMPLES = st.sampled_from(
-    sorted({v for row in (make_row(),) for v in row.values()} | {
-        "", "delete", "upsert", "K1", "K3", "revoked", "police", "2026-02-28", "2020", "1950-02",
-        "1800", "2299-12-31", "2300", "HS4010112345678", "001185012345", "1", "2", "3",
-    })
+    sorted(
+        {v for row in (make_row(),) for v in row.values()}
+        | {
+            "",
+            "delete",
+            "upsert",
+            "K1",
+            "K3",
+            "revoked",
+            "police",
+            "2026-02-28",
+            "2020",
+            "1950-02",
+            "1800",
+            "2299-12-31",
+            "2300",
+            "HS4010112345678",
+            "001185012345",
+            "1",
+            "2",
+            "3",
+        }
+    )
 )
 VALUE = st.one_of(TEXT, LONG_TEXT, SAMPLES)
 
@@ -416,7 +500,7 @@ def assert_agree(compiled, reference, columns, values, delta):
     assert outcome(compiled, columns, values, delta) == want
 
 
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     column=st.sampled_from(ALL_COLUMNS),
     value=VALUE,
@@ -425,8 +509,14 @@ def assert_agree(compiled, reference, columns, values, delta):
     op=st.sampled_from(["upsert", "delete"]),
     shuffle=st.randoms(use_true_random=False),
 )
-@example(column="full_name", value="e\u0302\u0303" * 100, second=None, delta=False, op="upsert",
-         shuffle=None)
+@example(
+    column="full_name",
+    value="e\u0302\u0303" * 100,
+    second=None,
+    delta=False,
+    op="upsert",
+    shuffle=None,
+)
 def test_agree_on_one_mutated_field(compiled, reference, column, value, second, delta, op, shuffle):
     row = make_row(op=op if delta else None)
     row[column] = value
@@ -440,7 +530,7 @@ def test_agree_on_one_mutated_field(compiled, reference, column, value, second, 
     assert_agree(compiled, reference, columns, values, delta)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(
     columns=st.lists(st.sampled_from(ALL_COLUMNS), unique=True, min_size=1),
     data=st.data(),
@@ -453,7 +543,7 @@ def test_agree_on_random_rows(compiled, reference, columns, data, extra, delta):
     assert_agree(compiled, reference, columns, values, delta)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     cccd=st.text("0123456789", min_size=12, max_size=12),
     year=st.integers(1800, 2299),

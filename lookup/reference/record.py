@@ -7,6 +7,7 @@ address, issuer. Enumerations are stored as their index in the tuples below, in 
 from __future__ import annotations
 
 import struct
+from collections import namedtuple
 from dataclasses import dataclass
 
 __all__ = (
@@ -30,6 +31,12 @@ VERSION = 1
 HEADER = struct.Struct("<BBBBBBHHHIIIII15s5s15s")
 HEADER_SIZE = HEADER.size  # 67
 NO_CARD = b"\0" * 15
+# HEADER's fields, in order (DESIGN 4).
+_Header = namedtuple(
+    "_Header",
+    "version gender status managed_by region reserved name_len address_len issuer_len"
+    " dob valid_from valid_to five_year prev_valid_to card_no facility prev_card_no",
+)
 
 # Index = the stored code (DESIGN 4); gender codes start at 1, code 0 (and region 0) is "none".
 GENDERS = (None, "male", "female", "unknown")
@@ -114,32 +121,30 @@ def decode(buf: bytes) -> Record:
     """Decode a stored record; raise ValueError when it is not a version-1 record."""
     if len(buf) < HEADER_SIZE:
         raise ValueError(f"record: {len(buf)} bytes; the header alone has {HEADER_SIZE}")
-    (version, gender, status, managed_by, region, _reserved, name_len, address_len, issuer_len,
-     dob, valid_from, valid_to, five_year, prev_valid_to, card_no, facility, prev_card_no,
-     ) = HEADER.unpack_from(buf)
-    if version != VERSION:
-        raise ValueError(f"record: format version {version}; this reader knows {VERSION}")
-    end = HEADER_SIZE + name_len + address_len + issuer_len
+    h = _Header._make(HEADER.unpack_from(buf))
+    if h.version != VERSION:
+        raise ValueError(f"record: format version {h.version}; this reader knows {VERSION}")
+    end = HEADER_SIZE + h.name_len + h.address_len + h.issuer_len
     if len(buf) != end:
         raise ValueError(f"record: {len(buf)} bytes; its header says {end}")
-    name_end = HEADER_SIZE + name_len
+    name_end = HEADER_SIZE + h.name_len
     full_name = bytes(buf[HEADER_SIZE:name_end]).decode("utf-8")
-    address = bytes(buf[name_end:name_end + address_len]).decode("utf-8")
-    issuer = bytes(buf[name_end + address_len:end]).decode("utf-8")
+    address = bytes(buf[name_end : name_end + h.address_len]).decode("utf-8")
+    issuer = bytes(buf[name_end + h.address_len : end]).decode("utf-8")
     return Record(
-        version=version,
-        gender=_name(GENDERS, gender, "gender"),
-        status=_name(STATUSES, status, "status"),
-        managed_by=_name(MANAGED_BY, managed_by, "managed_by"),
-        region_code=_name(REGIONS, region, "region") if region else None,
-        dob=dob,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        five_year_date=five_year or None,
-        prev_valid_to=prev_valid_to or None,
-        card_no=card_no.decode("ascii"),
-        facility_code=facility.decode("ascii"),
-        prev_card_no=None if prev_card_no == NO_CARD else prev_card_no.decode("ascii"),
+        version=h.version,
+        gender=_name(GENDERS, h.gender, "gender"),
+        status=_name(STATUSES, h.status, "status"),
+        managed_by=_name(MANAGED_BY, h.managed_by, "managed_by"),
+        region_code=_name(REGIONS, h.region, "region") if h.region else None,
+        dob=h.dob,
+        valid_from=h.valid_from,
+        valid_to=h.valid_to,
+        five_year_date=h.five_year or None,
+        prev_valid_to=h.prev_valid_to or None,
+        card_no=h.card_no.decode("ascii"),
+        facility_code=h.facility.decode("ascii"),
+        prev_card_no=None if h.prev_card_no == NO_CARD else h.prev_card_no.decode("ascii"),
         full_name=full_name,
         address=address or None,
         issuer=issuer or None,

@@ -28,7 +28,7 @@ _key = itemgetter(0)
 
 
 class ExternalSorter:
-    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files under directory."""
+    """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files."""
 
     def __init__(self, key_size: int, directory: str, memory_limit: int = 256 * 2**20) -> None:
         """Make an empty sorter whose run files go in a new temporary folder in directory."""

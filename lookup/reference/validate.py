@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
 
 from lookup.errors import RowError
@@ -129,15 +129,15 @@ class RowValidator:
         """Remember where each column is; the caller has checked the names (SPEC 1.1)."""
         self.columns = tuple(columns)
         self.delta = delta
-        self._index = {name: i for i, name in enumerate(self.columns)}
+        self._index: dict[str, int] = {}
+        for i, name in enumerate(self.columns):
+            self._index.setdefault(name, i)  # the first of repeated names (the caller rejects them)
 
     def validate(self, values: list[str]) -> ValidRow:
         """Check one row; return its record and keys or raise RowError (DESIGN 5)."""
         if len(values) != len(self.columns):
-            raise RowError(
-                "row", f"row: {len(values)} fields; the header has {len(self.columns)}"
-            )
-        for name, value in zip(self.columns, values):
+            raise RowError("row", f"row: {len(values)} fields; the header has {len(self.columns)}")
+        for name, value in zip(self.columns, values, strict=True):
             # Lone surrogates are the bytes surrogateescape could not decode.
             if any("\ud800" <= c <= "\udfff" for c in value):
                 _fail(name, "not valid UTF-8")
@@ -161,7 +161,8 @@ class RowValidator:
             return ValidRow("delete", record.cccd_key(cccd), None, None, None, None, 0)
         return self._upsert(cccd, get)
 
-    def _upsert(self, cccd: str, get) -> ValidRow:  # noqa: C901 - one check per DESIGN 5 line
+    def _upsert(self, cccd: str, get: Callable[[str], str]) -> ValidRow:
+        """Check the rest of an upsert row, one DESIGN 5 line after the other."""
         bhxh = get("bhxh_code")
         if not bhxh:
             _fail("bhxh_code", "required")
