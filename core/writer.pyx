@@ -42,6 +42,7 @@ cdef class SnapshotWriter:
 
     def __init__(self, str path not None, size_t map_size):
         cdef bytes name = os.fsencode(path)
+        os.makedirs(path, exist_ok=True)  # as py-lmdb does
         check(mdb_env_create(&self.env), "create")
         check(mdb_env_set_maxdbs(self.env, 4), "set_maxdbs")
         check(mdb_env_set_mapsize(self.env, map_size), "set_mapsize")

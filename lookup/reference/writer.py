@@ -48,8 +48,13 @@ class SnapshotWriter:
         end = None if value_size < 0 else value_size
 
         def kept() -> Iterator[tuple[bytes, bytes]]:
+            last = None
             for key, value in items:
                 if (value[:KEY_SIZE] if skip_by_value else key) not in skip:
+                    # putmulti would skip an out-of-order key silently; MDB_APPEND refuses it.
+                    if last is not None and key <= last:
+                        raise ValueError(f"{name.decode()}: keys must be appended in increasing order")
+                    last = key
                     yield key, value[:end]
 
         written = 0

@@ -1,0 +1,71 @@
+"""SnapshotWriter and equal_key_groups: compiled and reference write the same contents."""
+
+from __future__ import annotations
+
+import lmdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def dump(path) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=4) as env:
+        out = {}
+        for name in (b"people", b"meta"):
+            try:
+                db = env.open_db(name, create=False)
+            except lmdb.NotFoundError:
+                continue
+            with env.begin(db=db) as txn:
+                out[name] = list(txn.cursor())
+        return out
+
+
+def key(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def test_append_truncates_skips_and_counts(impl, tmp_path):
+    items = [(key(n), key(100 + n) + b"tag") for n in range(10)]
+    with impl.writer.SnapshotWriter(str(tmp_path), 1 << 24) as writer:
+        written = writer.append(
+            b"people", iter(items), value_size=8, skip={key(103), key(1)}, skip_by_value=True
+        )
+        writer.put(b"meta", b"manifest", b"{}")
+    assert written == 9  # key(1) is no value's prefix: only person 3 is skipped
+    stored = dump(tmp_path)
+    assert stored[b"people"] == [(k, v[:8]) for k, v in items if v[:8] != key(103)]
+    assert stored[b"meta"] == [(b"manifest", b"{}")]
+
+
+def test_skip_by_key(impl, tmp_path):
+    with impl.writer.SnapshotWriter(str(tmp_path), 1 << 24) as writer:
+        assert writer.append(b"people", [(key(1), b"a"), (key(2), b"b")], skip={key(2)}) == 1
+    assert dump(tmp_path)[b"people"] == [(key(1), b"a")]
+
+
+@pytest.mark.parametrize("items", [[(key(2), b"a"), (key(1), b"b")], [(key(1), b"a")] * 2])
+def test_keys_out_of_order_are_refused(impl, tmp_path, items):
+    with impl.writer.SnapshotWriter(str(tmp_path), 1 << 24) as writer:
+        with pytest.raises(ValueError, match="increasing order"):
+            writer.append(b"people", items)
+
+
+def test_many_transactions_make_one_store(compiled, reference, tmp_path):
+    items = [(key(n), n.to_bytes(4, "little") * 5) for n in range(2_500_000)]
+    for impl in (compiled, reference):
+        with impl.writer.SnapshotWriter(str(tmp_path / impl.kind), 1 << 28) as writer:
+            assert writer.append(b"people", items) == len(items)
+    assert dump(tmp_path / "compiled") == dump(tmp_path / "python")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.binary(max_size=3)), max_size=30))
+def test_equal_key_groups_agree(compiled, reference, pairs):
+    items = sorted(((key(k), v) for k, v in pairs), key=lambda kv: kv[0])
+    expected = list(reference.writer.equal_key_groups(items))
+    assert list(compiled.writer.equal_key_groups(iter(items))) == expected
+    by_key: dict[bytes, list[bytes]] = {}
+    for k, v in items:
+        by_key.setdefault(k, []).append(v)
+    assert expected == [vs for vs in by_key.values() if len(vs) > 1]
