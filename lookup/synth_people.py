@@ -1,15 +1,10 @@
-"""People for `lookup synth`: one extract row per draw, shaped like the country.
+"""People for `lookup synth`: drawn in blocks, column by column, shaped like the country.
 
-`World` turns the tables of `synth_data` and `synth_places` into flat lookup lists once per seed;
-`PersonMaker.make` draws one person at a time from them. The common path of `make` is written
-inline on purpose: at national scale (10 million rows) every function call and datetime object
-per row costs seconds, so dates are integer day ordinals with precomputed ISO strings, weighted
-draws are `table[getrandbits(16)]`, and rare cases (children's cards, partial birth dates,
-previous cards, data-quality cases) go to helpers.
-
-Rows come out CSV-encoded field by field: `",".join(row)` is the CSV line as the csv module
-writes it (QUOTE_MINIMAL). Only the address ever needs quotes, so it is stored quoted; the
-texts of the tables are checked at load time to hold no comma, quote or line break.
+`PersonMaker.block(n)` draws n people at once. Each step fills some columns for the whole block
+with list comprehensions over bulk random draws (one `getrandbits` call per column), then fixes
+up the few people a rare case applies to (children's cards, partial birth dates, previous cards,
+data-quality cases). At national scale (10 million rows) a function call or a datetime object
+per person costs seconds, so dates are integer day ordinals and draws are table lookups.
 """
 
 from __future__ import annotations
@@ -17,27 +12,41 @@ from __future__ import annotations
 import datetime
 import math
 import random
-import sys
 import unicodedata
 from array import array
-from functools import lru_cache
 from typing import NamedTuple
 
 from lookup import synth_data as data
-from lookup.synth_places import HAMLET_WORDS, PROVINCES, RURAL_COMMUNES, URBAN_WARDS, region_of
+from lookup.synth_world import (
+    ADDRESS,
+    BHXH,
+    BITS,
+    CARD,
+    CCCD,
+    COLUMNS,
+    DOB,
+    FACILITY,
+    FIVE_YEAR,
+    GENDER,
+    ISSUER,
+    MANAGED_BY,
+    NAME,
+    P32,
+    PREV_CARD,
+    PREV_VALID_TO,
+    REGION,
+    STATUS,
+    VALID_FROM,
+    VALID_TO,
+    Calendar,
+    Serials,
+    World,
+    draw_u16,
+    draw_u32,
+    unquote,
+)
 
-__all__ = ("COLUMNS", "World", "Calendar", "PersonMaker", "Person", "quote", "unquote")
-
-# SPEC.md 1.1, in the order the generator writes them.
-COLUMNS = (
-    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address", "facility_code",
-    "valid_from", "valid_to", "five_year_date", "region_code", "status", "managed_by",
-    "prev_card_no", "prev_valid_to", "issuer",
-)  # fmt: skip
-(CCCD, BHXH, CARD, NAME, DOB, GENDER, ADDRESS, FACILITY, VALID_FROM, VALID_TO, FIVE_YEAR,
- REGION, STATUS, MANAGED_BY, PREV_CARD, PREV_VALID_TO, ISSUER) = range(len(COLUMNS))  # fmt: skip
-
-BITS = 16  # weighted tables have 2**16 slots: shares down to 1/65536 keep their weight
+__all__ = ("Person", "Block", "PersonMaker", "FLAG_NAMES", "MANAGED", "MINISTRY_ISSUER")
 
 # Shares (DOMAIN.md and the brief): windows, statuses, replacements and data-quality cases.
 EXPIRED = 0.027  # plus TE cards of children past their limit: ~3% in all
@@ -52,7 +61,6 @@ UNKNOWN_GENDER = 0.0003
 MINORITY_NAME = 0.04  # in provinces with a minority naming style; ~0.5% nationally
 TWO_SYLLABLE_NAME = 0.005
 NO_ADDRESS = 0.01
-ISLAND_WEIGHT = 0.03  # an island ward holds few people next to a mainland one
 # Groups whose card usually runs the calendar year (the state or an employer pays yearly);
 # the rest mostly buy 12 months from the day they pay (households, students, some workers).
 CALENDAR_SHARE = {"GD": 0.3, "DN": 0.55, "HC": 0.7, "CH": 0.6, "NN": 0.5, "SV": 0.5, "XK": 0.4}
@@ -63,15 +71,24 @@ MINISTRY_ISSUER = {"defence": "BHXH Bộ Quốc phòng", "police": "BHXH Bộ C�
 CN_LEVEL_2_FROM = datetime.date(2026, 1, 1).toordinal()  # DOMAIN.md 2
 
 # Flags: what a drawn row is, for the summary and the other files.
-F_EXPIRED, F_NOT_YET_VALID, F_YEAR_ONLY, F_YEAR_MONTH, F_CCCD_MISMATCH, F_ODD_NAME = (
-    1, 2, 4, 8, 16, 32)  # fmt: skip
-FLAG_NAMES = {F_EXPIRED: "expired", F_NOT_YET_VALID: "not_yet_valid", F_YEAR_ONLY: "year_only",
-              F_YEAR_MONTH: "year_month", F_CCCD_MISMATCH: "cccd_mismatch",
-              F_ODD_NAME: "odd_name"}  # fmt: skip
+F_EXPIRED = 1  # valid_to before as_of
+F_NOT_YET_VALID = 2  # valid_from after as_of
+F_YEAR_ONLY = 4  # dob YYYY
+F_YEAR_MONTH = 8  # dob YYYY-MM
+F_CCCD_MISMATCH = 16  # the CCCD disagrees with the person on purpose (DESIGN.md 5 quality)
+F_ODD_NAME = 32  # name in NFD or with doubled spaces
+FLAG_NAMES = {
+    F_EXPIRED: "expired",
+    F_NOT_YET_VALID: "not_yet_valid",
+    F_YEAR_ONLY: "year_only",
+    F_YEAR_MONTH: "year_month",
+    F_CCCD_MISMATCH: "cccd_mismatch",
+    F_ODD_NAME: "odd_name",
+}
 
 
 class Person(NamedTuple):
-    """One drawn person: the CSV-encoded row and what the other files need to know."""
+    """One drawn person: the plain extract row and what the other files need to know."""
 
     row: list[str]
     group: str
@@ -80,252 +97,6 @@ class Person(NamedTuple):
     name_parts: tuple[str, str, str]  # (surname, middle, given) in NFC; ("", "", name) if other
     province: int  # index of the residence province in PROVINCES
     dob_ord: int
-
-
-def quote(text: str) -> str:
-    """Encode one CSV field as the csv module does (QUOTE_MINIMAL, lineterminator "\\n")."""
-    if "," in text or '"' in text or "\n" in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def unquote(field: str) -> str:
-    """Decode a field `quote` encoded."""
-    if field.startswith('"'):
-        return field[1:-1].replace('""', '"')
-    return field
-
-
-def weighted_table(pairs: list[tuple[object, float]], bits: int = BITS) -> list:
-    """Spread values over 2**bits slots by weight, so a draw is `table[getrandbits(bits)]`."""
-    total = sum(w for _, w in pairs)
-    slots = 1 << bits
-    table: list = []
-    cum = 0.0
-    for value, weight in pairs:
-        cum += weight
-        end = round(cum / total * slots)
-        table.extend([value] * (end - len(table)))
-    return table
-
-
-class Serials:
-    """Issue unique serials per prefix: a keyed bijection of a per-prefix counter.
-
-    serial = mix((start + step * n) * MULT + offset(prefix)) mod 10**digits, where MULT is
-    invertible and `mix` a one-round table shuffle of the two halves: distinct counters give
-    distinct serials, so uniqueness needs no set of issued codes. Each output (extract, delta
-    newcomers, uninsured people) counts in its own slice of the range, so adding a delta or a
-    population file never changes the extract and their codes never collide with it.
-    """
-
-    SLICES = {"extract": (0, 1, 0.6), "delta": (0.6, 1, 0.3), "population": (-1, -1, 0.1)}
-
-    def __init__(self, world: World, digits: int, space: str) -> None:
-        self.size = 10**digits
-        start, self.step, share = self.SLICES[space]
-        self.start = int(start * self.size) if start >= 0 else -1
-        self.limit = int(share * self.size)
-        self.half = 10 ** (digits // 2)
-        self.shifted = [t * self.half for t in world.mix_tables[digits]]
-        self.mult, self.salt = world.mult[digits], world.salt
-        self.counts: dict[int, int] = {}
-        self.offsets: dict[int, int] = {}  # per-key start, so prefixes do not start alike
-
-    def codes(self, keys: list[int], prefixes: dict[int, str]) -> list[str]:
-        """Return one new code per key: prefixes[key], then its next serial (all digits)."""
-        counts, limit, get = self.counts, self.limit, self.counts.get
-        ns = []
-        for k in keys:
-            c = get(k, 0)
-            if c >= limit:
-                raise ValueError(f"synth: more than {limit:,} codes share the prefix {k}")
-            counts[k] = c + 1
-            ns.append(c)
-        size, offset = self.size, self.offsets
-        for k in set(keys) - offset.keys():
-            # (start + step * n) * mult + offset(k), with the constant part folded in.
-            offset[k] = (self.start * self.mult + k * 2654435761 + self.salt) % size
-        mult, get_offset = self.step * self.mult % size, offset.get
-        xs = [(c * mult + get_offset(k)) % size for k, c in zip(keys, ns)]
-        # The mixing round: the upper half plus a table value of the lower half.
-        half, shifted = self.half, self.shifted
-        return [prefixes[k] + str(size + (x + shifted[x % half]) % size)[1:]
-                for k, x in zip(keys, xs)]  # fmt: skip
-
-
-class Calendar:
-    """Dates as integer ordinals around `as_of`, with their ISO strings precomputed."""
-
-    FIRST = datetime.date(1880, 1, 1).toordinal()
-
-    def __init__(self, as_of: datetime.date) -> None:
-        self.as_of = as_of
-        self.today = as_of.toordinal()
-        last = datetime.date(as_of.year + 9, 12, 31).toordinal()
-        days = [datetime.date.fromordinal(o) for o in range(self.FIRST, last + 1)]
-        # iso[o - FIRST] is the YYYY-MM-DD of ordinal o; year[...] its year.
-        self.iso = [d.isoformat() for d in days]
-        self.year = [d.year for d in days]
-        self.jan1 = datetime.date(as_of.year, 1, 1).toordinal()
-        self.dec31 = datetime.date(as_of.year, 12, 31).toordinal()
-        self.next_dec31 = datetime.date(as_of.year + 1, 12, 31).toordinal()
-        self._te_limits: dict[int, int] = {}
-
-    def date(self, ordinal: int) -> str:
-        """Return the YYYY-MM-DD of an ordinal."""
-        return self.iso[ordinal - self.FIRST]
-
-    def te_limit(self, dob: int) -> int:
-        """Return the last day of a TE card (DESIGN.md 6, rule 6) for a full birth date."""
-        limit = self._te_limits.get(dob)
-        if limit is None:
-            limit = self._te_limits[dob] = self._te_limit(dob)
-        return limit
-
-    def _te_limit(self, dob: int) -> int:
-        born = datetime.date.fromordinal(dob)
-        year = born.year + 6
-        day = born.day
-        if born.month == 2 and day == 29:
-            day = 28  # that month has no such day: its last day (DESIGN.md 6)
-        month_72 = datetime.date(year, born.month, day).toordinal() - 1
-        return max(month_72, datetime.date(year, 9, 30).toordinal())
-
-
-@lru_cache(maxsize=4)
-def calendar_for(as_of: datetime.date) -> Calendar:
-    """Return the (cached) calendar of one as_of date."""
-    return Calendar(as_of)
-
-
-class World:
-    """Flat lookup tables for one seed: provinces, places, facilities, names, groups."""
-
-    def __init__(self, seed: int) -> None:
-        rng = random.Random(f"{seed}:world")
-        provinces = self.provinces = PROVINCES
-        self.province_table = weighted_table([(i, p.population) for i, p in enumerate(provinces)])
-        self.code2 = [p.cccd[1:] for p in provinces]  # card and facility province digits
-        self.code_int = [int(p.cccd) for p in provinces]
-        self.by_code2 = {p.cccd[1:]: i for i, p in enumerate(provinces)}
-        self.hardship = [p.hardship for p in provinces]
-        self.minority = [p.minority for p in provinces]
-        # Digits 1-3 of a CCCD are where the birth was registered: migrants were born elsewhere.
-        self.born_elsewhere = [0.35 if p.magnet else 0.06 for p in provinces]
-        self.facilities = [self._facilities(rng, p.cccd[1:]) for p in provinces]
-        # Big hospitals take most registrations: slot i of 256 holds facility int(f(i) * n).
-        self.facility_tables = [[fs[int((i / 256) ** 2 * len(fs))] for i in range(256)]
-                                for fs in self.facilities]  # fmt: skip
-        self.places = [weighted_table(self._places(rng, p), 12) for p in provinces]
-        self.province_issuer = [f"BHXH {p.kind} {p.name}" for p in provinces]
-        self.surnames = weighted_table(data.SURNAMES)
-        # middles[sex * 2 + born_1985_or_later]; givens[sex]; sex 0 male, 1 female.
-        self.middles = [weighted_table(data.MIDDLE[(s, era)])
-                        for s in "mf" for era in ("old", "new")]  # fmt: skip
-        self.givens = [weighted_table(data.GIVEN[s]) for s in "mf"]
-        self.given_lists = [[n for n, _ in data.GIVEN[s]] for s in "mf"]
-        self.age_table = weighted_table([(age, data.AGE_WEIGHTS[age // 5]) for age in range(100)])
-        bands = data.AGE_BANDS
-        band_index = [max(i for i, b in enumerate(bands) if b <= age) for age in range(100)]
-        # group_tables[band * 3 + hardship]
-        self.group_tables = [weighted_table(data.parse_weighted(mix))
-                             for band in bands for mix in data.GROUPS_BY_BAND[band]]  # fmt: skip
-        self.group_base = [3 * band_index[age] for age in range(100)]
-        self.card_prefix = {g: f"{g}{level}" for g, level in data.GROUP_LEVEL.items()}
-        # Serials (see Serials): invertible multipliers and half-tables per digit count.
-        self.mult = {6: 1 + 10 * rng.randrange(1, 10**5), 8: 1 + 10 * rng.randrange(1, 10**7)}
-        self.mix_tables = {d: [rng.randrange(10 ** (d // 2)) for _ in range(10 ** (d // 2))]
-                           for d in (6, 8)}  # fmt: skip
-        self.salt = rng.randrange(1 << 30)
-        self._check_texts()
-
-    def _check_texts(self) -> None:
-        """Refuse table texts that would need CSV quoting (rows are joined without the csv module)."""
-        texts = [n for n, _ in data.SURNAMES] + self.province_issuer
-        texts += [n for table in (*data.MIDDLE.values(), *data.GIVEN.values()) for n, _ in table]
-        for spec in data.MINORITY.values():
-            texts += spec["surnames"] + spec["given_m"] + spec["given_f"] + spec["m"] + spec["f"]
-        bad = [t for t in texts if quote(t) != t or unicodedata.normalize("NFC", t) != t]
-        if bad:
-            raise ValueError(f"synth: table texts need CSV quoting or are not NFC: {bad[:5]}")
-
-    @staticmethod
-    def _facilities(rng: random.Random, code2: str) -> list[str]:
-        """Invent a province's facilities: hospitals (3 digits) first, then commune stations."""
-        hospitals = [f"{code2}{n:03d}" for n in rng.sample(range(1, 999), 14)]
-        stations = [f"{code2}C{n:02d}" for n in rng.sample(range(1, 99), 8)]
-        return hospitals + stations
-
-    @staticmethod
-    def _places(rng: random.Random, p) -> list[tuple[tuple, float]]:
-        """List weighted places: ((", ward, district, province" quoted tail, island,
-        district issuer, street prefixes), weight)."""
-        region = region_of(p.cccd)
-        suffix = "Thành phố Hồ Chí Minh" if p.cccd == "079" else p.name
-        hamlet_key = p.minority or region
-        if hamlet_key == "N" and p.hardship == 2:
-            hamlet_key = "Nh"
-        hamlets = HAMLET_WORDS[hamlet_key]
-        rural = [f"{rng.choice(hamlets)} {1 + n % 15}" for n in range(128)]
-        urban = [_house_number(rng, region) for _ in range(128)]
-        places = []
-        for district, wards, island in p.districts:
-            is_urban = not district.startswith("Huyện")
-            if not wards:
-                pool = (URBAN_WARDS if is_urban else RURAL_COMMUNES)[region].split(", ")
-                wards = tuple(rng.sample(pool, 4))
-            kind, name = _split_district(district)
-            issuer = f"BHXH {kind.lower()} {name}"
-            for ward in wards:
-                unit = ward if ward.startswith("Phường ") else (
-                    f"Phường {ward}" if is_urban else f"Xã {ward}")  # fmt: skip
-                tail = f', {unit}, {district}, {suffix}"'  # closes the quoted address
-                prefixes = ['"' + s for s in (urban if is_urban else rural)]
-                places.append(((tail, island, issuer, prefixes),
-                               ISLAND_WEIGHT if island else 1.0))  # fmt: skip
-        return places
-
-
-def _split_district(district: str) -> tuple[str, str]:
-    """Split "Thành phố Vinh" into ("Thành phố", "Vinh")."""
-    for kind in ("Thành phố", "Thị xã", "Quận", "Huyện"):
-        if district.startswith(kind + " "):
-            return kind, district[len(kind) + 1 :]
-    raise ValueError(f"synth: unknown district kind in {district!r}")
-
-
-def _house_number(rng: random.Random, region: str) -> str:
-    """Return the street part of an urban address in the region's usual style."""
-    n = 1 + int(rng.random() ** 2 * 400)
-    u = rng.random()
-    if u < 0.2:
-        return f"Tổ {rng.randint(1, 40)}"
-    if region == "S" and u < 0.45:
-        return f"Số {n}/{rng.randint(1, 99)}"  # a hẻm (alley) number, southern style
-    if region == "N" and u < 0.45:
-        return f"Số {rng.randint(1, 60)}, Ngõ {n}"
-    return f"Số {n}"
-
-
-P32 = 1 << 32  # random draws in bulk are 32-bit integers: u < share * P32 happens with `share`
-BIG_ENDIAN = sys.byteorder == "big"
-
-
-def draw_u16(rng: random.Random, n: int) -> array:
-    """Return n random 16-bit integers from one call of the generator (the same on any CPU)."""
-    a = array("H", rng.getrandbits(16 * n).to_bytes(2 * n, "little"))
-    if BIG_ENDIAN:
-        a.byteswap()
-    return a
-
-
-def draw_u32(rng: random.Random, n: int) -> array:
-    """Return n random 32-bit integers from one call of the generator (the same on any CPU)."""
-    a = array("I", rng.getrandbits(32 * n).to_bytes(4 * n, "little"))
-    if BIG_ENDIAN:
-        a.byteswap()
-    return a
 
 
 def _t(share: float) -> int:
@@ -346,9 +117,8 @@ class Block:
         self.flags = [0] * n
         self.group: list[str] = []
         self.sex: list[int] = []
-        self.surname: list[str] = []
-        self.middle: list[str] = []
-        self.given: list[str] = []
+        self.surname: list[str] = []  # "" for a name in a minority pattern
+        self.forename: list[str] = []  # middle and given names ("Văn Hùng"), or the whole name
         self.province: list[int] = []
         self.age: list[int] = []
         self.dob_ord: list[int] = []
@@ -359,7 +129,7 @@ class Block:
 
     def lines(self) -> list[str]:
         """Return the CSV lines (without line ends)."""
-        return list(map(",".join, zip(*self.columns)))
+        return list(map(",".join, zip(*self.columns, strict=True)))
 
     def row(self, i: int) -> list[str]:
         """Return person i's extract row as plain (decoded) values."""
@@ -367,9 +137,18 @@ class Block:
 
     def person(self, i: int) -> Person:
         """Return person i as a Person (with a plain row)."""
-        parts = (self.surname[i], self.middle[i], self.given[i])
-        return Person(self.row(i), self.group[i], self.flags[i], self.sex[i], parts,
-                      self.province[i], self.dob_ord[i])  # fmt: skip
+        surname, forename = self.surname[i], self.forename[i]
+        middle, _, given = forename.rpartition(" ") if surname else ("", "", forename)
+        parts = (surname, middle, given)
+        return Person(
+            self.row(i),
+            self.group[i],
+            self.flags[i],
+            self.sex[i],
+            parts,
+            self.province[i],
+            self.dob_ord[i],
+        )
 
 
 class PersonMaker:
@@ -379,12 +158,14 @@ class PersonMaker:
     random draws, then fixes up the few people a rare case applies to.
     """
 
-    def __init__(self, world: World, cal: Calendar, rng: random.Random, space: str) -> None:
+    def __init__(
+        self, world: World, cal: Calendar, rng: random.Random, space: str, shard: int | None = None
+    ) -> None:
         self.w, self.cal, self.rng = world, cal, rng
-        self.cccd_serials = Serials(world, 6, space)  # CCCD digits 7-12 per 6-digit prefix
-        self.bhxh_serials = Serials(world, 8, space)  # BHXH digits 3-10 per province
-        self.cccd_prefixes: dict[int, str] = {}  # CCCD digits 1-6 by prefix key
-        self.bhxh_prefixes = dict(enumerate(world.code2))  # BHXH digits 1-2 by province
+        # CCCD digits 7-12 per 6-digit prefix; BHXH digits 3-10 per province.
+        self.cccd_serials = Serials(world, 6, space, shard)
+        self.bhxh_serials = Serials(world, 8, space, shard)
+        self.three_digits = [str(1000 + i)[1:] for i in range(1000)]
         # DOMAIN.md 1: digit 4 (century and sex, male) and digits 5-6 of a CCCD, by birth year.
         self.year_key = {y: ((y // 100 - 19) * 2 % 10) * 100 + y % 100 for y in range(1880, 2300)}
         male = {g: data.MALE_SHARE_BY_GROUP.get(g) for g in data.GROUP_LEVEL}
@@ -413,7 +194,8 @@ class PersonMaker:
         if share >= 1.0:
             return list(range(n))
         rnd, log, q = self.rng.random, math.log, math.log1p(-share)
-        chosen, i = [], -1
+        chosen: list[int] = []
+        i = -1
         while True:
             i += 1 + int(log(1.0 - rnd()) / q)
             if i >= n:
@@ -421,8 +203,14 @@ class PersonMaker:
             chosen.append(i)
 
     # -- the block ---------------------------------------------------------------------
-    def block(self, n: int, *, ages: list[int] | None = None, dobs: list[int] | None = None,
-              group: str | None = None) -> Block:  # fmt: skip
+    def block(
+        self,
+        n: int,
+        *,
+        ages: list[int] | None = None,
+        dobs: list[int] | None = None,
+        group: str | None = None,
+    ) -> Block:
         """Draw n people and their current cards; `ages`, `dobs` or `group` force those."""
         b = Block(n)
         self._people(b, ages, dobs, group)
@@ -434,11 +222,16 @@ class PersonMaker:
         self._extras(b)
         return b
 
-    def make(self, *, age: int | None = None, dob_ord: int | None = None,
-             group: str | None = None) -> Person:  # fmt: skip
+    def make(
+        self, *, age: int | None = None, dob_ord: int | None = None, group: str | None = None
+    ) -> Person:
         """Draw one person (see `block`)."""
-        b = self.block(1, ages=None if age is None else [age],
-                       dobs=None if dob_ord is None else [dob_ord], group=group)  # fmt: skip
+        b = self.block(
+            1,
+            ages=None if age is None else [age],
+            dobs=None if dob_ord is None else [dob_ord],
+            group=group,
+        )
         return b.person(0)
 
     def _people(self, b: Block, ages, dobs, group) -> None:
@@ -449,15 +242,20 @@ class PersonMaker:
         if dobs is None:
             if ages is None:
                 ages = list(map(w.age_table.__getitem__, self.u16(n)))
-            dobs = [today - int((a + u / P32) * 365.2425) for a, u in zip(ages, self.u32(n))]
+            dobs = [
+                today - int((a + u / P32) * 365.2425)
+                for a, u in zip(ages, self.u32(n), strict=True)
+            ]
         else:
             ages = [(today - d) * 100 // 36525 for d in dobs]
         b.age, b.dob_ord = ages, dobs
         b.year = [cal.year[d - first] for d in dobs]
         if group is None:
             tables, base, hardship = w.group_tables, w.group_base, w.hardship
-            b.group = [tables[base[a] + hardship[p]][r]
-                       for a, p, r in zip(ages, prov, self.u16(n))]  # fmt: skip
+            b.group = [
+                tables[base[a] + hardship[p]][r]
+                for a, p, r in zip(ages, prov, self.u16(n), strict=True)
+            ]
         else:
             b.group = [group] * n
         children = [i for i, a in enumerate(ages) if a <= 6] if group != "TE" else range(n)
@@ -467,7 +265,10 @@ class PersonMaker:
                 b.group[i] = self._child_group(te, w.hardship[prov[i]])
         # Armed forces are mostly men; women outlive men.
         male = self.male_threshold
-        b.sex = [0 if u < male[g][a >= 60] else 1 for g, a, u in zip(b.group, ages, self.u32(n))]
+        b.sex = [
+            0 if u < male[g][a >= 60] else 1
+            for g, a, u in zip(b.group, ages, self.u32(n), strict=True)
+        ]
 
     def _child_group(self, te_limit: int, hardship: int) -> str:
         """Draw the group of a child of 0-6: TE until the TE limit (DOMAIN.md 3), then school."""
@@ -479,26 +280,23 @@ class PersonMaker:
 
     def _names(self, b: Block) -> None:
         """Draw names (surname, middle, given; minority patterns) and the gender column."""
-        w, n, rng = self.w, b.n, self.rng
+        w, n = self.w, b.n
         sexes = b.sex
         b.surname = list(map(w.surnames.__getitem__, self.u16(n)))
-        middles, givens = w.middles, w.givens
-        # Parents born since 1985 chose newer middle names (synth_data.MIDDLE).
-        b.middle = [middles[s * 2 + (y >= 1985)][r]
-                    for s, y, r in zip(sexes, b.year, self.u16(n))]  # fmt: skip
-        b.given = [givens[s][r] for s, r in zip(sexes, self.u16(n))]
-        for i in [i for i, (m, g) in enumerate(zip(b.middle, b.given)) if m.endswith(g)]:
-            b.given[i] = givens[sexes[i]][rng.getrandbits(BITS)]  # nobody is "Minh Minh"
+        forenames = w.forenames
+        b.forename = [
+            forenames[s * 2 + (y >= 1985)][r]
+            for s, y, r in zip(sexes, b.year, self.u16(n), strict=True)
+        ]
         for i in self.where(n, TWO_SYLLABLE_NAME):
-            b.middle[i] = ""  # older records hold a few two-syllable names ("Trần Hùng")
-        names = [f"{s} {m} {g}" if m else f"{s} {g}"
-                 for s, m, g in zip(b.surname, b.middle, b.given)]  # fmt: skip
+            b.forename[i] = b.forename[i].rpartition(" ")[2]  # a few, as older records hold
+        names = [s + " " + f for s, f in zip(b.surname, b.forename, strict=True)]
         minority = w.minority
         for i in self.where(n, MINORITY_NAME):
             style = minority[b.province[i]]
             if style:
                 names[i] = self._minority_name(sexes[i], style)
-                b.surname[i], b.middle[i], b.given[i] = "", "", names[i]
+                b.surname[i], b.forename[i] = "", names[i]
         for i in self.where(n, ODD_SPELLING):
             names[i] = self._odd_spelling(names[i])
             b.flags[i] |= F_ODD_NAME
@@ -514,7 +312,8 @@ class PersonMaker:
         spec = data.MINORITY[style]
         key = "mf"[sex]
         return rng.choice(spec[key]).format(
-            S=rng.choice(spec["surnames"]), G=rng.choice(spec[f"given_{key}"]))
+            S=rng.choice(spec["surnames"]), G=rng.choice(spec[f"given_{key}"])
+        )
 
     def _odd_spelling(self, name: str) -> str:
         """Spell a name as some real exports do: decomposed (NFD) or with doubled spaces."""
@@ -544,21 +343,28 @@ class PersonMaker:
         table, prov = w.province_table, b.province
         # Digits 1-3 are where the birth was registered: migrants were born elsewhere.
         elsewhere = self.born_elsewhere
-        born = [p if u >= elsewhere[p] else table[r]
-                for p, u, r in zip(prov, self.u32(n), self.u16(n))]  # fmt: skip
+        born = [
+            p if u >= elsewhere[p] else table[r]
+            for p, u, r in zip(prov, self.u32(n), self.u16(n), strict=True)
+        ]
         code, year_key = w.code_int, self.year_key
-        keys = [code[p] * 1000 + year_key[y] + s * 100 for p, y, s in zip(born, b.year, b.sex)]
+        # key: province code, century/sex digit, birth year digits (< 100000: see Serials.codes)
+        keys = [
+            code[p] * 1000 + year_key[y] + s * 100
+            for p, y, s in zip(born, b.year, b.sex, strict=True)
+        ]
         for i in self.where(n, CCCD_MISMATCH):
             keys[i] = self._mismatched_cccd_prefix(keys[i])
             b.flags[i] |= F_CCCD_MISMATCH
-        prefixes = self.cccd_prefixes
-        for k in set(keys) - prefixes.keys():
-            prefixes[k] = str(10**6 + k)[1:]
+        three = self.three_digits
+        prefixes = [three[k // 1000] + three[k % 1000] for k in keys]
         b.columns[CCCD] = self.cccd_serials.codes(keys, prefixes)
         # The social insurance number keeps the province where it was first issued.
         t = _t(0.9)
-        first_in = [p if u < t else table[r] for p, u, r in zip(prov, self.u32(n), self.u16(n))]
-        b.columns[BHXH] = self.bhxh_serials.codes(first_in, self.bhxh_prefixes)
+        first_in = [
+            p if u < t else table[r] for p, u, r in zip(prov, self.u32(n), self.u16(n), strict=True)
+        ]
+        b.columns[BHXH] = self.bhxh_serials.codes(first_in, [w.code2[p] for p in first_in])
 
     def _mismatched_cccd_prefix(self, key: int) -> int:
         """Spoil a CCCD prefix as data-quality cases do (DESIGN.md 5 flags 1, 2, 4)."""
@@ -580,9 +386,12 @@ class PersonMaker:
         groups, flags = b.group, b.flags
         threshold = self.calendar_threshold
         # Most cards run the calendar year; the rest twelve months from the day paid for.
-        calendar = [u < threshold[g] for g, u in zip(groups, self.u32(n))]
-        vf = [jan1 if c else today - (u * 365 >> 32) for c, u in zip(calendar, self.u32(n))]
-        vt = [cal.dec31 if c else v + 364 for c, v in zip(calendar, vf)]
+        calendar = [u < threshold[g] for g, u in zip(groups, self.u32(n), strict=True)]
+        vf = [
+            jan1 if c else today - (u * 365 >> 32)
+            for c, u in zip(calendar, self.u32(n), strict=True)
+        ]
+        vt = [cal.dec31 if c else v + 364 for c, v in zip(calendar, vf, strict=True)]
         for i in self.where(n, 0.1):
             if calendar[i]:
                 vf[i] = jan1 + int(rnd() * (today - jan1 + 1))  # joined during the year
@@ -624,22 +433,30 @@ class PersonMaker:
         w, n, prov = self.w, b.n, b.province
         cp = w.card_prefix
         # DOMAIN.md 2: CN cards starting 2026-01-01 or later are level 2.
-        prefixes = [cp[g] if g != "CN" or v < CN_LEVEL_2_FROM else "CN2"
-                    for g, v in zip(b.group, b.valid_from)]  # fmt: skip
+        prefixes = [
+            cp[g] if g != "CN" or v < CN_LEVEL_2_FROM else "CN2"
+            for g, v in zip(b.group, b.valid_from, strict=True)
+        ]
         code2 = w.code2
-        b.columns[CARD] = [c + code2[p] + h for c, p, h in zip(prefixes, prov, b.columns[BHXH])]
+        b.columns[CARD] = [
+            c + code2[p] + h for c, p, h in zip(prefixes, prov, b.columns[BHXH], strict=True)
+        ]
         tables = w.facility_tables
-        b.columns[FACILITY] = [tables[p][r >> 8] for p, r in zip(prov, self.u16(n))]
+        b.columns[FACILITY] = [tables[p][r >> 8] for p, r in zip(prov, self.u16(n), strict=True)]
         places = w.places
-        b.place = [places[p][r >> 4] for p, r in zip(prov, self.u16(n))]
-        address = [place[3][r >> 9] + place[0] for place, r in zip(b.place, self.u16(n))]
+        b.place = [places[p][r >> 4] for p, r in zip(prov, self.u16(n), strict=True)]
+        address = [
+            place[3][r >> 9] + place[0] for place, r in zip(b.place, self.u16(n), strict=True)
+        ]
         for i in self.where(n, NO_ADDRESS):
             address[i] = ""
         b.columns[ADDRESS] = address
         managed = b.columns[MANAGED_BY] = [MANAGED.get(g, "vss") for g in b.group]
         district, province_issuer = _t(0.55), w.province_issuer
-        issuer = [place[2] if u < district else province_issuer[p]
-                  for place, u, p in zip(b.place, self.u32(n), prov)]  # fmt: skip
+        issuer = [
+            place[2] if u < district else province_issuer[p]
+            for place, u, p in zip(b.place, self.u32(n), prov, strict=True)
+        ]
         for i in [i for i, m in enumerate(managed) if m != "vss"]:
             issuer[i] = MINISTRY_ISSUER[managed[i]]
         b.columns[ISSUER] = issuer
@@ -649,8 +466,10 @@ class PersonMaker:
         cal, n, rnd = self.cal, b.n, self.rng.random
         iso, today, first = cal.iso, cal.today, Calendar.FIRST
         adult = _t(FIVE_YEARS)
-        five = [iso[today - (f * 3650 >> 32) - first] if a >= 18 and u < adult else ""
-                for a, u, f in zip(b.age, self.u32(n), self.u32(n))]  # fmt: skip
+        five = [
+            iso[today - (f * 3650 >> 32) - first] if a >= 18 and u < adult else ""
+            for a, u, f in zip(b.age, self.u32(n), self.u32(n), strict=True)
+        ]
         for i in self.where(n, 0.07):
             if five[i]:  # some reach five years during the current card
                 five[i] = iso[today + 1 + int(rnd() * 300) - first]
@@ -661,8 +480,10 @@ class PersonMaker:
         b.columns[STATUS] = status
         # maKV (DOMAIN.md 1): K1/K2 for minorities and the poor in hardship areas, K3 islands.
         group_share, hardship_share = self.area_threshold, self.hardship_area
-        region = [("K1", "K2")[v >> 31] if u < (group_share[g] or hardship_share[p]) else ""
-                  for g, p, u, v in zip(b.group, b.province, self.u32(n), self.u32(n))]  # fmt: skip
+        region = [
+            ("K1", "K2")[v >> 31] if u < (group_share[g] or hardship_share[p]) else ""
+            for g, p, u, v in zip(b.group, b.province, self.u32(n), self.u32(n), strict=True)
+        ]
         for i in [i for i, place in enumerate(b.place) if place[1]]:
             if rnd() < 0.8:
                 region[i] = "K3"

@@ -1,0 +1,363 @@
+"""The population extract and the delta of `lookup synth` (SPEC.md 1.2, 1.3).
+
+Both are drawn from the same people as the extract, with their own random streams, so asking
+for them never changes the extract.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import random
+import unicodedata
+from typing import TYPE_CHECKING
+
+from lookup import synth_data as data
+from lookup.synth_people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
+from lookup.synth_world import (
+    BHXH,
+    CARD,
+    CCCD,
+    COLUMNS,
+    DOB,
+    FACILITY,
+    FIVE_YEAR,
+    GENDER,
+    ISSUER,
+    MANAGED_BY,
+    NAME,
+    PREV_CARD,
+    PREV_VALID_TO,
+    STATUS,
+    VALID_FROM,
+    VALID_TO,
+    Calendar,
+    World,
+    quote,
+)
+
+if TYPE_CHECKING:
+    from lookup.synth import OutFile
+
+__all__ = ("Population", "DeltaPlan", "keep_candidates", "strip_tone_marks", "clean_name")
+
+UNINSURED = 0.07  # DOMAIN.md 6: ~93% of the population is insured
+
+# Population differences (SPEC.md 4) and their weights among mismatched records.
+MISMATCH_KINDS = {
+    "name_diacritics": 25,
+    "name_typo": 15,
+    "name_swap": 10,
+    "dob_changed": 20,
+    "gender": 20,
+}
+
+# Delta mix (per 100 changes): most changes touch people already insured.
+DELTA_EXISTING = {
+    "renewed": 30,
+    "facility": 12,
+    "reduced": 10,
+    "revoked": 3,
+    "name": 6,
+    "new_card": 6,
+    "delete": 12,
+}
+DELTA_NEW = {"newborn": 13, "new_worker": 8}
+NEXT_GROUP = {
+    "HS": "SV",
+    "SV": "DN",
+    "GD": "DN",
+    "DN": "GD",
+    "HC": "DN",
+    "CH": "DN",
+    "HN": "CN",
+    "CN": "GD",
+    "DT": "GD",
+    "BT": "GD",
+    "NN": "DN",
+    "XK": "DN",
+}
+
+
+def strip_tone_marks(text: str) -> str:
+    """Drop Vietnamese diacritics: "Nguyễn Đức" -> "Nguyen Duc"."""
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.replace("đ", "d").replace("Đ", "D")
+
+
+def clean_name(name: str) -> str:
+    """Normalise a name as DESIGN.md 5 does: NFC, whitespace runs to one space."""
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+class Population:
+    """Write the population record of every generated person, some deliberately different."""
+
+    def __init__(self, maker: PersonMaker, mismatch_rate: float) -> None:
+        self.maker, self.rng, self.rate = maker, maker.rng, mismatch_rate
+        self.kinds: dict[str, int] = {}
+        self.uninsured = 0
+        self.mismatched = 0
+        self.uninsured_odds = UNINSURED / (1 - UNINSURED)
+
+    def add(self, block: Block, out: OutFile) -> None:
+        """Write the records of a block's people, and now and then someone not insured."""
+        maker, columns = self.maker, block.columns
+        records = [
+            list(r)
+            for r in zip(columns[CCCD], columns[NAME], columns[DOB], columns[GENDER], strict=True)
+        ]
+        for i, flags in enumerate(block.flags):
+            if flags & F_ODD_NAME:
+                records[i][1] = clean_name(records[i][1])  # the register holds clean text
+        if self.rate:
+            for i in maker.where(block.n, self.rate):
+                kind = self._differ(records[i], block.person(i))
+                records[i][1] = quote(records[i][1])
+                self.kinds[kind] = self.kinds.get(kind, 0) + 1
+                self.mismatched += 1
+        # DOMAIN.md 6: ~7% of people are not insured; they sit between the insured.
+        places = maker.where(block.n, self.uninsured_odds)
+        if places:
+            others = maker.block(len(places))
+            oc = others.columns
+            names = [clean_name(name) for name in oc[NAME]]
+            uninsured = list(zip(oc[CCCD], names, oc[DOB], oc[GENDER], strict=True))
+            for k, i in enumerate(reversed(places)):
+                records.insert(i, list(uninsured[len(places) - 1 - k]))
+            self.uninsured += len(places)
+        out.write_lines(list(map(",".join, records)))
+
+    def summary(self) -> dict:
+        """Return the population counts for the summary."""
+        return {
+            "population_not_insured": self.uninsured,
+            "population_mismatched": self.mismatched,
+            "population_mismatch_kinds": dict(sorted(self.kinds.items())),
+        }
+
+    def _differ(self, record: list[str], person: Person) -> str:
+        """Make the record differ from the extract in one controlled way; return the kind."""
+        rng = self.rng
+        if len(record[2]) < 10 and rng.random() < 0.5:
+            record[2] = self._full_date(record[2])
+            return "dob_full"
+        kinds = list(MISMATCH_KINDS)
+        while True:
+            kind = rng.choices(kinds, weights=list(MISMATCH_KINDS.values()))[0]
+            changed = getattr(self, f"_{kind}")(record, person)
+            if changed is not None:
+                record[:] = changed
+                return kind
+
+    def _full_date(self, dob: str) -> str:
+        """Give a full date inside a partial one ("1948" -> "1948-06-17")."""
+        year = int(dob[:4])
+        first = datetime.date(year, int(dob[5:7]) if len(dob) > 4 else 1, 1).toordinal()
+        last = (
+            datetime.date(year, 12, 31)
+            if len(dob) == 4
+            else (
+                datetime.date(year + (dob[5:7] == "12"), int(dob[5:7]) % 12 + 1, 1)
+                - datetime.timedelta(days=1)
+            )
+        )
+        return datetime.date.fromordinal(self.rng.randint(first, last.toordinal())).isoformat()
+
+    def _name_diacritics(self, record, person):
+        bare = strip_tone_marks(record[1])
+        return None if bare == record[1] else [record[0], bare, record[2], record[3]]
+
+    def _name_typo(self, record, person):
+        rng, name = self.rng, record[1]
+        for _ in range(10):
+            k = rng.randrange(1, len(name))
+            op = rng.randrange(3)
+            if op == 0:
+                typo = name[:k] + name[k + 1 :]  # a letter dropped
+            elif op == 1:
+                typo = name[:k] + name[k] + name[k:]  # a letter doubled
+            else:
+                typo = name[: k - 1] + name[k] + name[k - 1] + name[k + 1 :]  # two swapped
+            # A real typo: the letters differ, not only the tone marks or the spacing.
+            if strip_tone_marks(clean_name(typo)).casefold() != strip_tone_marks(name).casefold():
+                return [record[0], typo, record[2], record[3]]
+        return None
+
+    def _name_swap(self, record, person):
+        surname, middle, given = person.name_parts
+        if not surname:
+            return None  # minority pattern: no separate given name
+        givens = self.maker.w.given_lists[person.sex]
+        other = self.rng.choice(givens)
+        if other == given:
+            return None
+        name = " ".join(part for part in (surname, middle, other) if part)
+        return [record[0], name, record[2], record[3]]
+
+    def _dob_changed(self, record, person):
+        rng, dob = self.rng, record[2]
+        if len(dob) == 4:
+            new = str(int(dob) + rng.choice((-1, 1)))
+        elif len(dob) == 7:
+            new = f"{dob[:5]}{(int(dob[5:7]) + rng.randrange(1, 12) - 1) % 12 + 1:02d}"
+        elif int(dob[8:]) <= 12 and dob[5:7] != dob[8:]:
+            new = f"{dob[:5]}{dob[8:]}-{dob[5:7]}"  # day and month swapped
+        else:
+            d = datetime.date.fromisoformat(dob) + datetime.timedelta(
+                days=rng.choice((-1, 1)) * rng.randint(1, 40)
+            )
+            new = d.isoformat()
+        return [record[0], record[1], new, record[3]]
+
+    def _gender(self, record, person):
+        g = record[3]
+        new = {"1": "2", "2": "1", "3": "1"}[g] if self.rng.random() < 0.9 or g == "3" else "3"
+        return [record[0], record[1], record[2], new]
+
+
+def keep_candidates(candidates: list[int], start: int, block: Block) -> dict[int, Person]:
+    """Return the candidates among a block's people (the first is row `start`), as generated."""
+    lo = bisect.bisect_left(candidates, start)
+    hi = bisect.bisect_left(candidates, start + block.n)
+    return {i: block.person(i - start) for i in candidates[lo:hi]}
+
+
+class DeltaPlan:
+    """Pick the people a delta changes before the extract is drawn; write it afterwards."""
+
+    def __init__(self, world: World, cal: Calendar, seed: int, rows: int, changes: int) -> None:
+        self.w, self.cal = world, cal
+        self.rng = random.Random(f"{seed}:delta")
+        self.changes = changes
+        total = sum(DELTA_EXISTING.values()) + sum(DELTA_NEW.values())
+        self.n_existing = min(rows, round(changes * sum(DELTA_EXISTING.values()) / total))
+        # A few spare candidates stand in for rows that end up deliberately invalid.
+        spare = min(rows, self.n_existing + self.n_existing // 10 + 16)
+        self.order = self.rng.sample(range(rows), spare)
+        self.candidates = sorted(self.order)
+
+    def candidates_between(self, first: int, end: int) -> list[int]:
+        """Return the candidates among rows first..end-1 (sorted)."""
+        lo = bisect.bisect_left(self.candidates, first)
+        return self.candidates[lo : bisect.bisect_left(self.candidates, end)]
+
+    def write(self, out: OutFile, kept: dict[int, Person]) -> dict:
+        """Write the delta: changes to kept people, deletions, then newcomers.
+
+        `kept` holds the candidates as generated, less those a build rejects (broken rows and
+        the clean rows they share a code with): the delta leaves those people alone.
+        """
+        rng = self.rng
+        targets = [kept[i] for i in self.order if i in kept][: self.n_existing]
+        kinds_existing = list(DELTA_EXISTING)
+        weights = list(DELTA_EXISTING.values())
+        rows: list[list[str]] = []
+        kinds: dict[str, int] = {}
+        for person in targets:
+            kind = rng.choices(kinds_existing, weights=weights)[0]
+            kind, row = self._change(kind, person)
+            rows.append(row)
+            kinds[kind] = kinds.get(kind, 0) + 1
+        maker = PersonMaker(self.w, self.cal, rng, "delta")
+        for _ in range(self.changes - len(rows)):
+            kind = rng.choices(list(DELTA_NEW), weights=list(DELTA_NEW.values()))[0]
+            rows.append(["upsert", *self._newcomer(kind, maker)])
+            kinds[kind] = kinds.get(kind, 0) + 1
+        rng.shuffle(rows)
+        out.write_rows(rows)
+        deletes = sum(1 for r in rows if r[0] == "delete")
+        return {
+            "delta": len(rows),
+            "delta_ops": {"upsert": len(rows) - deletes, "delete": deletes},
+            "delta_kinds": dict(sorted(kinds.items())),
+        }
+
+    def _change(self, kind: str, person: Person) -> tuple[str, list[str]]:
+        """Apply one kind of change to a copy of the person's row; return (kind, delta row)."""
+        row, cal, rng = list(person.row), self.cal, self.rng
+        iso, first, today = cal.iso, Calendar.FIRST, cal.today
+        if kind == "delete":
+            return kind, ["delete", row[CCCD]] + [""] * (len(COLUMNS) - 1)
+        if kind in ("renewed", "new_card") and person.group == "TE":
+            kind = "facility"  # a child's card runs to the TE limit: nothing to renew
+        if kind == "revoked" and row[STATUS] == "revoked":
+            kind = "facility"  # an upsert always changes something
+        if kind == "renewed":
+            vt = datetime.date.fromisoformat(row[VALID_TO]).toordinal()
+            if vt < today:  # lapsed: a new twelve months from about now
+                vf = today - rng.randrange(15)
+                row[VALID_FROM], row[VALID_TO] = iso[vf - first], iso[vf + 364 - first]
+            else:
+                row[VALID_TO] = iso[vt + 365 - first]
+            row[STATUS] = "active"
+        elif kind == "facility":
+            pool = self.w.facilities[self.w.by_code2.get(row[FACILITY][:2], person.province)]
+            row[FACILITY] = rng.choice([f for f in pool if f != row[FACILITY]])
+        elif kind == "reduced":
+            row[STATUS] = rng.choice([s for s in data.REDUCED_STATUSES if s != row[STATUS]])
+        elif kind == "revoked":
+            row[STATUS] = "revoked"
+        elif kind == "name":
+            row[NAME] = self._corrected_name(person)
+        elif kind == "new_card":
+            self._new_card(row, person)
+        return kind, ["upsert", *row]
+
+    def _corrected_name(self, person: Person) -> str:
+        """Return the name as corrected by the population register (a different given name)."""
+        surname, middle, given = person.name_parts
+        if not surname:
+            return clean_name(person.row[NAME]) + " " + self.rng.choice(("A", "B"))
+        others = [g for g in self.w.given_lists[person.sex] if g != given]
+        return " ".join(p for p in (surname, middle, self.rng.choice(others)) if p)
+
+    @staticmethod
+    def _next_group(group: str, age: int) -> str:
+        """Return another group someone of this age plausibly moves to from `group`."""
+        if age < 18:
+            new = "HS"  # a school card (or, for a pupil, one the household buys)
+        elif age >= 60:
+            # Retired workers get a pension; others social protection or a poor-household card.
+            new = "HT" if group in ("DN", "HC", "CH") else "BT" if age >= 75 else "HN"
+        else:
+            new = NEXT_GROUP.get(group, "GD")
+        if new == group:
+            new = "GD" if group != "GD" else "HN"
+        return new
+
+    def _new_card(self, row: list[str], person: Person) -> None:
+        """Move the person to a new group's card; the old card becomes prev_card_no."""
+        cal, today = self.cal, self.cal.today
+        group = self._next_group(person.group, (today - person.dob_ord) // 365)
+        level = data.GROUP_LEVEL[group]
+        if group == "CN" and today >= datetime.date(2026, 1, 1).toordinal():
+            level = 2
+        old = row[CARD]
+        row[CARD] = f"{group}{level}{old[3:5]}{row[BHXH]}"
+        row[PREV_CARD], row[PREV_VALID_TO] = old, cal.iso[today - 1 - Calendar.FIRST]
+        row[VALID_FROM], row[VALID_TO] = (
+            cal.iso[today - Calendar.FIRST],
+            cal.iso[today + 364 - Calendar.FIRST],
+        )
+        row[STATUS] = "active"
+        row[MANAGED_BY] = MANAGED.get(group, "vss")
+        if row[MANAGED_BY] != "vss":
+            row[ISSUER] = MINISTRY_ISSUER[row[MANAGED_BY]]
+        elif row[ISSUER] in MINISTRY_ISSUER.values():
+            row[ISSUER] = self.w.province_issuer[person.province]
+
+    def _newcomer(self, kind: str, maker: PersonMaker) -> list[str]:
+        """Draw someone not in the extract: a newborn with a TE card or a new worker."""
+        rng, cal = self.rng, self.cal
+        if kind == "newborn":
+            row = maker.make(dob_ord=cal.today - rng.randrange(45), group="TE").row
+        else:
+            row = maker.make(age=rng.randint(18, 35), group="DN").row
+            vf = cal.today - rng.randrange(15)
+            row[VALID_FROM] = cal.iso[vf - Calendar.FIRST]
+            row[VALID_TO] = cal.iso[vf + 364 - Calendar.FIRST]
+        row[STATUS] = "active"
+        row[FIVE_YEAR] = row[PREV_CARD] = row[PREV_VALID_TO] = ""
+        return row

@@ -1,0 +1,369 @@
+"""The world behind `lookup synth`: lookup tables, calendar and unique serials for one seed.
+
+`World` turns the tables of `synth_data` into flat lists once per seed, so that drawing a value
+is `table[random 16 bits]`; `Calendar` holds every date the generator writes as a precomputed
+ISO string indexed by day ordinal; `Serials` hands out unique code serials without remembering
+the codes already issued.
+
+Rows are CSV-encoded field by field (`quote`): `",".join(row)` is the CSV line as the csv module
+writes it (QUOTE_MINIMAL). Only addresses ever need quotes; the texts of the tables are checked
+at load time to hold no comma, quote or line break, and to be NFC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import sys
+import unicodedata
+from array import array
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from lookup import synth_data as data
+from lookup.synth_data import (
+    HAMLET_WORDS,
+    PROVINCES,
+    RURAL_COMMUNES,
+    URBAN_WARDS,
+    Province,
+    region_of,
+)
+
+__all__ = (
+    "COLUMNS",
+    "World",
+    "Calendar",
+    "Serials",
+    "calendar_for",
+    "quote",
+    "unquote",
+    "weighted_table",
+    "draw_u16",
+    "draw_u32",
+    "BITS",
+    "P32",
+)
+
+# SPEC.md 1.1, in the order the generator writes them.
+COLUMNS = (
+    "cccd",
+    "bhxh_code",
+    "card_no",
+    "full_name",
+    "dob",
+    "gender",
+    "address",
+    "facility_code",
+    "valid_from",
+    "valid_to",
+    "five_year_date",
+    "region_code",
+    "status",
+    "managed_by",
+    "prev_card_no",
+    "prev_valid_to",
+    "issuer",
+)
+(
+    CCCD,
+    BHXH,
+    CARD,
+    NAME,
+    DOB,
+    GENDER,
+    ADDRESS,
+    FACILITY,
+    VALID_FROM,
+    VALID_TO,
+    FIVE_YEAR,
+    REGION,
+    STATUS,
+    MANAGED_BY,
+    PREV_CARD,
+    PREV_VALID_TO,
+    ISSUER,
+) = range(len(COLUMNS))
+
+BITS = 16  # weighted tables have 2**16 slots: shares down to 1/65536 keep their weight
+ISLAND_WEIGHT = 0.03  # an island ward holds few people next to a mainland one
+
+
+def quote(text: str) -> str:
+    """Encode one CSV field as the csv module does (QUOTE_MINIMAL, lineterminator "\\n")."""
+    if "," in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def unquote(field: str) -> str:
+    """Decode a field `quote` encoded."""
+    if field.startswith('"'):
+        return field[1:-1].replace('""', '"')
+    return field
+
+
+def weighted_table(pairs: Sequence[tuple[Any, float]], bits: int = BITS) -> list:
+    """Spread values over 2**bits slots by weight, so a draw is `table[getrandbits(bits)]`."""
+    total = sum(w for _, w in pairs)
+    slots = 1 << bits
+    table: list = []
+    cum = 0.0
+    for value, weight in pairs:
+        cum += weight
+        end = round(cum / total * slots)
+        table.extend([value] * (end - len(table)))
+    return table
+
+
+class Serials:
+    """Issue unique serials per prefix: a keyed bijection of a per-prefix counter.
+
+    serial = mix((start + n) * MULT + offset(prefix)) mod 10**digits, where MULT is invertible
+    and `mix` a one-round table shuffle of the two halves: distinct counters give distinct
+    serials, so uniqueness needs no set of issued codes. Each output (extract, delta newcomers,
+    uninsured people) counts in its own slice of the range, and each shard of a parallel run
+    in its own piece of that slice: adding a delta or a population file never changes the
+    extract, and no two codes meet.
+    """
+
+    # space -> (first, share) of the range; the extract and population slices are cut into
+    # MAX_SHARDS pieces, one per shard of rows (see synth.SHARD_ROWS).
+    SLICES = {"extract": (0.0, 0.6), "delta": (0.6, 0.3), "population": (0.9, 0.1)}
+    MAX_SHARDS = 512
+
+    def __init__(self, world: World, digits: int, space: str, shard: int | None = None) -> None:
+        self.size = 10**digits
+        first, share = self.SLICES[space]
+        self.limit = int(share * self.size)
+        self.start = int(first * self.size)
+        if shard is not None:
+            if not 0 <= shard < self.MAX_SHARDS:
+                raise ValueError(f"synth: at most {self.MAX_SHARDS} shards of rows")
+            self.limit //= self.MAX_SHARDS
+            self.start += shard * self.limit
+        self.half = half = 10 ** (digits // 2)
+        self.mult = world.mult[digits]
+        self.base = self.start * self.mult % self.size
+        # offset(key) = high[key // 1000] + low[key % 1000]: small tables stay in the cache.
+        self.high, self.low, self.table = world.serial_tables[digits]
+        self.digits = [str(half + i)[1:] for i in range(half)]  # zero-padded halves
+        self.counts: dict[int, int] = {}
+
+    def codes(self, keys: list[int], prefixes: list[str]) -> list[str]:
+        """Return one new code per key (< 100000): its prefix, then the key's next serial."""
+        counts, limit, get = self.counts, self.limit, self.counts.get
+        ns = []
+        for k in keys:
+            c = get(k, 0)
+            if c >= limit:
+                raise ValueError(f"synth: more than {limit:,} codes share the prefix {k}")
+            counts[k] = c + 1
+            ns.append(c)
+        size, mult, base, high, low = self.size, self.mult, self.base, self.high, self.low
+        xs = [
+            (c * mult + base + high[k // 1000] + low[k % 1000]) % size
+            for k, c in zip(keys, ns, strict=True)
+        ]
+        # The mixing round: the upper half plus a table value of the lower half.
+        half, table, digits = self.half, self.table, self.digits
+        return [
+            p + digits[(x // half + table[x % half]) % half] + digits[x % half]
+            for p, x in zip(prefixes, xs, strict=True)
+        ]
+
+
+class Calendar:
+    """Dates as integer ordinals around `as_of`, with their ISO strings precomputed."""
+
+    FIRST = datetime.date(1880, 1, 1).toordinal()
+
+    def __init__(self, as_of: datetime.date) -> None:
+        self.as_of = as_of
+        self.today = as_of.toordinal()
+        last = datetime.date(as_of.year + 9, 12, 31).toordinal()
+        days = [datetime.date.fromordinal(o) for o in range(self.FIRST, last + 1)]
+        # iso[o - FIRST] is the YYYY-MM-DD of ordinal o; year[...] its year.
+        self.iso = [d.isoformat() for d in days]
+        self.year = [d.year for d in days]
+        self.jan1 = datetime.date(as_of.year, 1, 1).toordinal()
+        self.dec31 = datetime.date(as_of.year, 12, 31).toordinal()
+        self.next_dec31 = datetime.date(as_of.year + 1, 12, 31).toordinal()
+        self._te_limits: dict[int, int] = {}
+
+    def date(self, ordinal: int) -> str:
+        """Return the YYYY-MM-DD of an ordinal."""
+        return self.iso[ordinal - self.FIRST]
+
+    def te_limit(self, dob: int) -> int:
+        """Return the last day of a TE card (DESIGN.md 6, rule 6) for a full birth date."""
+        limit = self._te_limits.get(dob)
+        if limit is None:
+            limit = self._te_limits[dob] = self._te_limit(dob)
+        return limit
+
+    def _te_limit(self, dob: int) -> int:
+        born = datetime.date.fromordinal(dob)
+        year = born.year + 6
+        day = born.day
+        if born.month == 2 and day == 29:
+            day = 28  # that month has no such day: its last day (DESIGN.md 6)
+        month_72 = datetime.date(year, born.month, day).toordinal() - 1
+        return max(month_72, datetime.date(year, 9, 30).toordinal())
+
+
+@lru_cache(maxsize=4)
+def calendar_for(as_of: datetime.date) -> Calendar:
+    """Return the (cached) calendar of one as_of date."""
+    return Calendar(as_of)
+
+
+class World:
+    """Flat lookup tables for one seed: provinces, places, facilities, names, groups."""
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(f"{seed}:world")
+        provinces = self.provinces = PROVINCES
+        self.province_table = weighted_table([(i, p.population) for i, p in enumerate(provinces)])
+        self.code2 = [p.cccd[1:] for p in provinces]  # card and facility province digits
+        self.code_int = [int(p.cccd) for p in provinces]
+        self.by_code2 = {p.cccd[1:]: i for i, p in enumerate(provinces)}
+        self.hardship = [p.hardship for p in provinces]
+        self.minority = [p.minority for p in provinces]
+        # Digits 1-3 of a CCCD are where the birth was registered: migrants were born elsewhere.
+        self.born_elsewhere = [0.35 if p.magnet else 0.06 for p in provinces]
+        self.facilities = [self._facilities(rng, p.cccd[1:]) for p in provinces]
+        # Big hospitals take most registrations: slot i of 256 holds facility int(f(i) * n).
+        self.facility_tables = [
+            [fs[int((i / 256) ** 2 * len(fs))] for i in range(256)] for fs in self.facilities
+        ]
+        self.places = [weighted_table(self._places(rng, p), 12) for p in provinces]
+        self.province_issuer = [f"BHXH {p.kind} {p.name}" for p in provinces]
+        self.surnames = weighted_table(data.SURNAMES)
+        # forenames[sex * 2 + born_1985_or_later]: "middle given", drawn together (sex 0 male,
+        # 1 female); nobody is "Minh Minh". Parents born since 1985 chose newer middle names.
+        self.forenames = [
+            weighted_table(
+                [
+                    (f"{middle} {given}", mw * gw)
+                    for middle, mw in data.MIDDLE[(sex, era)]
+                    for given, gw in data.GIVEN[sex]
+                    if not middle.endswith(given)
+                ]
+            )
+            for sex in "mf"
+            for era in ("old", "new")
+        ]
+        self.given_lists = [[n for n, _ in data.GIVEN[s]] for s in "mf"]
+        self.age_table = weighted_table([(age, data.AGE_WEIGHTS[age // 5]) for age in range(100)])
+        bands = data.AGE_BANDS
+        band_index = [max(i for i, b in enumerate(bands) if b <= age) for age in range(100)]
+        # group_tables[band * 3 + hardship]
+        self.group_tables = [
+            weighted_table(data.parse_weighted(mix))
+            for band in bands
+            for mix in data.GROUPS_BY_BAND[band]
+        ]
+        self.group_base = [3 * band_index[age] for age in range(100)]
+        self.card_prefix = {g: f"{g}{level}" for g, level in data.GROUP_LEVEL.items()}
+        # Serials (see Serials): invertible multipliers, key offsets and mixing tables.
+        self.mult = {6: 1 + 10 * rng.randrange(1, 10**5), 8: 1 + 10 * rng.randrange(1, 10**7)}
+        self.serial_tables = {
+            d: (
+                [rng.randrange(10**d) for _ in range(100)],
+                [rng.randrange(10**d) for _ in range(1000)],
+                [rng.randrange(10 ** (d // 2)) for _ in range(10 ** (d // 2))],
+            )
+            for d in (6, 8)
+        }
+        self._check_texts()
+
+    def _check_texts(self) -> None:
+        """Refuse table texts that need CSV quoting (rows are joined without the csv module)."""
+        texts = [n for n, _ in data.SURNAMES] + self.province_issuer
+        texts += [n for table in (*data.MIDDLE.values(), *data.GIVEN.values()) for n, _ in table]
+        for spec in data.MINORITY.values():
+            texts += spec["surnames"] + spec["given_m"] + spec["given_f"] + spec["m"] + spec["f"]
+        bad = [t for t in texts if quote(t) != t or unicodedata.normalize("NFC", t) != t]
+        if bad:
+            raise ValueError(f"synth: table texts need CSV quoting or are not NFC: {bad[:5]}")
+
+    @staticmethod
+    def _facilities(rng: random.Random, code2: str) -> list[str]:
+        """Invent a province's facilities: hospitals (3 digits) first, then commune stations."""
+        hospitals = [f"{code2}{n:03d}" for n in rng.sample(range(1, 999), 14)]
+        stations = [f"{code2}C{n:02d}" for n in rng.sample(range(1, 99), 8)]
+        return hospitals + stations
+
+    @staticmethod
+    def _places(rng: random.Random, p: Province) -> list[tuple[tuple, float]]:
+        """List weighted places: ((", ward, district, province" quoted tail, island,
+        district issuer, street prefixes), weight)."""
+        region = region_of(p.cccd)
+        suffix = "Thành phố Hồ Chí Minh" if p.cccd == "079" else p.name
+        hamlet_key = p.minority or region
+        if hamlet_key == "N" and p.hardship == 2:
+            hamlet_key = "Nh"
+        hamlets = HAMLET_WORDS[hamlet_key]
+        rural = [f"{rng.choice(hamlets)} {1 + n % 15}" for n in range(128)]
+        urban = [_house_number(rng, region) for _ in range(128)]
+        places = []
+        for district, wards, island in p.districts:
+            is_urban = not district.startswith("Huyện")
+            if not wards:
+                pool = (URBAN_WARDS if is_urban else RURAL_COMMUNES)[region].split(", ")
+                wards = tuple(rng.sample(pool, 4))
+            kind, name = _split_district(district)
+            issuer = f"BHXH {kind.lower()} {name}"
+            for ward in wards:
+                unit = (
+                    ward
+                    if ward.startswith("Phường ")
+                    else (f"Phường {ward}" if is_urban else f"Xã {ward}")
+                )
+                tail = f', {unit}, {district}, {suffix}"'  # closes the quoted address
+                prefixes = ['"' + s for s in (urban if is_urban else rural)]
+                places.append(((tail, island, issuer, prefixes), ISLAND_WEIGHT if island else 1.0))
+        return places
+
+
+def _split_district(district: str) -> tuple[str, str]:
+    """Split "Thành phố Vinh" into ("Thành phố", "Vinh")."""
+    for kind in ("Thành phố", "Thị xã", "Quận", "Huyện"):
+        if district.startswith(kind + " "):
+            return kind, district[len(kind) + 1 :]
+    raise ValueError(f"synth: unknown district kind in {district!r}")
+
+
+def _house_number(rng: random.Random, region: str) -> str:
+    """Return the street part of an urban address in the region's usual style."""
+    n = 1 + int(rng.random() ** 2 * 400)
+    u = rng.random()
+    if u < 0.2:
+        return f"Tổ {rng.randint(1, 40)}"
+    if region == "S" and u < 0.45:
+        return f"Số {n}/{rng.randint(1, 99)}"  # a hẻm (alley) number, southern style
+    if region == "N" and u < 0.45:
+        return f"Số {rng.randint(1, 60)}, Ngõ {n}"
+    return f"Số {n}"
+
+
+P32 = 1 << 32  # random draws in bulk are 32-bit integers: u < share * P32 happens with `share`
+BIG_ENDIAN = sys.byteorder == "big"
+
+
+def draw_u16(rng: random.Random, n: int) -> array:
+    """Return n random 16-bit integers from one call of the generator (the same on any CPU)."""
+    a = array("H", rng.getrandbits(16 * n).to_bytes(2 * n, "little"))
+    if BIG_ENDIAN:
+        a.byteswap()
+    return a
+
+
+def draw_u32(rng: random.Random, n: int) -> array:
+    """Return n random 32-bit integers from one call of the generator (the same on any CPU)."""
+    a = array("I", rng.getrandbits(32 * n).to_bytes(4 * n, "little"))
+    if BIG_ENDIAN:
+        a.byteswap()
+    return a
