@@ -13,11 +13,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcmp
 
 from core.lmdb cimport (
-    MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOLOCK, MDB_NOMETASYNC, MDB_NOSYNC, MDB_SUCCESS,
-    MDB_cursor, MDB_dbi, MDB_env, MDB_txn, MDB_val, mdb_cursor_close, mdb_cursor_open,
-    mdb_cursor_put, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
-    mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_env_sync, mdb_put, mdb_strerror,
-    mdb_txn_abort, mdb_txn_begin, mdb_txn_commit,
+    MDB_NOLOCK, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_env, MDB_txn, MDB_val, mdb_cursor_close,
+    mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
+    mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
+)
+from core.lmdb_write cimport (
+    MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put,
+    mdb_env_sync, mdb_put, mdb_txn_commit,
 )
 
 import os

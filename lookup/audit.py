@@ -248,21 +248,24 @@ class AuditLog:
         count = len(lines)
         try:
             self._write(b"".join(lines))
+            # `always`: the records count as kept once on disk; the loop serves on meanwhile,
+            # with a duplicate fd in case the file rotates before the disk is done.
+            fd = os.dup(self._fd) if self.fsync == "always" else -1
         except OSError as exc:
             self._backlog -= count
             self._fail(exc)
             _set_exception(waiter, AuditUnavailable(f"audit log not writable: {self.last_error}"))
             return
-        if self.fsync != "always":
+        if fd < 0:
             self._backlog -= count
             waiter.set_result(None)
             return
-        # `always`: the records count as kept once on disk; the loop goes on serving meanwhile.
-        fd = os.dup(self._fd)
         synced = asyncio.get_running_loop().run_in_executor(None, _fsync_and_close, fd)
         synced.add_done_callback(lambda f: self._synced(f, waiter, count))
 
-    def _synced(self, synced: asyncio.Future[None], waiter: asyncio.Future[None], count: int) -> None:
+    def _synced(
+        self, synced: asyncio.Future[None], waiter: asyncio.Future[None], count: int
+    ) -> None:
         self._backlog -= count
         exc = synced.exception()
         if exc is None:
@@ -273,8 +276,10 @@ class AuditLog:
 
     def _write(self, data: bytes) -> None:
         now = self._clock()
-        if self._fd < 0 or now >= self._day_ends or (
-            now - self._checked_at >= self.REOPEN_CHECK_S and not self._still_same_file(now)
+        if (
+            self._fd < 0
+            or now >= self._day_ends
+            or (now - self._checked_at >= self.REOPEN_CHECK_S and not self._still_same_file(now))
         ):
             self._open(now)
         view = memoryview(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import os
 import re
 import shlex
@@ -18,7 +19,7 @@ from typing import TextIO
 
 from lookup.entitlements import today_in_vietnam
 from lookup.keys import ClientStore, md5_hex
-from lookup.store import DataDir
+from lookup.store import DataDir, read_manifest
 
 __all__ = ("demo", "curl_lines")
 
@@ -58,11 +59,17 @@ def demo(
     if data.current_id() is None:
         say(out, f"building a snapshot from {extract}")
         build(data, str(extract), progress=Progress())
+    else:
+        source = str((read_manifest(data.current_path()) or {}).get("source", ""))
+        if not source.endswith(EXTRACT):
+            say(out, f"note: serving the existing snapshot {data.current_id()}, not built from "
+                f"{EXTRACT}; the example ids below may answer 050")  # fmt: skip
     key = _demo_client(data.root)
     examples = pick_examples(extract)
 
     def ready(host: str, port: int) -> None:
         out.write("\n" + "\n".join(curl_lines(_base_url(host, port), key, examples)) + "\n\n")
+        out.flush()
         say(out, "Ctrl-C stops the demo")
 
     serve(str(data.root), host=host, port=port, workers=workers, on_ready=ready, out=out)
@@ -121,14 +128,10 @@ def curl_lines(base: str, key: str, examples: dict[str, dict[str, str]]) -> list
     valid, other = examples["valid"], examples["other"]
     auth = f"-H 'Authorization: Bearer {key}'"
     md5 = md5_hex(GATEWAY_PASSWORD)
-    batch = shlex.quote(
-        '{"ids": ["%s", "%s", "%s", "000000000000", "12-34"]}'
-        % (valid["cccd"], other["card_no"], valid["bhxh_code"])
-    )
-    token = (
-        f"curl -s -X POST {base}/api/token/take -d username={GATEWAY_USER} -d password={md5}"
-    )
-    field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"APIKey\"][\"%s\"])'"
+    ids = [valid["cccd"], other["card_no"], valid["bhxh_code"], "000000000000", "12-34"]
+    batch = shlex.quote(json.dumps({"ids": ids}))
+    token = f"curl -s -X POST {base}/api/token/take -d username={GATEWAY_USER} -d password={md5}"
+    field = 'python3 -c \'import json,sys; print(json.load(sys.stdin)["APIKey"]["%s"])\''
     check = " ".join(
         [
             f'curl -s -X POST "{base}/api/egw/KQNhanLichSuKCB2024?token=$TOKEN&id_token=$ID_TOKEN'
@@ -160,8 +163,8 @@ def curl_lines(base: str, key: str, examples: dict[str, dict[str, str]]) -> list
         f"{GATEWAY_PASSWORD}, MD5 as HIS software sends it:",
         f"{token}",
         f"TOKEN_JSON=$({token})",
-        f"TOKEN=$(echo \"$TOKEN_JSON\" | {field % 'access_token'})",
-        f"ID_TOKEN=$(echo \"$TOKEN_JSON\" | {field % 'id_token'})",
+        f'TOKEN=$(echo "$TOKEN_JSON" | {field % "access_token"})',
+        f'ID_TOKEN=$(echo "$TOKEN_JSON" | {field % "id_token"})',
         check,
         "# liveness, readiness, metrics, API description:",
         f"curl -s {base}/healthz",
@@ -176,4 +179,3 @@ def _gateway_date(dob: str) -> str:
     """Return a stored birth date the way the gateway is asked (dd/MM/yyyy, MM/yyyy or yyyy)."""
     parts = dob.split("-")
     return "/".join(reversed(parts))
-

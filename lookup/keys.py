@@ -61,6 +61,9 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 LOGIN_CACHE_MAX = 1024
 
 
+_Records = list[dict[str, Any]]
+
+
 class ClientError(LookupServiceError):
     """A client operation cannot be done (unknown name, unreadable clients.json...)."""
 
@@ -307,7 +310,7 @@ class ClientStore:
         raise ClientError(f"no client named {name!r}; `lookup keys list` shows them")
 
     @contextmanager
-    def _locked(self) -> Iterator[list[dict[str, Any]]]:
+    def _locked(self) -> Iterator[_Records]:  # `list` here would name the method
         """Read, let the caller change, and atomically rewrite clients.json under the lock."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / LOCK, "a+") as lock:

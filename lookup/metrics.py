@@ -212,19 +212,20 @@ class Metrics:
         )  # fmt: skip
         return "".join(out)
 
-    def _histogram(self, t: list[int]) -> Iterable[str]:
+    def _histogram(self, t: list[float]) -> Iterable[str]:
         bounds = [*(f"{b:g}" for b in BUCKETS), "+Inf"]
+        name = "lookup_request_duration_seconds"
         for r, route in enumerate(ROUTES):
-            counts = t[HISTOGRAM + r * NB : HISTOGRAM + (r + 1) * NB]
+            counts = [int(n) for n in t[HISTOGRAM + r * NB : HISTOGRAM + (r + 1) * NB]]
             total = sum(counts)
             if not total:
                 continue
             running = 0
             for bound, n in zip(bounds, counts, strict=True):
                 running += n  # Prometheus buckets are cumulative: le="x" counts all <= x
-                yield f'lookup_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {running}\n'
-            yield f'lookup_request_duration_seconds_sum{{route="{route}"}} {t[DURATION_SUM + r]:.6f}\n'
-            yield f'lookup_request_duration_seconds_count{{route="{route}"}} {total}\n'
+                yield f'{name}_bucket{{route="{route}",le="{bound}"}} {running}\n'
+            yield f'{name}_sum{{route="{route}"}} {t[DURATION_SUM + r]:.6f}\n'
+            yield f'{name}_count{{route="{route}"}} {total}\n'
 
 
 def _escape(value: str) -> str:

@@ -255,17 +255,18 @@ class Supervisor:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while self.children or (self.restarts_due and self.stopping is None):
                 self._wait(wake_r, deadline)
-                if not self.started and self.stopping is None:
-                    if all(c.ready for c in self.children.values()) and len(
-                        self.children
-                    ) == self.spec.workers:
-                        self.started = True
-                        self.shared.set_workers(self.spec.workers)
-                        on_ready()
-                    elif time.monotonic() > deadline:
-                        self._stop()
-                        self.fatal = f"workers did not start listening within {STARTUP_TIMEOUT:.0f} s"
+                if self.started or self.stopping is not None:
+                    self.shared.set_workers(len(self.children))
+                elif self._all_listening():
+                    self.started = True
+                    self.shared.set_workers(len(self.children))
+                    on_ready()
+                elif time.monotonic() > deadline:
+                    self.fatal = f"workers did not listen within {STARTUP_TIMEOUT:.0f} s"
+                    self._stop()
         finally:
+            if self.children:  # an error in the supervisor itself: do not leave workers behind
+                self._stop()
             signal.set_wakeup_fd(old_wakeup)
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -275,6 +276,11 @@ class Supervisor:
         if self.fatal:
             raise ServeError(self.fatal)
         return 1 if self.killed else 0
+
+    def _all_listening(self) -> bool:
+        return len(self.children) == self.spec.workers and all(
+            c.ready for c in self.children.values()
+        )
 
     def _wait(self, wake_r: int, startup_deadline: float) -> None:
         now = time.monotonic()

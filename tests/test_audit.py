@@ -127,8 +127,9 @@ def test_a_cancelled_request_does_not_cancel_its_neighbours(tmp_path, run):
     async def main():
         log = new_log(tmp_path, fsync="never")
         calls = [
-            asyncio.ensure_future(log.record(client="c", endpoint="e", ids=[str(n)],
-                                             results=["000"], snapshot="s"))  # fmt: skip
+            asyncio.ensure_future(
+                log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
+            )  # fmt: skip
             for n in range(3)
         ]
         await asyncio.sleep(0)

@@ -97,7 +97,10 @@ def test_apply_snapshots_rollback_prune(store):
     listed = json.loads(lookup("snapshots", *data, "--json").stdout)
     assert [s["kind"] for s in listed] == ["build", "delta"] and listed[1]["current"]
     assert lookup("rollback", *data).stdout.strip() == f"current snapshot is now {listed[0]['id']}"
+    # The newest is kept and so is the current one, even when it is older.
+    assert json.loads(lookup("prune", "--keep", "1", *data, "--json").stdout) == {"deleted": []}
+    assert lookup("rollback", listed[1]["id"], *data).returncode == 0
     pruned = json.loads(lookup("prune", "--keep", "1", *data, "--json").stdout)
-    assert pruned == {"deleted": [listed[1]["id"]]}
+    assert pruned == {"deleted": [listed[0]["id"]]}
     human = lookup("snapshots", *data).stdout
-    assert f"* {listed[0]['id']}" in human and "1 snapshot(s)" in human
+    assert f"* {listed[1]['id']}" in human and "1 snapshot(s)" in human

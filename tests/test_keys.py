@@ -178,7 +178,9 @@ def test_cli_keys_add_prints_the_key_alone_then_list_and_revoke(tmp_path):
     assert listed.returncode == 0 and "his-1" in listed.stdout and key not in listed.stdout
     assert lookup("keys", "revoke", "his-1", *data).returncode == 0
     assert ClientStore(tmp_path).authenticate(key) is None
-    assert [c["revoked_at"] is None for c in json.loads(lookup("keys", "list", "--json", *data).stdout)] == [False, True]  # noqa: E501
+    assert [
+        c["revoked_at"] is None for c in json.loads(lookup("keys", "list", "--json", *data).stdout)
+    ] == [False, True]
 
     unknown = lookup("keys", "add", "x", "--scopes", "his,root", *data)
     assert unknown.returncode == 2 and "unknown scope 'root'" in unknown.stderr

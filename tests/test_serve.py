@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -50,6 +51,37 @@ def store(tmp_path_factory) -> tuple[Path, str, list[str]]:
     return root / "data", key, [row["cccd"] for row in rows]
 
 
+class Lines:
+    """A process's output, line by line, with a timeout (a thread reads the pipe).
+
+    select() on a buffered pipe is not enough: one read may pull several lines into Python's
+    buffer, and select then waits for bytes that already arrived.
+    """
+
+    def __init__(self, stream) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self.queue.put(line)
+        self.queue.put("")  # EOF
+
+    def readline(self, timeout: float) -> str:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no output within {timeout} s") from None
+
+    def rest(self, timeout: float = 30) -> str:
+        self.thread.join(timeout)
+        out = []
+        while not self.queue.empty():
+            out.append(self.queue.get())
+        return "".join(out)
+
+
 class Server:
     """A `python -m lookup serve` subprocess."""
 
@@ -64,18 +96,14 @@ class Server:
                  str(self.port), "--workers", str(workers), *args],
                 stdout=subprocess.PIPE, stderr=errors, text=True,
             )  # fmt: skip
-        self.first_line = self.readline(timeout=30)
+        self.out = Lines(self.proc.stdout)
+        self.first_line = self.out.readline(timeout=30)
         assert self.first_line.startswith(f"serving {self.url} with {workers} workers"), (
             self.first_line + self.stderr()
         )
 
     def stderr(self) -> str:
         return self.errors.read_text()
-
-    def readline(self, timeout: float) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, "no output from lookup serve"
-        return self.proc.stdout.readline()
 
     def workers(self) -> list[int]:
         return sorted(p.pid for p in psutil.Process(self.proc.pid).children())
@@ -188,7 +216,7 @@ def test_every_answer_received_is_audited_even_from_a_killed_worker(store, serve
                     if r.status == 200:
                         body = await r.json()
                         received[(keyed_hash(secret, cccd), body["result"]["code"])] += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 failures += 1  # the killed worker's connections: no answer, nothing owed
 
     async def killer():
@@ -247,8 +275,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
     assert [(status, n) for status, n, _ in results] == [(200, 1000)] * 40
     assert any(done > signalled for _, _, done in results), "all finished before SIGTERM"
     assert server.proc.wait(timeout=30) == 0
-    out = server.proc.stdout.read()
-    assert "stopped" in out
+    assert "stopped" in server.out.rest()
     server.stop()
 
 
@@ -271,28 +298,25 @@ def test_serve_fails_clearly_without_a_snapshot_or_with_the_port_taken(tmp_path,
 
 def test_demo_prints_curl_lines_that_work(tmp_path):
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lookup", "demo", "--data", str(tmp_path / "data"), "--port",
-         str(port), "--workers", "1", "--rows", "3000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    errors = tmp_path / "demo.err"
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lookup", "demo", "--data", str(tmp_path / "data"), "--port",
+             str(port), "--workers", "1", "--rows", "3000"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
     try:
-        lines = []
-        deadline = time.monotonic() + 120
+        out, lines = Lines(proc.stdout), []
         while not any("Ctrl-C" in line for line in lines):
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready and proc.poll() is None, "".join(lines) + proc.stderr.read()
-            lines.append(proc.stdout.readline())
+            lines.append(out.readline(timeout=120))
+            assert lines[-1], "".join(lines) + errors.read_text()  # "" is EOF: the demo died
         script = [line.rstrip("\n") for line in lines if line.startswith(("curl", "TOKEN", "ID_"))]
         assert (tmp_path / "data" / "demo-extract.csv.gz").exists()
         outputs = []
         for line in script:
-            run = subprocess.run(
-                ["bash", "-c", "set -eo pipefail; " + "\n".join(outputs_env(script, line))],
-                capture_output=True, text=True, timeout=30,
-            )  # fmt: skip
-            assert run.returncode == 0, (line, run.stderr)
-            outputs.append(run.stdout)
+            code, out, err = shell("set -eo pipefail\n" + "\n".join(outputs_env(script, line)))
+            assert code == 0, (line, err)
+            outputs.append(out)
         answers = [json.loads(o) for o in outputs if o.strip().startswith(("{", "["))]
         one = answers[0]
         assert one["result"]["code"] == "000", one
@@ -303,9 +327,23 @@ def test_demo_prints_curl_lines_that_work(tmp_path):
         assert any("lookup_requests_total" in o for o in outputs)
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 0, errors.read_text()
         proc.stdout.close()
-        proc.stderr.close()
+
+
+def shell(script: str, timeout: float = 30) -> tuple[int, str, str]:
+    """Run a bash script in its own process group; kill the whole group if it hangs."""
+    proc = subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # curl too, which would hold the pipes open
+        out, err = proc.communicate()
+        raise AssertionError(f"timed out: {script}\n{err}") from None
+    return proc.returncode, out, err
 
 
 def outputs_env(script: list[str], line: str) -> list[str]:
