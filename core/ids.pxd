@@ -14,8 +14,8 @@ cdef enum:
 cdef struct ParsedId:
     IdKind kind
     int length                   # characters in text
-    uint64_t number              # the CCCD / social insurance number as an integer (DESIGN 4 keys)
-    char text[ID_MAX_LEN + 1]    # normalised id, NUL-terminated (valid only when kind != ID_MALFORMED)
+    uint64_t number              # a CCCD or social insurance number as an integer (DESIGN 4)
+    char text[ID_MAX_LEN + 1]    # the normalised id, NUL-terminated; unset when ID_MALFORMED
 
 # Fill `out` and return its kind; ID_MALFORMED means id_error_message() holds the reason.
 # `text` must not be None.

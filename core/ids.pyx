@@ -2,12 +2,16 @@
 """Person identifiers and facility codes (docs/DESIGN.md 2, DOMAIN.md 1): the compiled twin of
 lookup/reference/ids.py, giving the same results and the same IdError messages."""
 
-cimport cython
+from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ
 from libc.stdint cimport uint64_t
 
 from lookup.errors import IdError
 
 __all__ = ("parse_id", "parse_facility")
+
+cdef extern from "Python.h":
+    # Python 3.11 may still hold a str in its legacy form; 3.12+ makes this a no-op.
+    int PyUnicode_READY(object text) except -1
 
 cdef object _IdError = IdError
 cdef str _CCCD = "cccd"
@@ -38,11 +42,18 @@ cdef inline Py_UCS4 _upper(Py_UCS4 c) noexcept:
 
 cdef int classify_id(str text, ParsedId* out) except -1:
     """Normalise and classify in one pass; give up at the first character that needs a message."""
+    cdef Py_ssize_t i
     cdef Py_UCS4 c
     cdef int n = 0
     cdef int digits = 0
+    cdef int kind
+    cdef const void* data
     out.kind = ID_MALFORMED
-    for c in text:
+    PyUnicode_READY(text)
+    kind = PyUnicode_KIND(text)
+    data = PyUnicode_DATA(text)
+    for i in range(PyUnicode_GET_LENGTH(text)):
+        c = PyUnicode_READ(kind, data, i)
         if _is_dropped(c):
             continue
         c = _upper(c)

@@ -11,22 +11,70 @@
 # \u00xx with lower-case hex, everything else (DEL, non-ASCII) written as UTF-8.
 #
 # Usage: `cdef JsonWriter w; jw_init(&w); try: ... return jw_bytes(&w) finally: jw_free(&w)`.
+# A caller that writes large outputs often (answer_many) can keep the heap buffer between calls:
+# jw_adopt() starts on it, jw_detach() takes it back, so the next output reuses warm memory.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.mem cimport PyMem_Free
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ
 from libc.stdint cimport uint8_t
 from libc.string cimport memcpy, strlen
 
-cdef enum:
-    JW_STACK_SIZE = 2048   # a single answer is under 1 KB
+cdef extern from *:
+    """
+    #ifndef LOOKUP_JSONW_H
+    #define LOOKUP_JSONW_H
+    #include <string.h>
 
-cdef struct JsonWriter:
-    char* buf
-    Py_ssize_t len
-    Py_ssize_t cap
-    bint failed            # memory ran out; the output is incomplete
-    char stack[JW_STACK_SIZE]
+    #define JW_STACK_SIZE 2048  /* a single answer is under 1 KB */
+
+    typedef struct {
+        char *buf;              /* `stack`, or a PyMem heap block the writer owns */
+        Py_ssize_t len;
+        Py_ssize_t cap;
+        int failed;             /* memory ran out; the output is incomplete */
+        char stack[JW_STACK_SIZE];
+    } JsonWriter;
+
+    /* Growing is rare and kept out of line on purpose, in C because Cython cannot say so:
+       every append then inlines into its caller as a "room left?" test and a memcpy whose
+       length the compiler knows, instead of a call. */
+    #if defined(__GNUC__) || defined(__clang__)
+    __attribute__((noinline, cold, unused))
+    #endif
+    static int jw_grow(JsonWriter *w, Py_ssize_t extra) {
+        Py_ssize_t cap = w->cap * 2;
+        char *buf;
+        if (w->failed)
+            return 0;
+        if (cap < w->len + extra)
+            cap = w->len + extra;
+        if (w->buf == w->stack) {
+            buf = (char *)PyMem_Malloc((size_t)cap);
+            if (buf != NULL)
+                memcpy(buf, w->stack, (size_t)w->len);
+        } else {
+            buf = (char *)PyMem_Realloc(w->buf, (size_t)cap);
+        }
+        if (buf == NULL) {
+            w->failed = 1;
+            return 0;
+        }
+        w->buf = buf;
+        w->cap = cap;
+        return 1;
+    }
+    #endif
+    """
+    enum:
+        JW_STACK_SIZE
+    ctypedef struct JsonWriter:
+        char* buf
+        Py_ssize_t len
+        Py_ssize_t cap
+        bint failed
+        char stack[JW_STACK_SIZE]
+    bint jw_grow(JsonWriter* w, Py_ssize_t extra) noexcept
 
 
 cdef inline void jw_init(JsonWriter* w) noexcept:
@@ -36,38 +84,37 @@ cdef inline void jw_init(JsonWriter* w) noexcept:
     w.failed = False
 
 
+cdef inline void jw_adopt(JsonWriter* w, char* heap, Py_ssize_t cap) noexcept:
+    """Start on a PyMem block (NULL: on the stack); the writer owns it from now on."""
+    jw_init(w)
+    if heap != NULL and cap > JW_STACK_SIZE:
+        w.buf = heap
+        w.cap = cap
+    elif heap != NULL:
+        PyMem_Free(heap)
+
+
+cdef inline char* jw_detach(JsonWriter* w, Py_ssize_t* cap) noexcept:
+    """Take back the heap block (NULL when the output stayed on the stack); reset the writer."""
+    cdef char* heap = NULL
+    if w.buf != w.stack:
+        heap = w.buf
+        cap[0] = w.cap
+    jw_init(w)
+    return heap
+
+
 cdef inline void jw_free(JsonWriter* w) noexcept:
     if w.buf != w.stack:
         PyMem_Free(w.buf)
     jw_init(w)
 
 
-cdef inline bint _jw_grow(JsonWriter* w, Py_ssize_t extra) noexcept:
-    cdef Py_ssize_t cap = w.cap * 2
-    cdef char* buf
-    if w.failed:
-        return False
-    if cap < w.len + extra:
-        cap = w.len + extra
-    if w.buf == w.stack:
-        buf = <char*>PyMem_Malloc(cap)
-        if buf != NULL:
-            memcpy(buf, w.stack, w.len)
-    else:
-        buf = <char*>PyMem_Realloc(w.buf, cap)
-    if buf == NULL:
-        w.failed = True
-        return False
-    w.buf = buf
-    w.cap = cap
-    return True
-
-
 cdef inline bint jw_reserve(JsonWriter* w, Py_ssize_t extra) noexcept:
     """Make room for `extra` more bytes; False when there is none (the writer has failed)."""
     if extra <= w.cap - w.len:
         return True
-    return _jw_grow(w, extra)
+    return jw_grow(w, extra)
 
 
 cdef inline void jw_raw(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
@@ -203,7 +250,10 @@ cdef inline void jw_unicode_string(JsonWriter* w, str s) noexcept:
     out += 1
     for i in range(n):
         c = PyUnicode_READ(kind, data, i)
-        if c < 0x80:
+        if 0x20 <= c < 0x80 and c != 0x22 and c != 0x5C:
+            out[0] = <char>c            # the common case: printable ASCII needs no escape
+            out += 1
+        elif c < 0x80:
             out = _jw_put_ascii(out, c)
         elif 0xD800 <= c <= 0xDFFF:
             out = _jw_put_utf8(out, 0xFFFD)    # DESIGN 6: "lone surrogates replaced by U+FFFD"

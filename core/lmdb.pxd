@@ -57,17 +57,18 @@ cdef extern from "lmdb.h" nogil:
 
 # --- A read-only walker over LMDB 0.9 pages (data format v1) ---------------------------------
 #
-# Why: a batch of ids is bound by memory latency, not by instructions. mdb_get descends one
-# key at a time, so each of its ~6 cache misses waits for the one before (the leaf pages of a
-# large store are never in cache). The walker runs up to WALK_GROUP descents side by side, one
-# binary-search probe each per round, prefetching what every descent reads next, so their misses
-# overlap. Measured on a 1M-person snapshot it halves the time per key. Keys sorted first bring
-# nothing at this density: 1000 random keys rarely share a leaf.
+# Why: a batch of ids is bound by memory latency, not by instructions. mdb_get descends one key
+# at a time, so each of its ~6 cache misses on a large store waits for the one before. The
+# walker is a descent advanced one binary-search probe per step, prefetching what the next step
+# reads; answer_many keeps WALK_GROUP descents in flight and steps them in turn, so their misses
+# overlap (measured on a 1M-person snapshot: half the time per key of mdb_get). Sorting the keys
+# first, so that a cursor finds the next key on its current page, brought nothing there: 1000
+# random keys among 1M rarely share a leaf.
 #
-# The layout below is LMDB 0.9's (mdb.c: MDB_page, MDB_node, MDB_db); SnapshotReader checks it
-# against mdb_get on a known key before trusting it, and falls back to mdb_get otherwise. Every
-# page number, offset and length read from the file is bounds-checked: a damaged file gives
-# WALK_DAMAGED, never a read outside the map.
+# The layout is LMDB 0.9's (mdb.c: MDB_page, MDB_node, MDB_db). SnapshotReader checks the
+# walker against mdb_get on the first and last key of every database before trusting it, and
+# uses mdb_get otherwise. Every page number, offset and length read from the file is
+# bounds-checked: a damaged file gives WALK_DAMAGED, never a read outside the map.
 
 cdef extern from *:
     """
@@ -107,7 +108,7 @@ cdef enum:
     MDB_DB_FLAGS = 4        # offset of md_flags (key order, duplicates)
     MDB_DB_ROOT = 40        # offset of md_root
     WALK_MAX_PAGES = 32     # deeper than any real tree: stops a loop in a damaged file
-    WALK_GROUP = 16         # descents in flight at once (measured: 16 is at the knee)
+    WALK_GROUP = 16         # descents in flight (measured: 8 and 32 are slower)
 
 cdef enum WalkState:
     WALK_ENTER = 0          # `pgno` is the next page; its header has been prefetched
@@ -273,17 +274,9 @@ cdef inline void _walk_found(const PageMap* m, Walk* w, const uint8_t* node) noe
     lookup_prefetch(<const uint8_t*>w.data.mv_data + 128)
 
 
-cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
-    """Advance a descent by one page entry or one probe."""
-    cdef const uint8_t* node
-    cdef int c
-    if w.state == WALK_ENTER:
-        _walk_enter(m, w)
-        return
-    if w.state != WALK_PROBE:
-        return
-    node = w.page + _u16(w.page + PAGEHDRSZ + 2 * w.mid)    # checked by _walk_next_probe
-    c = _compare(w.key, w.ksize, node + NODESIZE, _u16(node + 6))
+cdef inline void _walk_probe(const PageMap* m, Walk* w) noexcept nogil:
+    cdef const uint8_t* node = w.page + _u16(w.page + PAGEHDRSZ + 2 * w.mid)  # checked before
+    cdef int c = _compare(w.key, w.ksize, node + NODESIZE, _u16(node + 6))
     if c == 0 and w.leaf:
         _walk_found(m, w, node)
         return
@@ -294,47 +287,23 @@ cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
     _walk_next_probe(m, w)
 
 
+cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
+    """Advance a descent by one page entry or one probe; the root page, which every descent
+    shares and so is always in cache, is searched in one go."""
+    if w.state == WALK_ENTER:
+        _walk_enter(m, w)
+        while w.state == WALK_PROBE and w.pages == 1:
+            _walk_probe(m, w)
+    elif w.state == WALK_PROBE:
+        _walk_probe(m, w)
+
+
+cdef inline bint walk_busy(const Walk* w) noexcept nogil:
+    """Whether a descent still has steps to take."""
+    return w.state == WALK_ENTER or w.state == WALK_PROBE
+
+
 cdef inline void walk_one(const PageMap* m, Walk* w) noexcept nogil:
     """Finish one descent alone (a single lookup has nothing to overlap with)."""
-    while w.state == WALK_ENTER or w.state == WALK_PROBE:
+    while walk_busy(w):
         walk_step(m, w)
-
-
-cdef inline void walk_many(const PageMap* m, Walk* walks, Py_ssize_t n) noexcept nogil:
-    """Finish n descents, WALK_GROUP at a time in round robin; a finished one makes room for
-    the next."""
-    cdef Py_ssize_t slots[WALK_GROUP]
-    cdef Py_ssize_t active = 0, next_walk = 0, i
-    cdef Walk* w
-    while next_walk < n and active < WALK_GROUP:
-        slots[active] = next_walk
-        active += 1
-        next_walk += 1
-    while active:
-        i = 0
-        while i < active:
-            w = &walks[slots[i]]
-            walk_step(m, w)
-            if w.state == WALK_ENTER or w.state == WALK_PROBE:
-                i += 1
-            elif next_walk < n:
-                slots[i] = next_walk
-                next_walk += 1
-                i += 1
-            else:
-                active -= 1
-                slots[i] = slots[active]
-
-
-# --- The write side, for core/writer.pyx (the build's LMDB append) ----------------------------
-cdef extern from "lmdb.h" nogil:
-    enum:
-        MDB_CREATE
-        MDB_APPEND
-        MDB_NOSYNC
-        MDB_NOMETASYNC
-        MDB_KEYEXIST
-    int mdb_txn_commit(MDB_txn* txn)
-    int mdb_cursor_put(MDB_cursor* cursor, MDB_val* key, MDB_val* data, unsigned int flags)
-    int mdb_put(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* data, unsigned int flags)
-    int mdb_env_sync(MDB_env* env, int force)

@@ -56,8 +56,8 @@ ROWS = {
     "level5": person(15, "CY", "5"),
     "quoted": person(16, full_name='Lê "Tí" \\ Nguyễn'),
 }
-# Previous cards (rule 3): one whose window ended 2025-12-31, one with no known end; both
-# people are also defence-managed and cut off, which rule 3 answers before.
+# Previous cards (rule 3): one whose window ended 2025-12-31, and one with no known end whose
+# person is also defence-managed and revoked, which rule 3 answers before.
 ROWS["replaced"] = person(20, prev_card_no=prev_code(person(20)), prev_valid_to="2025-12-31")
 ROWS["replaced_no_end"] = person(
     21, prev_card_no=prev_code(person(21)), managed_by="defence", status="revoked"
@@ -168,10 +168,16 @@ def test_vietnamese_messages(reader):
 def test_010_before_and_after_the_window(reader, kind):
     asked = ids_of("active")[kind]
     assert result(ask(reader, asked, 20251231)) == (
-        "010", False, "Thẻ chưa đến thời hạn sử dụng", "Card not yet valid on this date"
+        "010",
+        False,
+        "Thẻ chưa đến thời hạn sử dụng",
+        "Card not yet valid on this date",
     )
     assert result(ask(reader, asked, 20270101)) == (
-        "010", False, "Thẻ hết giá trị sử dụng", "Card expired"
+        "010",
+        False,
+        "Thẻ hết giá trị sử dụng",
+        "Card expired",
     )
     # The window is inclusive at both ends (DOMAIN 3).
     assert ask(reader, asked, 20260101)["result"]["code"] == "000"
@@ -251,7 +257,15 @@ def test_full_body_of_a_valid_card(reader):
         "snapshot": "test-snapshot",
     }
     assert list(body) == [
-        "id", "id_type", "result", "date", "person", "card", "replacement", "in_route", "snapshot"
+        "id",
+        "id_type",
+        "result",
+        "date",
+        "person",
+        "card",
+        "replacement",
+        "in_route",
+        "snapshot",
     ]
 
 
@@ -273,13 +287,20 @@ def test_names_are_escaped(reader):
 
 @pytest.mark.parametrize(
     ("name", "level", "pct"),
-    [("level1", 1, 100), ("level2", 2, 100), ("level3", 3, 95), ("active", 4, 80),
-     ("level5", 5, 100)],
+    [
+        ("level1", 1, 100),
+        ("level2", 2, 100),
+        ("level3", 3, 95),
+        ("active", 4, 80),
+        ("level5", 5, 100),
+    ],
 )
 def test_coverage_pct_per_benefit_level(reader, name, level, pct):
     card = ask(reader, ids_of(name)["card_no"])["card"]
     assert (card["group"], card["benefit_level"], card["coverage_pct"]) == (
-        ROWS[name]["card_no"][:2], level, pct
+        ROWS[name]["card_no"][:2],
+        level,
+        pct,
     )
     assert card["province"] == "01"
 
@@ -350,10 +371,13 @@ def te_window(reader, name: str) -> tuple[str, str, str]:
     body = ask(reader, ids_of(name)["cccd"])
     until = body["card"]["valid_until"]
     last = int(until.replace("-", ""))
-    after = int((datetime.date.fromisoformat(until) + datetime.timedelta(days=1)).strftime("%Y%m%d"))
-    return until, ask(reader, ids_of(name)["cccd"], last)["result"]["code"], result(
-        ask(reader, ids_of(name)["cccd"], after)
-    )[3]
+    next_day = datetime.date.fromisoformat(until) + datetime.timedelta(days=1)
+    after = int(next_day.strftime("%Y%m%d"))
+    return (
+        until,
+        ask(reader, ids_of(name)["cccd"], last)["result"]["code"],
+        result(ask(reader, ids_of(name)["cccd"], after))[3],
+    )
 
 
 @pytest.mark.parametrize(
@@ -404,14 +428,16 @@ def test_answer_many_in_request_order(reader):
     ]
     bodies = orjson.loads(reader.answer_many(asked, DAY, "01832"))
     assert [b["id"] for b in bodies] == asked
-    assert [b["result"]["code"] for b in bodies] == ["110", "205", "000", "050", "110", "003", "000"]
+    codes = [b["result"]["code"] for b in bodies]
+    assert codes == ["110", "205", "000", "050", "110", "003", "000"]
     assert bodies[1]["result"]["message_en"] == (
         "id: 5 characters; expected a 12-digit CCCD, a 10-digit social insurance number "
         "or a 15-character card code"
     )
-    assert reader.answer_many(asked, DAY, "01832") == b"[" + b",".join(
-        reader.answer(i, DAY, "01832") for i in asked
-    ) + b"]"
+    assert (
+        reader.answer_many(asked, DAY, "01832")
+        == b"[" + b",".join(reader.answer(i, DAY, "01832") for i in asked) + b"]"
+    )
 
 
 def test_answer_many_empty_and_tuple(reader):
@@ -485,10 +511,21 @@ def test_100_for_index_entries_a_build_never_writes(impl, tmp_path):
     row = person(1)
     good = record.encode(
         record.Record(
-            gender="male", status="active", managed_by="vss", region_code=None,
-            dob=19850412, valid_from=20260101, valid_to=20261231, five_year_date=None,
-            prev_valid_to=None, card_no=row["card_no"], facility_code="01832",
-            prev_card_no=None, full_name="An", address=None, issuer=None,
+            gender="male",
+            status="active",
+            managed_by="vss",
+            region_code=None,
+            dob=19850412,
+            valid_from=20260101,
+            valid_to=20261231,
+            five_year_date=None,
+            prev_valid_to=None,
+            card_no=row["card_no"],
+            facility_code="01832",
+            prev_card_no=None,
+            full_name="An",
+            address=None,
+            issuer=None,
         )
     )
     key = record.cccd_key(row["cccd"])
@@ -508,16 +545,22 @@ def test_100_for_index_entries_a_build_never_writes(impl, tmp_path):
             (record.bhxh_key("0100000001"), key),
         ],
         cards=[
-            ("DN4010100000009".encode(), key),  # neither its card nor its previous card
-            ("DN4010100000002".encode(), record.cccd_key("001085000002")),
+            (b"DN4010100000009", key),  # neither its card nor its previous card
+            (b"DN4010100000002", record.cccd_key("001085000002")),
         ],
     )
     with impl.reader.SnapshotReader(path) as opened:
         codes = {
             asked: ask(opened, asked, facility="01832")
             for asked in [
-                "0100000009", "0100000008", "0100000007", "DN4010100000009", "DN4010100000002",
-                "001085000002", "001085000003", "001085000004",
+                "0100000009",
+                "0100000008",
+                "0100000007",
+                "DN4010100000009",
+                "DN4010100000002",
+                "001085000002",
+                "001085000003",
+                "001085000004",
             ]
         }
         for body in codes.values():
@@ -592,9 +635,7 @@ def snapshots(draw):
     return people, asked + extra
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=snapshots(),
     day=dates.map(_pack),
@@ -604,13 +645,239 @@ def test_compiled_and_reference_give_the_same_answers(compiled, reference, data,
     people, asked = data
     with tempfile.TemporaryDirectory() as directory:
         factory.write_snapshot(directory, people)
-        with compiled.reader.SnapshotReader(directory) as fast, reference.reader.SnapshotReader(
-            directory
-        ) as slow:
+        with (
+            compiled.reader.SnapshotReader(directory) as fast,
+            reference.reader.SnapshotReader(directory) as slow,
+        ):
             for one in asked:
                 got, expected = fast.answer(one, day, facility), slow.answer(one, day, facility)
                 assert orjson.loads(got) == orjson.loads(expected)
                 assert got == expected  # byte for byte, as DESIGN 6 promises
             many = fast.answer_many(asked, day, facility)
             assert many == slow.answer_many(asked, day, facility)
-            assert orjson.loads(many) == [orjson.loads(fast.answer(i, day, facility)) for i in asked]
+            singles = [orjson.loads(fast.answer(i, day, facility)) for i in asked]
+            assert orjson.loads(many) == singles
+
+
+# The bytes around every UTF-8 rule: ASCII, continuation bytes, lead bytes and the lead bytes
+# with narrowed second bytes (E0 overlongs, ED surrogates, F0 overlongs, F4 above U+10FFFF).
+_UTF8_EDGES = st.sampled_from(
+    [
+        0x41,
+        0x22,
+        0x5C,
+        0x0A,
+        0x7F,
+        0x80,
+        0x8F,
+        0x90,
+        0x9F,
+        0xA0,
+        0xBF,
+        0xC0,
+        0xC1,
+        0xC2,
+        0xDF,
+        0xE0,
+        0xE1,
+        0xED,
+        0xEF,
+        0xF0,
+        0xF3,
+        0xF4,
+        0xF5,
+        0xFF,
+    ]
+)
+_TEXT_BYTES = st.one_of(
+    st.binary(max_size=12),
+    st.lists(_UTF8_EDGES, max_size=8).map(bytes),
+    st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=_TEXT_BYTES, address=_TEXT_BYTES, issuer=_TEXT_BYTES)
+def test_compiled_and_reference_agree_on_stored_text_bytes(
+    compiled, reference, name, address, issuer
+):
+    row = person(1)
+    header = record.HEADER.pack(
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+        len(name),
+        len(address),
+        len(issuer),
+        19850412,
+        20260101,
+        20261231,
+        0,
+        0,
+        row["card_no"].encode(),
+        b"01832",
+        b"\0" * 15,
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        _write_raw(
+            directory, people=[(record.cccd_key(row["cccd"]), header + name + address + issuer)]
+        )
+        with (
+            compiled.reader.SnapshotReader(directory) as fast,
+            reference.reader.SnapshotReader(directory) as slow,
+        ):
+            got = fast.answer(row["cccd"], DAY)
+            assert got == slow.answer(row["cccd"], DAY)
+    valid = all(_decodes(text) for text in (name, address, issuer))
+    assert orjson.loads(got)["result"]["code"] == ("000" if valid else "100")
+
+
+def _decodes(text: bytes) -> bool:
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# --- the page walker (core/lmdb.pxd) against mdb_get and the reference ----------------------
+
+BIG = "😀"  # 4 bytes of UTF-8: the longest texts a build accepts make a record of 2 KB
+
+
+def _many_people() -> list[dict]:
+    """Enough people for a tree of depth 3, some with records on LMDB overflow pages."""
+    rows = []
+    for n in range(1, 3001):
+        group, level = GROUP_LEVELS[n % len(GROUP_LEVELS)]
+        overrides = {
+            "cccd": f"001{n:09d}",
+            "address": f"Số {n} " + "đường Láng, Hà Nội " * 9,
+            "status": record.STATUSES[n % 7] if n % 3 == 0 else "active",
+        }
+        if n % 500 == 0:
+            overrides.update(full_name=BIG * 100, address=BIG * 200, issuer=BIG * 200)
+        if n % 4 == 0:
+            overrides["prev_card_no"] = f"{group}{level}79{n:010d}"
+        rows.append(person(n, group, level, **overrides))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def big_snapshot(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("big"))
+    rows = _many_people()
+    factory.write_snapshot(directory, rows)
+    env = lmdb.open(directory, readonly=True, lock=False, max_dbs=4)
+    with env.begin() as txn:
+        stat = txn.stat(env.open_db(b"people", txn=txn, create=False))
+    env.close()
+    # The point of this snapshot: branch pages above the leaves, and values on their own pages.
+    assert stat["depth"] >= 3 and stat["overflow_pages"] > 0
+    return directory, rows
+
+
+def _all_ids(rows):
+    asked = []
+    for row in rows:
+        asked += [row["cccd"], row["bhxh_code"], row["card_no"], row.get("prev_card_no", "x")]
+    return asked + [f"001{n:09d}" for n in (0, 3001, 999999999)] + ["0100009999", "ZZ5999999999999"]
+
+
+def test_page_walker_agrees_with_mdb_get_and_the_reference(compiled, reference, big_snapshot):
+    directory, rows = big_snapshot
+    asked = _all_ids(rows)
+    with (
+        compiled.reader.SnapshotReader(directory) as walker,
+        compiled.reader.SnapshotReader(directory) as api,
+        reference.reader.SnapshotReader(directory) as slow,
+    ):
+        assert walker._page_walker
+        api._use_lmdb_api()
+        assert not api._page_walker
+        for one in asked[::7]:
+            expected = slow.answer(one, DAY, "01832")
+            assert walker.answer(one, DAY, "01832") == expected
+            assert api.answer(one, DAY, "01832") == expected
+        for start in range(0, len(asked), 1000):
+            chunk = asked[start : start + 1000]
+            expected = slow.answer_many(chunk, DAY, "01832")
+            assert walker.answer_many(chunk, DAY, "01832") == expected
+            assert api.answer_many(chunk, DAY, "01832") == expected
+        body = orjson.loads(walker.answer(rows[499]["cccd"], DAY))
+        assert body["person"]["full_name"] == BIG * 100
+        assert body["card"]["issuer"] == BIG * 200
+
+
+def test_answer_many_of_one_id_many_times(compiled, big_snapshot):
+    directory, rows = big_snapshot
+    with compiled.reader.SnapshotReader(directory) as opened:
+        bodies = orjson.loads(opened.answer_many([rows[10]["bhxh_code"]] * 1000, DAY))
+    assert len(bodies) == 1000
+    assert {b["person"]["cccd"] for b in bodies} == {rows[10]["cccd"]}
+
+
+def test_mdb_get_when_the_layout_is_not_the_walkers(compiled, reference, tmp_path):
+    # An integer-keyed people database orders keys as native integers, not as bytes: the
+    # walker refuses it at open and mdb_get answers.
+    row = person(1)
+    key = record.cccd_key(row["cccd"])
+    rec = record.encode(
+        record.Record(
+            gender="male",
+            status="active",
+            managed_by="vss",
+            region_code=None,
+            dob=19850412,
+            valid_from=20260101,
+            valid_to=20261231,
+            five_year_date=None,
+            prev_valid_to=None,
+            card_no=row["card_no"],
+            facility_code="01832",
+            prev_card_no=None,
+            full_name="An",
+            address=None,
+            issuer=None,
+        )
+    )
+    env = lmdb.open(str(tmp_path), map_size=1 << 24, max_dbs=4, lock=False, lib_version=0)
+    with env.begin(write=True) as txn:
+        txn.put(key, rec, db=env.open_db(b"people", txn=txn, integerkey=True))
+        txn.put(record.bhxh_key(row["bhxh_code"]), key, db=env.open_db(b"bhxh", txn=txn))
+        txn.put(row["card_no"].encode(), key, db=env.open_db(b"cards", txn=txn))
+        txn.put(b"manifest", b'{"id": "int"}', db=env.open_db(b"meta", txn=txn))
+    env.close()
+    with (
+        compiled.reader.SnapshotReader(str(tmp_path)) as fast,
+        reference.reader.SnapshotReader(str(tmp_path)) as slow,
+    ):
+        assert not fast._page_walker
+        for one in (row["cccd"], row["bhxh_code"], row["card_no"], "001085999999"):
+            assert fast.answer(one, DAY) == slow.answer(one, DAY)
+        assert orjson.loads(fast.answer(row["card_no"], DAY))["result"]["code"] == "000"
+        both = [row["cccd"], "x"]
+        assert fast.answer_many(both, DAY) == slow.answer_many(both, DAY)
+
+
+def test_a_damaged_page_raises_store_error(compiled, big_snapshot, tmp_path):
+    directory, rows = big_snapshot
+    with open(os.path.join(directory, "data.mdb"), "rb") as original:
+        data = bytearray(original.read())
+    victim = rows[1500]
+    # The leaf page holding the victim's record: its node pointers now point past the page.
+    page = data.index(victim["card_no"].encode() + b"01832") // 4096
+    nodes = (int.from_bytes(data[page * 4096 + 12 : page * 4096 + 14], "little") - 16) // 2
+    for i in range(nodes):
+        data[page * 4096 + 16 + 2 * i : page * 4096 + 18 + 2 * i] = b"\xf0\xff"
+    (tmp_path / "data.mdb").write_bytes(bytes(data))
+    with compiled.reader.SnapshotReader(str(tmp_path)) as opened:
+        assert opened._page_walker
+        with pytest.raises(StoreError, match="damaged"):
+            opened.answer(victim["cccd"], DAY)
+        with pytest.raises(StoreError, match="damaged"):
+            opened.answer_many([rows[0]["cccd"], victim["bhxh_code"]], DAY)
+        assert ask(opened, rows[0]["cccd"])["result"]["code"] in ("000", "110", "120", "121")

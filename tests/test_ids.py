@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from lookup.errors import IdError
 
-CARD_SHAPE = "expected a 12-digit CCCD, a 10-digit social insurance number or a 15-character card code"
+CARD_SHAPE = (
+    "expected a 12-digit CCCD, a 10-digit social insurance number or a 15-character card code"
+)
 FACILITY_MESSAGE = "facility: must be 5 characters, 2 digits then 3 digits or capital letters"
 
 
@@ -117,9 +119,11 @@ _ID_CHARS = st.sampled_from(
 _ID_LIKE = st.one_of(
     st.text(),
     st.lists(_ID_CHARS, max_size=20).map("".join),
-    st.sampled_from([10, 12, 15]).flatmap(
+    st.sampled_from([10, 12, 15])
+    .flatmap(
         lambda n: st.lists(st.sampled_from(list("0123456789ABZaz5 ")), min_size=n, max_size=n + 2)
-    ).map("".join),
+    )
+    .map("".join),
 )
 
 

@@ -70,9 +70,7 @@ def parse_id(text: str) -> tuple[str, str]:
             return "cccd", normalised
         if len(normalised) == 10:
             return "bhxh_code", normalised
-        raise IdError(
-            f"id: {len(normalised)} digits; a CCCD has 12, a social insurance number 10"
-        )
+        raise IdError(f"id: {len(normalised)} digits; a CCCD has 12, a social insurance number 10")
     if len(normalised) == 15:
         _check_card_code(normalised)
         return "card_no", normalised

@@ -102,9 +102,7 @@ class SnapshotReader:
         if not (rules.is_sound(person) and rules.holds_id(person, kind, normalised)):
             return rules.data_error(asked, kind, date, snapshot)
         cccd = record.key_to_cccd(key)
-        return rules.entitlement(
-            asked, kind, normalised, cccd, person, date, facility, snapshot
-        )
+        return rules.entitlement(asked, kind, normalised, cccd, person, date, facility, snapshot)
 
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""

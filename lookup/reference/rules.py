@@ -41,7 +41,10 @@ MESSAGES = {
         "Card managed by the Ministry of Public Security insurance office: "
         "check the card and ID by hand",
     ),
-    "003": ("Thẻ cũ hết giá trị sử dụng, đã được cấp thẻ mới", "Old card expired; a new card was issued"),
+    "003": (
+        "Thẻ cũ hết giá trị sử dụng, đã được cấp thẻ mới",
+        "Old card expired; a new card was issued",
+    ),
     "004": (
         "Thẻ cũ còn giá trị sử dụng, đã được cấp thẻ mới",
         "Old card still valid; a new card was issued",
@@ -289,10 +292,15 @@ def entitlement(
         expired = record.prev_valid_to is None or date > record.prev_valid_to
         result = _result("003" if expired else "004")
         return _body(
-            asked, kind, result, date, snapshot,
-            person, _previous_card(record), _replacement(record), in_route,
+            asked,
+            kind,
+            result,
+            date,
+            snapshot,
+            person,
+            _previous_card(record),
+            _replacement(record),
+            in_route,
         )
     result = _result(_verdict(record, date))
-    return _body(
-        asked, kind, result, date, snapshot, person, _current_card(record), None, in_route
-    )
+    return _body(asked, kind, result, date, snapshot, person, _current_card(record), None, in_route)

@@ -1,0 +1,31 @@
+"""Answer entitlement lookups from a snapshot (docs/DESIGN.md 4 and 6); compiled from
+core/reader.pyx, the twin of lookup/reference/reader.py."""
+
+from os import PathLike
+from types import TracebackType
+
+__all__ = ("SnapshotReader",)
+
+class SnapshotReader:
+    """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None: ...
+    @property
+    def snapshot_id(self) -> str:
+        """The id of the snapshot (its manifest's "id")."""
+    @property
+    def _page_walker(self) -> bool: ...
+    def _use_lmdb_api(self) -> None: ...
+    def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
+        """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
+    def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
+        """Answer many lookups as a JSON array of bodies in request order."""
+    def close(self) -> None:
+        """Release the snapshot; later lookups raise StoreError."""
+    def __enter__(self) -> SnapshotReader: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,456 @@
+# What a stored record says (docs/DESIGN.md 4 and 6), for core/reader.pyx. Header-only: the
+# plain-C half of lookup/reference/record.py (decode) and rules.py (the rules and the person and
+# card objects of an answer). The reader adds the result messages, the lookups and the body.
+#
+# A record is read in place from the memory map; read_record() refuses what a correct build
+# never writes (the checks of record.decode() and rules.is_sound()), so the rules and writers
+# below may trust every field.
+
+cimport cython
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from core.calendar cimport (
+    date_day, date_month, date_year, day_before, days_in_month, is_real_date, latest_day,
+    pack_date,
+)
+from core.jsonw cimport JsonWriter, jw_ascii_string, jw_int, jw_lit, jw_reserve, jw_utf8_string
+from core.record cimport (
+    CARD_LEN, FACILITY_LEN, HEADER_SIZE, MB_DEFENCE, MB_POLICE, OFF_ADDRESS_LEN, OFF_CARD_NO,
+    OFF_DOB, OFF_FACILITY, OFF_FIVE_YEAR, OFF_GENDER, OFF_ISSUER_LEN, OFF_MANAGED_BY,
+    OFF_NAME_LEN, OFF_PREV_CARD_NO, OFF_PREV_VALID_TO, OFF_REGION, OFF_STATUS, OFF_VALID_FROM,
+    OFF_VALID_TO, OFF_VERSION, RECORD_VERSION, ST_ACTIVE, ST_REDUCED_STOPPED, ST_REVOKED,
+)
+
+# The answers a record can give (DESIGN 6 message table); core/reader.pyx holds their JSON.
+cdef enum Result:
+    R000
+    R001
+    R002
+    R003
+    R004
+    R010_EARLY
+    R010_LATE
+    R050
+    R100
+    R110
+    R120
+    R121
+    R122
+    R123
+    R124
+    R205
+    N_RESULTS
+
+
+# --- Enumerations as JSON (DESIGN 4 codes, SPEC 3 names) ------------------------------------
+
+cdef inline const char* gender_json(int gender) noexcept:
+    if gender == 1:
+        return b'"male"'
+    if gender == 2:
+        return b'"female"'
+    return b'"unknown"'
+
+
+cdef inline const char* status_json(int status) noexcept:
+    # DESIGN 4 status codes, named as in SPEC 1.1.
+    if status == 0:
+        return b'"active"'
+    if status == 1:
+        return b'"revoked"'
+    if status == 2:
+        return b'"reduced"'
+    if status == 3:
+        return b'"reduced_out_province"'
+    if status == 4:
+        return b'"reduced_in_province"'
+    if status == 5:
+        return b'"reduced_rejoined"'
+    return b'"reduced_stopped"'
+
+
+cdef inline const char* managed_by_json(int managed_by) noexcept:
+    if managed_by == MB_DEFENCE:
+        return b'"defence"'
+    if managed_by == MB_POLICE:
+        return b'"police"'
+    return b'"vss"'
+
+
+cdef inline const char* region_json(int region) noexcept:
+    if region == 1:
+        return b'"K1"'
+    if region == 2:
+        return b'"K2"'
+    if region == 3:
+        return b'"K3"'
+    return b'null'
+
+
+cdef inline int coverage_pct(int level) noexcept:
+    # DOMAIN 2: levels 1-5 pay 100, 100, 95, 80, 100 per cent.
+    if level == 3:
+        return 95
+    if level == 4:
+        return 80
+    return 100
+
+
+# --- The record, read in place (DESIGN 4) ----------------------------------------------------
+
+cdef struct RecordView:
+    int gender
+    int status
+    int managed_by
+    int region
+    uint32_t dob
+    uint32_t valid_from
+    uint32_t valid_to
+    uint32_t five_year          # 0 = none
+    uint32_t prev_valid_to      # 0 = none
+    const char* card_no         # CARD_LEN bytes
+    const char* facility        # FACILITY_LEN bytes
+    const char* prev_card_no    # CARD_LEN bytes, NULL when none
+    const char* full_name
+    Py_ssize_t name_len
+    const char* issuer
+    Py_ssize_t issuer_len       # 0 = none
+
+
+cdef inline uint32_t _le16(const uint8_t* p) noexcept:
+    return p[0] | (<uint32_t>p[1] << 8)
+
+
+cdef inline uint32_t _le32(const uint8_t* p) noexcept:
+    return p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
+cdef inline bint _is_utf8(const uint8_t* s, Py_ssize_t n) noexcept:
+    """Strict UTF-8, as bytes.decode("utf-8") takes it: no overlongs, surrogates or > U+10FFFF."""
+    cdef Py_ssize_t i = 0
+    cdef uint8_t c, c1
+    while i < n:
+        c = s[i]
+        if c < 0x80:
+            i += 1
+        elif c < 0xE0:                                  # 2 bytes: C2-DF, 80-BF
+            if c < 0xC2 or i + 1 >= n or (s[i + 1] & 0xC0) != 0x80:
+                return False
+            i += 2
+        elif c < 0xF0:                                  # 3 bytes
+            if i + 2 >= n:
+                return False
+            c1 = s[i + 1]
+            if ((c1 & 0xC0) != 0x80 or (s[i + 2] & 0xC0) != 0x80
+                    or (c == 0xE0 and c1 < 0xA0)        # overlong
+                    or (c == 0xED and c1 > 0x9F)):      # UTF-16 surrogates
+                return False
+            i += 3
+        elif c < 0xF5:                                  # 4 bytes
+            if i + 3 >= n:
+                return False
+            c1 = s[i + 1]
+            if ((c1 & 0xC0) != 0x80 or (s[i + 2] & 0xC0) != 0x80 or (s[i + 3] & 0xC0) != 0x80
+                    or (c == 0xF0 and c1 < 0x90)        # overlong
+                    or (c == 0xF4 and c1 > 0x8F)):      # above U+10FFFF
+                return False
+            i += 4
+        else:
+            return False
+    return True
+
+
+cdef inline bint _starts_a_character(const uint8_t* texts, Py_ssize_t at,
+                                     Py_ssize_t end) noexcept:
+    return at >= end or (texts[at] & 0xC0) != 0x80
+
+
+cdef inline bint _is_digits(const char* s, int n) noexcept:
+    cdef int i
+    for i in range(n):
+        if not (c'0' <= s[i] <= c'9'):
+            return False
+    return True
+
+
+cdef inline bint _is_card(const char* s) noexcept:
+    """^[A-Z]{2}[1-5][0-9]{12}$ (DOMAIN 1)."""
+    return (c'A' <= s[0] <= c'Z' and c'A' <= s[1] <= c'Z' and c'1' <= s[2] <= c'5'
+            and _is_digits(s + 3, 12))
+
+
+cdef inline bint _is_no_card(const char* s) noexcept:
+    cdef int i
+    for i in range(CARD_LEN):
+        if s[i] != 0:
+            return False
+    return True
+
+
+cdef inline bint _is_facility(const char* s) noexcept:
+    """^[0-9]{2}[0-9A-Z]{3}$ (DOMAIN 1)."""
+    cdef int i
+    if not _is_digits(s, 2):
+        return False
+    for i in range(2, FACILITY_LEN):
+        if not (c'0' <= s[i] <= c'9' or c'A' <= s[i] <= c'Z'):
+            return False
+    return True
+
+
+# Year, month and day by plain unsigned division: the calendar.pxd getters keep Python's
+# floor-division semantics, which cost an idiv each on this path.
+@cython.cdivision(True)
+cdef inline unsigned int _year(uint32_t p) noexcept:
+    return p / 10000
+
+
+@cython.cdivision(True)
+cdef inline unsigned int _month(uint32_t p) noexcept:
+    return p / 100 % 100
+
+
+@cython.cdivision(True)
+cdef inline unsigned int _day(uint32_t p) noexcept:
+    return p % 100
+
+
+cdef inline bint _is_date(uint32_t p) noexcept:
+    return is_real_date(_year(p), _month(p), _day(p))
+
+
+cdef inline bint _is_dob(uint32_t p) noexcept:
+    # DESIGN 3: a birth date may lack its day, or its month and day.
+    cdef int y = _year(p), m = _month(p), d = _day(p)
+    if m == 0:
+        return d == 0 and is_real_date(y, 1, 1)
+    return is_real_date(y, m, d if d else 1)
+
+
+cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept:
+    """Point r into a stored record; False when it is not what a correct build writes.
+
+    The same checks as lookup.reference: record.decode() then rules.is_sound().
+    """
+    cdef Py_ssize_t name_len, address_len, texts_len
+    cdef const uint8_t* texts
+    if n < HEADER_SIZE or p[OFF_VERSION] != RECORD_VERSION:
+        return False
+    name_len = _le16(p + OFF_NAME_LEN)
+    address_len = _le16(p + OFF_ADDRESS_LEN)
+    r.issuer_len = _le16(p + OFF_ISSUER_LEN)
+    if <size_t>(HEADER_SIZE + name_len + address_len + r.issuer_len) != n:
+        return False
+    r.gender = p[OFF_GENDER]
+    r.status = p[OFF_STATUS]
+    r.managed_by = p[OFF_MANAGED_BY]
+    r.region = p[OFF_REGION]
+    if not (1 <= r.gender <= 3 and r.status <= ST_REDUCED_STOPPED and r.managed_by <= MB_POLICE
+            and r.region <= 3):
+        return False
+    r.full_name = <const char*>p + HEADER_SIZE
+    r.name_len = name_len
+    r.issuer = r.full_name + name_len + address_len
+    # The three texts are adjacent: one pass checks them all, and as no character may span
+    # two of them, each is then valid on its own. The address is not part of an answer, but the
+    # reference decodes it: a record with a broken address answers 100 in both.
+    texts = <const uint8_t*>r.full_name
+    texts_len = name_len + address_len + r.issuer_len
+    if not (_is_utf8(texts, texts_len)
+            and _starts_a_character(texts, name_len, texts_len)
+            and _starts_a_character(texts, name_len + address_len, texts_len)):
+        return False
+    r.card_no = <const char*>p + OFF_CARD_NO
+    r.facility = <const char*>p + OFF_FACILITY
+    r.prev_card_no = <const char*>p + OFF_PREV_CARD_NO
+    if _is_no_card(r.prev_card_no):
+        r.prev_card_no = NULL
+    elif not _is_card(r.prev_card_no):
+        return False
+    r.dob = _le32(p + OFF_DOB)
+    r.valid_from = _le32(p + OFF_VALID_FROM)
+    r.valid_to = _le32(p + OFF_VALID_TO)
+    r.five_year = _le32(p + OFF_FIVE_YEAR)
+    r.prev_valid_to = _le32(p + OFF_PREV_VALID_TO)
+    # `&`, not `and`: every check runs anyway on a sound record, and a long chain of branches
+    # makes the compiler think the last checks are rarely reached and compile them for size.
+    return (_is_card(r.card_no) & _is_facility(r.facility) & _is_dob(r.dob)
+            & _is_date(r.valid_from) & _is_date(r.valid_to)
+            & (r.five_year == 0 or _is_date(r.five_year))
+            & (r.prev_valid_to == 0 or _is_date(r.prev_valid_to)))
+
+
+# --- The rules (DESIGN 6, SPEC 3.1) ----------------------------------------------------------
+
+cdef inline uint32_t te_limit(uint32_t dob) noexcept:
+    """The last day a TE card covers: the later of the day before 72 months and 30 September of
+    the year the child turns 6; a partial birth date counts as its latest day (DOMAIN 3)."""
+    cdef uint32_t born = latest_day(dob)
+    cdef int y = date_year(born) + 6, m = date_month(born), d = date_day(born)
+    if d > days_in_month(y, m):
+        d = days_in_month(y, m)          # 72 months after 29 February
+    cdef uint32_t before_72_months = day_before(pack_date(y, m, d))
+    cdef uint32_t september_30 = pack_date(y, 9, 30)
+    return before_72_months if before_72_months > september_30 else september_30
+
+
+cdef inline uint32_t valid_until(const RecordView* r) noexcept:
+    cdef uint32_t limit
+    if r.card_no[0] == c'T' and r.card_no[1] == c'E':
+        limit = te_limit(r.dob)
+        if limit < r.valid_to:
+            return limit
+    return r.valid_to
+
+
+cdef inline Result verdict(const RecordView* r, uint32_t date) noexcept:
+    """Rules 4-7 for the person's current card."""
+    if r.managed_by == MB_DEFENCE:
+        return R001
+    if r.managed_by == MB_POLICE:
+        return R002
+    if r.status == ST_REVOKED:
+        return R110
+    if r.status != ST_ACTIVE:
+        return <Result>(R120 + r.status - 2)   # statuses 2-6 are 120-124 in order
+    if date < r.valid_from:
+        return R010_EARLY
+    if date > valid_until(r):
+        return R010_LATE
+    return R000
+
+
+# --- The person and card objects of an answer (SPEC 3, DESIGN 6 key order) ----------------
+
+cdef inline const char* _digit_pairs() noexcept:
+    """"00" to "99": dates are written two digits at a time."""
+    return (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+            b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+            b"8081828384858687888990919293949596979899")
+
+
+@cython.cdivision(True)
+cdef inline void write_date(JsonWriter* w, uint32_t p) noexcept:
+    """"YYYY-MM-DD", or "YYYY-MM" / "YYYY" for a partial date; years have 4 digits (DESIGN 3)."""
+    cdef unsigned int y = _year(p), m = _month(p), d = _day(p)
+    cdef char* out
+    if not jw_reserve(w, 12):
+        return
+    out = w.buf + w.len
+    out[0] = c'"'
+    memcpy(out + 1, _digit_pairs() + 2 * (y / 100 % 100), 2)
+    memcpy(out + 3, _digit_pairs() + 2 * (y % 100), 2)
+    out += 5
+    if m:
+        out[0] = c'-'
+        memcpy(out + 1, _digit_pairs() + 2 * m, 2)
+        out += 3
+        if d:
+            out[0] = c'-'
+            memcpy(out + 1, _digit_pairs() + 2 * d, 2)
+            out += 3
+    out[0] = c'"'
+    w.len = out + 1 - w.buf
+
+
+cdef inline void write_optional_date(JsonWriter* w, uint32_t p) noexcept:
+    if p == 0:
+        jw_lit(w, b"null")
+    else:
+        write_date(w, p)
+
+
+@cython.cdivision(True)
+cdef inline void write_cccd(JsonWriter* w, uint64_t cccd) noexcept:
+    """The 12-digit CCCD of a people key, leading zeros kept (more digits if it is larger)."""
+    cdef char digits[24]
+    cdef int n = 0
+    while cccd or n < 12:
+        digits[23 - n] = <char>(48 + cccd % 10)
+        cccd /= 10
+        n += 1
+    if jw_reserve(w, n + 2):
+        w.buf[w.len] = c'"'
+        memcpy(w.buf + w.len + 1, digits + 24 - n, n)
+        w.buf[w.len + n + 1] = c'"'
+        w.len += n + 2
+
+
+cdef inline void write_card_code_fields(JsonWriter* w, const char* card) noexcept:
+    """The fields a card code carries (DOMAIN 1-2), from "card_no" to "province"."""
+    cdef int level = card[2] - 48
+    jw_lit(w, b'{"card_no":')
+    jw_ascii_string(w, card, CARD_LEN)
+    jw_lit(w, b',"group":')
+    jw_ascii_string(w, card, 2)
+    jw_lit(w, b',"benefit_level":')
+    jw_int(w, level)
+    jw_lit(w, b',"coverage_pct":')
+    jw_int(w, coverage_pct(level))
+    jw_lit(w, b',"province":')
+    jw_ascii_string(w, card + 3, 2)
+
+
+cdef inline void write_person(JsonWriter* w, uint64_t cccd, const RecordView* r) noexcept:
+    jw_lit(w, b',"person":{"cccd":')
+    write_cccd(w, cccd)
+    jw_lit(w, b',"bhxh_code":')
+    jw_ascii_string(w, r.card_no + 5, 10)        # SPEC 1.1: the card code's last 10 digits
+    jw_lit(w, b',"full_name":')
+    jw_utf8_string(w, r.full_name, r.name_len)
+    jw_lit(w, b',"dob":')
+    write_date(w, r.dob)
+    jw_lit(w, b',"gender":')
+    jw_lit(w, gender_json(r.gender))
+    jw_lit(w, b'}')
+
+
+cdef inline void write_current_card(JsonWriter* w, const RecordView* r) noexcept:
+    jw_lit(w, b',"card":')
+    write_card_code_fields(w, r.card_no)
+    jw_lit(w, b',"facility_code":')
+    jw_ascii_string(w, r.facility, FACILITY_LEN)
+    jw_lit(w, b',"valid_from":')
+    write_date(w, r.valid_from)
+    jw_lit(w, b',"valid_to":')
+    write_date(w, r.valid_to)
+    jw_lit(w, b',"five_year_date":')
+    write_optional_date(w, r.five_year)
+    jw_lit(w, b',"region_code":')
+    jw_lit(w, region_json(r.region))
+    jw_lit(w, b',"status":')
+    jw_lit(w, status_json(r.status))
+    jw_lit(w, b',"issuer":')
+    if r.issuer_len:
+        jw_utf8_string(w, r.issuer, r.issuer_len)
+    else:
+        jw_lit(w, b"null")
+    jw_lit(w, b',"managed_by":')
+    jw_lit(w, managed_by_json(r.managed_by))
+    jw_lit(w, b',"valid_until":')
+    write_date(w, valid_until(r))
+    jw_lit(w, b'},"replacement":null')
+
+
+cdef inline void write_previous_card(JsonWriter* w, const RecordView* r) noexcept:
+    """Rule 3: the replaced card as far as it is known, then the current card as replacement."""
+    jw_lit(w, b',"card":')
+    write_card_code_fields(w, r.prev_card_no)
+    jw_lit(w, b',"facility_code":null,"valid_from":null,"valid_to":')
+    write_optional_date(w, r.prev_valid_to)
+    jw_lit(w, b',"five_year_date":')
+    write_optional_date(w, r.five_year)
+    jw_lit(w, b',"region_code":null,"status":"replaced","issuer":null,"managed_by":')
+    jw_lit(w, managed_by_json(r.managed_by))
+    jw_lit(w, b',"valid_until":')
+    write_optional_date(w, r.prev_valid_to)
+    jw_lit(w, b'},"replacement":{"card_no":')
+    jw_ascii_string(w, r.card_no, CARD_LEN)
+    jw_lit(w, b',"valid_from":')
+    write_date(w, r.valid_from)
+    jw_lit(w, b',"valid_to":')
+    write_date(w, r.valid_to)
+    jw_lit(w, b',"facility_code":')
+    jw_ascii_string(w, r.facility, FACILITY_LEN)
+    jw_lit(w, b'}')
