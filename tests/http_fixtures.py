@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -29,7 +32,17 @@ from lookup.keys import ClientStore
 from lookup.store import DataDir
 from lookup.web.app import ServiceConfig, ServiceRunner, make_app
 
-__all__ = ("LiveServer", "Reply", "build_data", "add_key", "days_from_today", "person")
+__all__ = (
+    "LiveServer",
+    "WorkerProcess",
+    "Reply",
+    "build_data",
+    "add_key",
+    "days_from_today",
+    "dmy",
+    "parse_raw",
+    "person",
+)
 
 
 def days_from_today(days: int) -> str:
@@ -60,60 +73,11 @@ class Reply:
         return orjson.loads(self.body)
 
 
-class LiveServer:
-    """make_app(config) served on 127.0.0.1:<free port> from a background thread."""
+class HttpClient:
+    """A blocking client for a server on 127.0.0.1:`port`."""
 
-    def __init__(self, config: ServiceConfig) -> None:
-        self.config = config
-        self.app: web.Application = make_app(config)
-        self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+    port: int
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        loop = self.loop = uvloop.new_event_loop()
-        asyncio.set_event_loop(loop)
-        runner = ServiceRunner(self.app)
-        try:
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]
-        except BaseException as exc:  # handed to the test thread
-            self._error = exc
-            self._ready.set()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(runner.cleanup())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-
-    def call(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-        """Run a coroutine on the server's loop and return its result."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(30)
-
-    # -- client ----------------------------------------------------------------------------
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -166,6 +130,87 @@ class LiveServer:
         return b"".join(chunks)
 
 
+class LiveServer(HttpClient):
+    """make_app(config) served on 127.0.0.1:<free port> from a background thread."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.app: web.Application = make_app(config)
+        self.port = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        loop = self.loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = ServiceRunner(self.app)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = runner.addresses[0][1]
+        except BaseException as exc:  # handed to the test thread
+            self._error = exc
+            self._ready.set()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    def call(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        """Run a coroutine on the server's loop and return its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(30)
+
+
+class WorkerProcess(HttpClient):
+    """make_app(config) served from a separate process, as another `lookup serve` worker is."""
+
+    def __init__(self, data_dir: str, worker_index: int, workers: int) -> None:
+        self.args = [data_dir, str(worker_index), str(workers)]
+        self.port = 0
+
+    def __enter__(self) -> WorkerProcess:
+        here = Path(__file__).resolve().parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent), str(here)])}
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), *self.args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the worker process did not start"
+        self.port = int(line)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()  # the worker stops when its stdin closes
+        self.process.wait(30)
+        self.process.stdout.close()
+
+
 def parse_raw(reply: bytes) -> tuple[int, dict[str, str], bytes]:
     """Split a raw HTTP/1.1 reply into (status, headers with lower-case names, body)."""
     head, _, body = reply.partition(b"\r\n\r\n")
@@ -181,3 +226,11 @@ def parse_raw(reply: bytes) -> tuple[int, dict[str, str], bytes]:
 def dmy(iso: str) -> str:
     """YYYY-MM-DD as dd/MM/yyyy."""
     return date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
+if __name__ == "__main__":  # WorkerProcess: serve DATA_DIR as worker INDEX of COUNT
+    data_dir, index, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    config = ServiceConfig(data_dir=data_dir, worker_index=index, workers=count)
+    with LiveServer(config) as server:
+        print(server.port, flush=True)
+        sys.stdin.read()

@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -24,14 +25,7 @@ from lookup.keys import ClientStore, RateLimiter
 from lookup.metrics import Metrics, SharedCounters
 from lookup.web import openapi
 from lookup.web.entitlements import MAX_BATCH, EntitlementRoutes, Today
-from lookup.web.errors import (
-    JSON,
-    Frontline,
-    Guard,
-    JsonErrorServer,
-    RequestIds,
-    frontline,
-)
+from lookup.web.errors import JSON, Frontline, Guard, JsonErrorServer, RequestIds
 from lookup.web.gateway import TOKEN_TTL, GatewayRoutes, TokenSigner
 from lookup.web.snapshots import SnapshotWatcher
 
@@ -165,17 +159,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         worker=config.worker_name, fsync=config.audit_fsync, secret=secret,
     )  # fmt: skip
     metrics = Metrics(config.shared_metrics, config.worker_index) if config.metrics else None
-    guard = Guard(clients, limiter)
     today = Today()
     gateway = routes.gateway
 
-    def on_poll() -> None:
-        if clients.reload_if_changed():
-            gateway.forget_logins()  # a client may have been revoked
+    def refresh_clients() -> bool:
+        """Reload clients.json if it changed; then forget every verified key and login."""
+        if not clients.reload_if_changed():
+            return False
+        guard.forget()  # a client may have been revoked
+        gateway.forget_logins()
+        return True
+
+    guard = Guard(clients, limiter, refresh_clients)
 
     watcher = SnapshotWatcher(
         config.data_dir, interval=config.poll_interval, grace=config.reader_grace,
-        on_poll=on_poll,
+        on_poll=refresh_clients,
     )  # fmt: skip
     app[CLIENTS] = clients
     app[AUDIT] = audit
@@ -186,11 +185,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         routes.front.observe = metrics.request
     routes.bind(app)
     routes.entitlements.bind(
-        watcher=watcher, guard=guard, audit=audit, metrics=metrics, today=today
+        watcher=watcher, guard=guard, audit=audit, metrics=metrics, today=today, front=routes.front
     )
     gateway.bind(
         watcher=watcher, clients=clients, guard=guard, audit=audit, metrics=metrics,
-        today=today, signer=TokenSigner(secret, ttl=config.token_ttl),
+        today=today, signer=TokenSigner(secret, ttl=config.token_ttl), refresh=refresh_clients,
     )  # fmt: skip
     try:
         await watcher.start()
@@ -198,6 +197,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     finally:
         routes.front.observe = None
         await watcher.close()
+        gateway.close()
         await audit.close()
 
 
@@ -205,7 +205,6 @@ def make_app(config: ServiceConfig) -> web.Application:
     """Return the HTTP API application for one worker; resources open when it starts."""
     front = Frontline(RequestIds(config.worker_index), config.max_body)
     app = web.Application(
-        middlewares=[frontline(front)],
         client_max_size=config.max_body,
         handler_args={
             # No access log: it would cost time on every request and, with the path, hold ID
@@ -221,26 +220,43 @@ def make_app(config: ServiceConfig) -> web.Application:
     app[_ROUTES] = routes
     app.cleanup_ctx.append(_resources)
     ent, gw = routes.entitlements, routes.gateway
-    # Route names are the metrics' route labels (lookup.metrics.ALIASES).
-    app.router.add_post("/v1/entitlements/batch", ent.batch, name="batch")
-    app.router.add_get("/v1/entitlements/{id}", ent.one, name="entitlement", allow_head=False)
-    app.router.add_get("/v1/vneid/cards/{cccd}", ent.vneid_card, name="vneid", allow_head=False)
-    app.router.add_post("/api/token/take", gw.take_token, name="token")
-    app.router.add_post("/api/egw/KQNhanLichSuKCB2024", gw.check, name="gateway")
-    app.router.add_get("/healthz", routes.healthz, name="healthz")
-    app.router.add_get("/readyz", routes.readyz, name="readyz")
-    app.router.add_get("/metrics", routes.metrics_text, name="metrics", allow_head=False)
-    app.router.add_get("/openapi.json", routes.openapi_json, name="openapi")
-    app.router.add_get("/docs", routes.docs_html, name="docs")
+    router = app.router
+
+    def add(
+        method: str, path: str, handler: Any, label: str, *, wrapped: bool = False,
+        head: bool = False,
+    ) -> None:  # fmt: skip
+        # `label` names the route in the metrics (lookup.metrics.ALIASES). Every other method
+        # on the path answers a JSON 405.
+        resource = router.add_resource(path, name=label)
+        resource.add_route(method, handler if wrapped else front.wrap(label, handler))
+        allowed = method
+        if head:  # for load balancers' probes
+            resource.add_route("HEAD", front.wrap(label, handler))
+            allowed = f"{method}, HEAD"
+        resource.add_route("*", front.wrap(label, front.not_allowed(allowed)))
+
+    add("POST", "/v1/entitlements/batch", ent.batch, "batch")
+    add("GET", "/v1/entitlements/{id}", ent.one, "entitlement", wrapped=True)  # does it itself
+    add("GET", "/v1/vneid/cards/{cccd}", ent.vneid_card, "vneid")
+    add("POST", "/api/token/take", gw.take_token, "token")
+    add("POST", "/api/egw/KQNhanLichSuKCB2024", gw.check, "gateway")
+    add("GET", "/healthz", routes.healthz, "healthz", head=True)
+    add("GET", "/readyz", routes.readyz, "readyz", head=True)
+    add("GET", "/metrics", routes.metrics_text, "metrics")
+    add("GET", "/openapi.json", routes.openapi_json, "openapi")
+    add("GET", "/docs", routes.docs_html, "docs")
+    router.add_route("*", "/{path:.*}", front.wrap("other", front.not_found), name="other")
     return app
 
 
 class ServiceRunner(web.AppRunner):
     """web.AppRunner whose connections answer even unparseable requests in the SPEC 3 JSON shape.
 
-    A request line or header over the limit never reaches the app or its middleware: aiohttp's
-    connection handler answers it in text. This runner's server makes connections with
-    `JsonErrorRequestHandler` instead. Use it wherever web.AppRunner would be used.
+    A request line or header over the limit never reaches the app: aiohttp's connection
+    handler answers it in text (and logs the offending line, which may hold an ID number).
+    This runner's server makes connections with `JsonErrorRequestHandler` instead. Use it
+    wherever web.AppRunner would be used.
     """
 
     __slots__ = ()

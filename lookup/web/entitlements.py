@@ -24,7 +24,7 @@ from lookup.audit import AuditLog, AuditUnavailable
 from lookup.entitlements import VIETNAM, pack, parse_date, today_in_vietnam
 from lookup.errors import IdError
 from lookup.metrics import Metrics
-from lookup.web.errors import JSON, ApiError, Guard
+from lookup.web.errors import JSON, REQUEST_ID, ApiError, Frontline, Guard
 from lookup.web.snapshots import Snapshot, SnapshotWatcher
 
 __all__ = (
@@ -44,6 +44,12 @@ BATCH_FIELDS = frozenset({"ids", "date", "facility"})
 # string can contain it (a quote inside a string is escaped), so a byte search finds the codes.
 _CODE_AT = b'"result":{"code":"'
 _CODE_SKIP = len(_CODE_AT)
+# DESIGN 6 result codes: the hot path looks the three bytes up instead of decoding them.
+RESULT_CODES = (
+    "000", "001", "002", "003", "004", "010", "050", "100", "110",
+    "120", "121", "122", "123", "124", "205",
+)  # fmt: skip
+_CODES = {code.encode(): code for code in RESULT_CODES}
 
 
 def result_codes(answer: bytes) -> list[str]:
@@ -131,8 +137,11 @@ class EntitlementRoutes:
         audit: AuditLog,
         metrics: Metrics | None,
         today: Today,
+        front: Frontline,
     ) -> None:
         """Bind the resources opened at startup (bound methods cached for the hot path)."""
+        self.front = front
+        self.request_id = front.ids.for_request
         self.watcher = watcher
         self.guard = guard
         self.record = audit.record
@@ -141,23 +150,42 @@ class EntitlementRoutes:
 
     async def one(self, request: web.Request) -> web.Response:
         """GET /v1/entitlements/{id}?date=&facility= [his]."""
-        client = self.guard(request, "his")
-        snapshot = require_snapshot(self.watcher)
-        day, facility = self._query(request)
-        asked = request.match_info["id"]
-        body = snapshot.answer(asked, day, facility)
-        at = body.find(_CODE_AT) + _CODE_SKIP
-        code = body[at : at + 3].decode("ascii")
+        # The hot route (the benchmark's): it does Frontline.wrap's work itself, which saves a
+        # coroutine layer and a header update per request.
+        front = self.front
+        start = front.clock()
         try:
-            await self.record(
-                client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),
-                snapshot=snapshot.id,
-            )  # fmt: skip
-        except AuditUnavailable as exc:
-            raise audit_unavailable(exc) from None
-        if self.count_result is not None:
-            self.count_result(code)
-        return web.Response(body=body, headers={"Content-Type": JSON, "X-Snapshot": snapshot.id})
+            client = self.guard(request, "his")
+            snapshot = require_snapshot(self.watcher)
+            day, facility = self._query(request)
+            asked = request.match_info["id"]
+            body = snapshot.answer(asked, day, facility)
+            at = body.find(_CODE_AT) + _CODE_SKIP
+            code = _CODES.get(body[at : at + 3]) or body[at : at + 3].decode("ascii")
+            try:
+                await self.record(
+                    client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),
+                    snapshot=snapshot.id,
+                )  # fmt: skip
+            except AuditUnavailable as exc:
+                raise audit_unavailable(exc) from None
+            if self.count_result is not None:
+                self.count_result(code)
+            response = web.Response(
+                body=body,
+                headers={
+                    "Content-Type": JSON,
+                    "X-Snapshot": snapshot.id,
+                    REQUEST_ID: self.request_id(request),
+                },
+            )
+        except Exception as exc:
+            response = front.fail(exc)
+            response.headers[REQUEST_ID] = self.request_id(request)
+        observe = front.observe
+        if observe is not None:
+            observe("entitlement", response.status, front.clock() - start)
+        return response
 
     def _query(self, request: web.Request) -> tuple[int, str | None]:
         if not request.query_string:  # the common case: today, no facility
@@ -197,7 +225,9 @@ class EntitlementRoutes:
         unknown = sorted(set(data) - BATCH_FIELDS)
         if unknown:
             raise ApiError(
-                400, "body", f"body: unknown field {unknown[0]!r}; the fields are ids, date, facility"
+                400,
+                "body",
+                f"body: unknown field {unknown[0]!r}; the fields are ids, date, facility",
             )
         ids = data.get("ids")
         if not isinstance(ids, list) or not ids:
@@ -279,7 +309,12 @@ def vneid_not_cccd(asked: str, body: dict[str, Any]) -> dict[str, Any]:
         "id": body["id"],
         "cccd": None,
         "date": body["date"],
-        "result": {"code": "205", "eligible": False, "message": MALFORMED_VI, "message_en": NOT_CCCD},
+        "result": {
+            "code": "205",
+            "eligible": False,
+            "message": MALFORMED_VI,
+            "message_en": NOT_CCCD,
+        },
         "card": None,
         "snapshot": body["snapshot"],
     }

@@ -120,7 +120,9 @@ class RequestIds:
 def _describe_unhandled(exc: BaseException) -> str:
     """Name an unexpected exception and where it happened, without its message (SPEC 5)."""
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
-    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
+    where = " <- ".join(
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames)
+    )
     return f"{type(exc).__name__} at {where}"
 
 
@@ -255,39 +257,74 @@ _BAD_KEY = {"WWW-Authenticate": 'Bearer realm="lookup", error="invalid_token"'}
 class Guard:
     """Check a request's Bearer key, its scope and its client's rate (SPEC 3)."""
 
-    def __init__(self, clients: ClientStore, limiter: RateLimiter) -> None:
+    # Authorization headers already verified, bounded: a client uses one key for its life.
+    CACHE_MAX = 4096
+
+    def __init__(
+        self,
+        clients: ClientStore,
+        limiter: RateLimiter,
+        refresh: Callable[[], object] | None = None,
+    ) -> None:
         self._authenticate = clients.authenticate
+        # Reloads clients.json if it changed (and drops every verified-key cache): called once
+        # on an unknown key, so a key made by `lookup keys add` works at once, not a poll later.
+        self._refresh = refresh or clients.reload_if_changed
         self._check_rate = limiter.check
         self._clock = time.monotonic
+        # header value -> Client. Hashing the key (ClientStore.authenticate) costs more than
+        # the rest of a lookup, so each header is verified once. A dict lookup leaks nothing
+        # through timing: str hashes are keyed per process (SipHash), so a wrong key only
+        # ever compares against a right one on a 64-bit hash collision.
+        self._verified: dict[str, Client] = {}
+
+    def forget(self) -> None:
+        """Drop verified keys (clients.json changed: a key may have been revoked)."""
+        self._verified = {}
 
     def __call__(self, request: web.BaseRequest, scope: str) -> Client:
         """Return the client allowed to make this request, or raise ApiError 401/403/429."""
         header = request.headers.get("Authorization")
         if header is None:
-            raise ApiError(
-                401, "unauthorized", "send Authorization: Bearer <key>", _UNAUTHORIZED
-            )
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <key>", _UNAUTHORIZED)
+        client = self._verified.get(header)
+        if client is None:
+            client = self._verify(header)
+        if scope not in client.scopes:
+            raise ApiError(403, "forbidden", f"this key lacks the {scope!r} scope")
+        wait = self._check_rate(client, self._clock())
+        if wait > 0.0:
+            raise _rate_limited(client, wait)
+        return client
+
+    def _verify(self, header: str) -> Client:
         kind, _, key = header.partition(" ")
         if kind.lower() != "bearer" or not key:
             raise ApiError(
                 401, "unauthorized", "the Authorization header must be Bearer <key>", _BAD_KEY
             )
         client = self._authenticate(key.strip())
+        if client is None and self._refresh():
+            client = self._authenticate(key.strip())
         if client is None:
             raise ApiError(401, "unauthorized", "unknown or revoked key", _BAD_KEY)
-        if scope not in client.scopes:
-            raise ApiError(403, "forbidden", f"this key lacks the {scope!r} scope")
-        self.check_rate(client)
+        if len(self._verified) >= self.CACHE_MAX:
+            self._verified = {}
+        self._verified[header] = client
         return client
 
     def check_rate(self, client: Client) -> None:
         """Raise ApiError 429 with Retry-After when the client is over its rate."""
         wait = self._check_rate(client, self._clock())
         if wait > 0.0:
-            seconds = max(1, int(wait + 0.999))  # Retry-After is whole seconds, never 0
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"rate limit of {client.rate_per_s:g} requests/s exceeded; retry in {seconds} s",
-                {"Retry-After": str(seconds)},
-            )
+            raise _rate_limited(client, wait)
+
+
+def _rate_limited(client: Client, wait: float) -> ApiError:
+    seconds = max(1, int(wait + 0.999))  # Retry-After is whole seconds, never 0
+    return ApiError(
+        429,
+        "rate_limited",
+        f"rate limit of {client.rate_per_s:g} requests/s exceeded; retry in {seconds} s",
+        {"Retry-After": str(seconds)},
+    )

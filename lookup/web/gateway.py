@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,6 +58,7 @@ __all__ = (
 
 TOKEN_TTL = 3600  # seconds; expires_in of the APIKey
 TOKEN_CACHE_MAX = 4096
+LOGIN_THREADS = 2  # scrypt logins at once; more wait (a login is rare: once per token)
 
 # DOMAIN 5: the answer's fields, in the gateway's order.
 ANSWER_FIELDS = (
@@ -184,7 +185,9 @@ def _dmy(iso: str | None) -> str | None:
     return "/".join(reversed(iso.split("-")))
 
 
-def gateway_answer(code: str, note: str, ma_the: str | None, body: dict[str, Any] | None) -> dict[str, Any]:
+def gateway_answer(
+    code: str, note: str, ma_the: str | None, body: dict[str, Any] | None
+) -> dict[str, Any]:
     """Return the gateway's answer for a result code; card fields only when `body` is given."""
     answer: dict[str, Any] = dict.fromkeys(ANSWER_FIELDS)
     answer["maKetQua"] = code
@@ -277,8 +280,11 @@ class GatewayRoutes:
         metrics: Metrics | None,
         today: Today,
         signer: TokenSigner,
+        refresh: Callable[[], object] | None = None,
     ) -> None:
         """Bind the resources opened at startup."""
+        self._refresh = refresh or clients.reload_if_changed
+        self._pool = ThreadPoolExecutor(max_workers=LOGIN_THREADS, thread_name_prefix="login")
         self.watcher = watcher
         self.clients = clients
         self.guard = guard
@@ -292,9 +298,18 @@ class GatewayRoutes:
         self._clients_by_token = {}
 
     async def _login(self, username: str, password: str) -> Client | None:
-        # scrypt takes ~70 ms: run it off the event loop.
+        # scrypt takes ~70 ms: run it off the event loop, on threads of its own so a flood of
+        # logins cannot hold up what shares the default executor (the audit log's fsyncs).
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.clients.gateway_login, username, password)
+        login = self.clients.gateway_login
+        client = await loop.run_in_executor(self._pool, login, username, password)
+        if client is None and self._refresh():  # a login made a moment ago works at once
+            client = await loop.run_in_executor(self._pool, login, username, password)
+        return client
+
+    def close(self) -> None:
+        """Stop the login threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def take_token(self, request: web.Request) -> web.Response:
         """POST /api/token/take: username and MD5 password -> APIKey (DOMAIN 5)."""
@@ -305,7 +320,9 @@ class GatewayRoutes:
             return _reply({"maKetQua": "205", "ghiChu": f"{NOTES['205']}: {exc}", "APIKey": None})
         client = await self._login(username, password)
         if client is None or "his" not in client.scopes:
-            return _reply({"maKetQua": "401", "ghiChu": "Sai tên đăng nhập hoặc mật khẩu", "APIKey": None})
+            return _reply(
+                {"maKetQua": "401", "ghiChu": "Sai tên đăng nhập hoặc mật khẩu", "APIKey": None}
+            )
         access, id_token = self.signer.issue(client.name, username)
         return _reply(
             {

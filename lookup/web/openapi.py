@@ -92,8 +92,14 @@ SCHEMAS: dict[str, Schema] = {
             "region_code": {"enum": ["K1", "K2", "K3", None]},
             "status": {
                 "enum": [
-                    "active", "revoked", "reduced", "reduced_out_province",
-                    "reduced_in_province", "reduced_rejoined", "reduced_stopped", "replaced",
+                    "active",
+                    "revoked",
+                    "reduced",
+                    "reduced_out_province",
+                    "reduced_in_province",
+                    "reduced_rejoined",
+                    "reduced_stopped",
+                    "replaced",
                 ]
             },  # fmt: skip
             "issuer": NSTR,
@@ -129,7 +135,10 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
         "properties": {
             "ids": {
-                "type": "array", "minItems": 1, "maxItems": 1000, "items": STR,
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": STR,
                 "description": "CCCDs, social insurance numbers or card codes; a malformed one "
                 "answers 205 in its place, a non-string is a 400",
             },  # fmt: skip
@@ -309,7 +318,9 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
 
 DATE_PARAM = _query("date", "the visit date, YYYY-MM-DD (default: today in Vietnam)", DATE)
 FACILITY_PARAM = _query(
-    "facility", "the asking facility's code; sets `in_route`", {"type": "string", "example": "01832"}
+    "facility",
+    "the asking facility's code; sets `in_route`",
+    {"type": "string", "example": "01832"},
 )
 LOOKUP_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "RateLimited", "NotReady")
 FORM = "application/x-www-form-urlencoded"
@@ -325,13 +336,20 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "operationId": "getEntitlement",
                 "security": [{"bearer": []}],
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": STR,
-                     "description": "CCCD (12 digits), social insurance number (10) or card "
-                     "code (15); spaces and lower case are forgiven"},  # fmt: skip
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": STR,
+                        "description": "CCCD (12 digits), social insurance number (10) or card "
+                        "code (15); spaces and lower case are forgiven",
+                    },  # fmt: skip
                     DATE_PARAM,
                     FACILITY_PARAM,
                 ],
-                "responses": _responses(_json(_ref("Entitlement"), "the entitlement"), *LOOKUP_ERRORS),
+                "responses": _responses(
+                    _json(_ref("Entitlement"), "the entitlement"), *LOOKUP_ERRORS
+                ),
             }
         },
         "/v1/entitlements/batch": {
@@ -356,10 +374,18 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "operationId": "getVneidCard",
                 "security": [{"bearer": []}],
                 "parameters": [
-                    {"name": "cccd", "in": "path", "required": True, "schema": STR,
-                     "description": "the holder's CCCD (12 digits)"},  # fmt: skip
+                    {
+                        "name": "cccd",
+                        "in": "path",
+                        "required": True,
+                        "schema": STR,
+                        "description": "the holder's CCCD (12 digits)",
+                    },  # fmt: skip
                 ],
-                "responses": _responses(_json(_ref("VneidCard"), "the card"), *LOOKUP_ERRORS),
+                "responses": _responses(
+                    _json(_ref("VneidCard"), "the card"),
+                    *LOOKUP_ERRORS[1:],  # no parameters: no 400
+                ),
             }
         },
         "/api/token/take": {
@@ -376,8 +402,10 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                     },
                 },
                 "responses": _responses(
-                    {"description": "see maKetQua",
-                     "content": {"application/json": {"schema": _ref("TokenResponse")}}},
+                    {
+                        "description": "see maKetQua",
+                        "content": {"application/json": {"schema": _ref("TokenResponse")}},
+                    },
                     "TooLarge",
                 ),  # fmt: skip
             }
@@ -404,7 +432,9 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 },
                 "responses": _responses(
                     {**_json(_ref("CardCheckResponse"), "see maKetQua")},
-                    "TooLarge", "RateLimited", "NotReady",
+                    "TooLarge",
+                    "RateLimited",
+                    "NotReady",
                 ),  # fmt: skip
             }
         },
@@ -413,8 +443,12 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "summary": "Liveness",
                 "operationId": "healthz",
                 "tags": ["operations"],
-                "responses": {"200": {"description": "alive",
-                              "content": {"application/json": {"schema": _ref("Health")}}}},
+                "responses": {
+                    "200": {
+                        "description": "alive",
+                        "content": {"application/json": {"schema": _ref("Health")}},
+                    }
+                },
             }  # fmt: skip
         },
         "/readyz": {
@@ -423,10 +457,14 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "operationId": "readyz",
                 "tags": ["operations"],
                 "responses": {
-                    "200": {"description": "ready",
-                            "content": {"application/json": {"schema": _ref("Readiness")}}},
-                    "503": {"description": "not ready (same body)",
-                            "content": {"application/json": {"schema": _ref("Readiness")}}},
+                    "200": {
+                        "description": "ready",
+                        "content": {"application/json": {"schema": _ref("Readiness")}},
+                    },
+                    "503": {
+                        "description": "not ready (same body)",
+                        "content": {"application/json": {"schema": _ref("Readiness")}},
+                    },
                 },  # fmt: skip
             }
         },
@@ -438,9 +476,13 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "security": [{"bearer": []}],
                 "description": "Scope `admin`.",
                 "responses": _responses(
-                    {"description": "text exposition format 0.0.4",
-                     "content": {"text/plain": {"schema": STR}}},
-                    "Unauthorized", "Forbidden", "RateLimited",
+                    {
+                        "description": "text exposition format 0.0.4",
+                        "content": {"text/plain": {"schema": STR}},
+                    },
+                    "Unauthorized",
+                    "Forbidden",
+                    "RateLimited",
                 ),  # fmt: skip
             }
         },
@@ -449,8 +491,12 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "summary": "This description",
                 "operationId": "openapi",
                 "tags": ["operations"],
-                "responses": {"200": {"description": "OpenAPI 3.1",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
             }  # fmt: skip
         },
         "/docs": {
@@ -458,8 +504,9 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "summary": "A page that renders this description (works offline)",
                 "operationId": "docs",
                 "tags": ["operations"],
-                "responses": {"200": {"description": "HTML",
-                              "content": {"text/html": {"schema": STR}}}},
+                "responses": {
+                    "200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}
+                },
             }  # fmt: skip
         },
     }
@@ -480,8 +527,11 @@ def spec(*, max_batch: int = 1000) -> dict[str, Any]:
             "header over the limit), all with the Error body.",
         },
         "tags": [
-            {"name": "VSS gateway", "description": "Drop-in for the VSS gateway (DOMAIN 5): "
-             "HTTP 200 with the verdict in `maKetQua`, as HIS software expects."},
+            {
+                "name": "VSS gateway",
+                "description": "Drop-in for the VSS gateway (DOMAIN 5): "
+                "HTTP 200 with the verdict in `maKetQua`, as HIS software expects.",
+            },
             {"name": "operations"},
         ],  # fmt: skip
         "paths": _paths(max_batch),
@@ -489,8 +539,11 @@ def spec(*, max_batch: int = 1000) -> dict[str, Any]:
             "schemas": SCHEMAS,
             "responses": RESPONSES,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "an API key from `lookup keys add`"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key from `lookup keys add`",
+                },
             },  # fmt: skip
         },
     }

@@ -90,7 +90,7 @@ class SnapshotWatcher:
         if name is None or (current is not None and name == current.name):
             return False
         try:
-            snapshot = Snapshot(self.data.snapshots / name)
+            snapshot = self._reopen(name) or Snapshot(self.data.snapshots / name)
         except (LookupServiceError, OSError) as exc:
             # Keep serving the old snapshot; a half-deleted or damaged one must not take the
             # worker down. Retried every poll, logged once.
@@ -106,6 +106,15 @@ class SnapshotWatcher:
             self._retired.append((time.monotonic() + self.grace, current))
         log.info("serving snapshot %s", snapshot.id)
         return True
+
+    def _reopen(self, name: str) -> Snapshot | None:
+        """Take back a retired snapshot not closed yet (a quick rollback): some readers (py-lmdb)
+        cannot open an environment that is still open in the process."""
+        for i, (_, snapshot) in enumerate(self._retired):
+            if snapshot.name == name:
+                del self._retired[i]
+                return snapshot
+        return None
 
     def _close_retired(self, now: float) -> None:
         keep = []
