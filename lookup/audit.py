@@ -143,7 +143,7 @@ class AuditLog:
         self.last_error: str | None = None
 
         self._pending: list[bytes] = []
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
         self._backlog = 0
         self._dirty = False
         self._sync_task: asyncio.Task[None] | None = None
@@ -165,11 +165,15 @@ class AuditLog:
         outer.update(inner.digest())
         return outer.hexdigest()[:32]
 
-    async def record(
+    def record(
         self, *, client: str, endpoint: str, ids: Sequence[str], results: Sequence[str],
         snapshot: str | None, officer: str | None = None,
-    ) -> None:  # fmt: skip
-        """Append one record; return once it is written (os.write), else raise AuditUnavailable."""
+    ) -> asyncio.Future[None]:  # fmt: skip
+        """Queue one record; await the result: done once written (os.write), else AuditUnavailable.
+
+        A plain function returning a future, not a coroutine: the hot path pays for neither a
+        coroutine nor a shield, and a cancelled request cancels only its own future.
+        """
         if self._closed:
             raise AuditUnavailable("the audit log is closed")
         now = self._clock()
@@ -185,17 +189,16 @@ class AuditLog:
                 "snapshot": snapshot,
             }
         )
-        waiter = self._waiter
-        if waiter is None:
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
+        loop = asyncio.get_running_loop()
+        if not self._pending:  # the first record of this loop iteration schedules the write
             loop.call_soon(self._flush)
             if self.fsync == "interval" and self._sync_task is None:
                 self._sync_task = loop.create_task(self._sync_every_second())
+        future = loop.create_future()
         self._pending.append(line + b"\n")
+        self._waiters.append(future)
         self._backlog += 1
-        # shield: a cancelled request must not cancel the write its neighbours are waiting for.
-        await asyncio.shield(waiter)
+        return future
 
     @property
     def healthy(self) -> bool:
@@ -219,7 +222,7 @@ class AuditLog:
         """Write what is pending, fsync (unless `never`) and close the file."""
         if self._closed:
             return
-        if self._waiter is not None:
+        if self._pending:
             self._flush()
         self._closed = True
         if self._sync_task is not None:
@@ -241,38 +244,42 @@ class AuditLog:
 
     # -- writing ----------------------------------------------------------------------------
     def _flush(self) -> None:
-        waiter, self._waiter = self._waiter, None
         lines, self._pending = self._pending, []
-        if waiter is None:
+        waiters, self._waiters = self._waiters, []
+        if not lines:
             return
-        count = len(lines)
         try:
             self._write(b"".join(lines))
             # `always`: the records count as kept once on disk; the loop serves on meanwhile,
             # with a duplicate fd in case the file rotates before the disk is done.
             fd = os.dup(self._fd) if self.fsync == "always" else -1
         except OSError as exc:
-            self._backlog -= count
             self._fail(exc)
-            _set_exception(waiter, AuditUnavailable(f"audit log not writable: {self.last_error}"))
+            self._settle(waiters, AuditUnavailable(f"audit log not writable: {self.last_error}"))
             return
         if fd < 0:
-            self._backlog -= count
-            waiter.set_result(None)
+            self._settle(waiters, None)
             return
         synced = asyncio.get_running_loop().run_in_executor(None, _fsync_and_close, fd)
-        synced.add_done_callback(lambda f: self._synced(f, waiter, count))
+        synced.add_done_callback(lambda f: self._synced(f, waiters))
 
-    def _synced(
-        self, synced: asyncio.Future[None], waiter: asyncio.Future[None], count: int
-    ) -> None:
-        self._backlog -= count
+    def _synced(self, synced: asyncio.Future[None], waiters: list[asyncio.Future[None]]) -> None:
         exc = synced.exception()
         if exc is None:
-            waiter.set_result(None)
+            self._settle(waiters, None)
         else:
             self._fail(exc)
-            _set_exception(waiter, AuditUnavailable(f"audit log not durable: {self.last_error}"))
+            self._settle(waiters, AuditUnavailable(f"audit log not durable: {self.last_error}"))
+
+    def _settle(self, waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
+        """Complete the waiting requests' futures (a cancelled request's is already done)."""
+        self._backlog -= len(waiters)
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
 
     def _write(self, data: bytes) -> None:
         now = self._clock()
@@ -379,12 +386,6 @@ def _log_failure(done: asyncio.Future[None]) -> None:
     exc = done.exception()
     if exc is not None:
         log.error("audit log: fsync of a rotated file failed: %s", _describe(exc))
-
-
-def _set_exception(waiter: asyncio.Future[None], exc: Exception) -> None:
-    waiter.set_exception(exc)
-    waiter.exception()  # retrieved: if every waiter was cancelled, asyncio must not log it
-
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno is not None:
