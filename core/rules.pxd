@@ -114,6 +114,8 @@ cdef struct RecordView:
     const char* prev_card_no    # CARD_LEN bytes, NULL when none
     const char* full_name
     Py_ssize_t name_len
+    const char* address
+    Py_ssize_t address_len      # 0 = none
     const char* issuer
     Py_ssize_t issuer_len       # 0 = none
 
@@ -233,14 +235,14 @@ cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept
 
     The same checks as lookup.reference: record.decode() then rules.is_sound().
     """
-    cdef Py_ssize_t name_len, address_len, texts_len
+    cdef Py_ssize_t name_len, texts_len
     cdef const uint8_t* texts
     if n < HEADER_SIZE or p[OFF_VERSION] != RECORD_VERSION:
         return False
     name_len = _le16(p + OFF_NAME_LEN)
-    address_len = _le16(p + OFF_ADDRESS_LEN)
+    r.address_len = _le16(p + OFF_ADDRESS_LEN)
     r.issuer_len = _le16(p + OFF_ISSUER_LEN)
-    if <size_t>(HEADER_SIZE + name_len + address_len + r.issuer_len) != n:
+    if <size_t>(HEADER_SIZE + name_len + r.address_len + r.issuer_len) != n:
         return False
     r.gender = p[OFF_GENDER]
     r.status = p[OFF_STATUS]
@@ -251,15 +253,15 @@ cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept
         return False
     r.full_name = <const char*>p + HEADER_SIZE
     r.name_len = name_len
-    r.issuer = r.full_name + name_len + address_len
+    r.address = r.full_name + name_len
+    r.issuer = r.address + r.address_len
     # The three texts are adjacent: one pass checks them all, and as no character may span
-    # two of them, each is then valid on its own. The address is not part of an answer, but the
-    # reference decodes it: a record with a broken address answers 100 in both.
+    # two of them, each is then valid on its own.
     texts = <const uint8_t*>r.full_name
-    texts_len = name_len + address_len + r.issuer_len
+    texts_len = name_len + r.address_len + r.issuer_len
     if not (_is_utf8(texts, texts_len)
             and _starts_a_character(texts, name_len, texts_len)
-            and _starts_a_character(texts, name_len + address_len, texts_len)):
+            and _starts_a_character(texts, name_len + r.address_len, texts_len)):
         return False
     r.card_no = <const char*>p + OFF_CARD_NO
     r.facility = <const char*>p + OFF_FACILITY
@@ -403,7 +405,16 @@ cdef inline void write_person(JsonWriter* w, uint64_t cccd, const RecordView* r)
     write_date(w, r.dob)
     jw_lit(w, b',"gender":')
     jw_lit(w, gender_json(r.gender))
+    jw_lit(w, b',"address":')
+    write_optional_text(w, r.address, r.address_len)
     jw_lit(w, b'}')
+
+
+cdef inline void write_optional_text(JsonWriter* w, const char* text, Py_ssize_t n) noexcept:
+    if n:
+        jw_utf8_string(w, text, n)
+    else:
+        jw_lit(w, b"null")
 
 
 cdef inline void write_current_card(JsonWriter* w, const RecordView* r) noexcept:
@@ -422,14 +433,16 @@ cdef inline void write_current_card(JsonWriter* w, const RecordView* r) noexcept
     jw_lit(w, b',"status":')
     jw_lit(w, status_json(r.status))
     jw_lit(w, b',"issuer":')
-    if r.issuer_len:
-        jw_utf8_string(w, r.issuer, r.issuer_len)
-    else:
-        jw_lit(w, b"null")
+    write_optional_text(w, r.issuer, r.issuer_len)
     jw_lit(w, b',"managed_by":')
     jw_lit(w, managed_by_json(r.managed_by))
     jw_lit(w, b',"valid_until":')
     write_date(w, valid_until(r))
+    jw_lit(w, b',"prev_card_no":')
+    if r.prev_card_no != NULL:
+        jw_ascii_string(w, r.prev_card_no, CARD_LEN)
+    else:
+        jw_lit(w, b"null")
     jw_lit(w, b'},"replacement":null')
 
 
@@ -445,7 +458,7 @@ cdef inline void write_previous_card(JsonWriter* w, const RecordView* r) noexcep
     jw_lit(w, managed_by_json(r.managed_by))
     jw_lit(w, b',"valid_until":')
     write_optional_date(w, r.prev_valid_to)
-    jw_lit(w, b'},"replacement":{"card_no":')
+    jw_lit(w, b',"prev_card_no":null},"replacement":{"card_no":')
     jw_ascii_string(w, r.card_no, CARD_LEN)
     jw_lit(w, b',"valid_from":')
     write_date(w, r.valid_from)

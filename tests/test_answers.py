@@ -235,6 +235,7 @@ def test_full_body_of_a_valid_card(reader):
             "full_name": "Nguyễn Văn An",
             "dob": "1985-04-12",
             "gender": "male",
+            "address": "Số 12 phố Huế, phường Hai Bà Trưng, Hà Nội",
         },
         "card": {
             "card_no": "DN4010100000001",
@@ -251,6 +252,7 @@ def test_full_body_of_a_valid_card(reader):
             "issuer": "BHXH thành phố Hà Nội",
             "managed_by": "vss",
             "valid_until": "2026-12-31",
+            "prev_card_no": None,
         },
         "replacement": None,
         "in_route": True,
@@ -345,6 +347,7 @@ def test_003_004_previous_card(reader, date, code, message_en):
         "issuer": None,
         "managed_by": "vss",
         "valid_until": "2025-12-31",
+        "prev_card_no": None,
     }
     assert body["replacement"] == {
         "card_no": row["card_no"],

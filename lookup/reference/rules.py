@@ -216,6 +216,7 @@ def _person(cccd: str, record: Record) -> Body:
         "full_name": record.full_name,
         "dob": dates.format_date(record.dob),
         "gender": record.gender,
+        "address": record.address,
     }
 
 
@@ -231,6 +232,7 @@ def _current_card(record: Record) -> Body:
         "issuer": record.issuer,
         "managed_by": record.managed_by,
         "valid_until": dates.format_date(_valid_until(record)),
+        "prev_card_no": record.prev_card_no,
     }
 
 
@@ -248,6 +250,7 @@ def _previous_card(record: Record) -> Body:
         "issuer": None,
         "managed_by": record.managed_by,
         "valid_until": valid_to,
+        "prev_card_no": None,
     }
 
 

@@ -201,7 +201,7 @@ def gateway_answer(
         hoTen=person["full_name"],
         ngaySinh=_dmy(person["dob"]),
         gioiTinh=GENDER.get(person["gender"]),
-        diaChi=person.get("address"),
+        diaChi=person["address"],
         maDKBD=card["facility_code"],
         cqBHXH=card["issuer"],
         gtTheTu=_dmy(card["valid_from"]),
@@ -210,7 +210,9 @@ def gateway_answer(
         ngayDu5Nam=_dmy(card["five_year_date"]),
         maSoBHXH=person["bhxh_code"],
     )
-    if new is not None:  # 003/004: the asked code is the old card (SPEC 3.1 step 3)
+    if new is None:
+        answer["maTheCu"] = card["prev_card_no"]  # the card this one replaced, if any
+    else:  # 003/004: the asked code is the old card (SPEC 3.1 step 3)
         answer.update(
             maTheCu=card["card_no"],
             maTheMoi=new["card_no"],
