@@ -179,7 +179,7 @@ def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
 
     status = serve(
         args.data, host=args.host, port=args.port, workers=args.workers,
-        audit_fsync=args.audit_fsync,
+        audit_fsync=args.audit_fsync, metrics=args.metrics,
     )  # fmt: skip
     if status:
         raise _Failed("workers had to be killed: they did not stop within the drain timeout")
@@ -282,6 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--audit-fsync", choices=("never", "interval", "always"), default="interval",
                    help="when audit records reach the disk: never (page cache only), interval "
                    "(within 1 s, default) or always (before each answer)")
+    p.add_argument("--no-metrics", dest="metrics", action="store_false",
+                   help="serve without /metrics counters (to measure what they cost)")
     p = command("demo", cmd_demo, "synthesise data, build, create a demo key and serve")
     _serve_options(p)
     p.add_argument("--rows", type=_positive_int, default=200_000, help=argparse.SUPPRESS)

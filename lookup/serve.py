@@ -59,6 +59,7 @@ def serve(
     port: int = 8080,
     workers: int | None = None,
     audit_fsync: str = "interval",
+    metrics: bool = True,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     on_ready: Callable[[str, int], None] | None = None,
     out: TextIO | None = None,
@@ -79,7 +80,7 @@ def serve(
     count = workers or os.cpu_count() or 1
     port = _check_port(host, port)
     supervisor = Supervisor(
-        _WorkerSpec(data_dir, host, port, count, audit_fsync, shutdown_timeout),
+        _WorkerSpec(data_dir, host, port, count, audit_fsync, metrics, shutdown_timeout),
         shared=SharedCounters(count),
     )
     out = out or sys.stdout
@@ -145,6 +146,7 @@ class _WorkerSpec:
     port: int
     workers: int
     audit_fsync: str
+    metrics: bool
     shutdown_timeout: float
 
 
@@ -156,6 +158,7 @@ def _service_config(spec: _WorkerSpec, index: int, shared: SharedCounters) -> An
         worker_index=index,
         workers=spec.workers,
         audit_fsync=spec.audit_fsync,
+        metrics=spec.metrics,
         shared_metrics=shared,
     )
 
