@@ -63,10 +63,7 @@ def cmd_synth(args: argparse.Namespace) -> tuple[Any, str]:
         mismatch_rate=args.mismatch_rate, delta=args.delta, changes=args.changes or 0,
         invalid_rate=args.invalid_rate,
     )  # fmt: skip
-    extra = "".join(
-        f", {what} {summary[key]}" for key, what in (("population", "population"), ("delta", "delta"))
-        if summary.get(key)
-    )  # fmt: skip
+    extra = "".join(f", {k} {summary[k]}" for k in ("population", "delta") if summary.get(k))
     return summary, f"wrote {args.rows:,} rows to {args.out} in {summary['seconds']:.1f}s{extra}"
 
 
@@ -226,14 +223,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=_positive_int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="FILE", help="extract CSV (.csv.gz: gzip)")
-    p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
-                   help="date the card windows are laid around (default: today in Vietnam)")
+    p.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="date the card windows are laid around (default: today in Vietnam)",
+    )
     p.add_argument("--population", metavar="FILE", help="also write a population extract")
     p.add_argument("--mismatch-rate", type=_ratio, default=0.02, metavar="R")
     p.add_argument("--delta", metavar="FILE", help="also write a delta against the extract")
     p.add_argument("--changes", type=_positive_int, metavar="N")
-    p.add_argument("--invalid-rate", type=_ratio, default=0.0, metavar="R",
-                   help="share of rows that deliberately break a rule")
+    p.add_argument(
+        "--invalid-rate",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of rows that deliberately break a rule",
+    )
 
     p = command("build", cmd_build, "build a snapshot from an extract and publish it")
     p.add_argument("extract", metavar="FILE")
@@ -244,7 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("delta", metavar="DELTA")
 
     p = command("get", cmd_get, "print the entitlement JSON for one id")
-    p.add_argument("id", metavar="ID", help="CCCD (12 digits), social insurance number (10) or card code (15)")
+    p.add_argument(
+        "id", metavar="ID", help="CCCD (12 digits), social insurance number (10) or card code (15)"
+    )
     p.add_argument("--date", metavar="YYYY-MM-DD", help="visit date (default: today in Vietnam)")
     p.add_argument("--facility", metavar="CODE", help="requesting facility, for in_route")
 
@@ -269,21 +278,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scopes", required=True, metavar="S[,S...]", help="his, vneid, batch, admin")
     p.add_argument("--username", metavar="U", help="gateway login (DOMAIN 5), e.g. 01832_BV")
     p.add_argument("--password", metavar="P", help="gateway password (stored as a salted hash)")
-    p.add_argument("--rate", type=_non_negative_float, default=DEFAULT_RATE, metavar="R",
-                   help=f"requests per second, 0 = unlimited (default {DEFAULT_RATE:g})")
-    p.add_argument("--burst", type=_positive_int, default=DEFAULT_BURST, metavar="B",
-                   help=f"requests allowed at once above the rate (default {DEFAULT_BURST})")
+    p.add_argument(
+        "--rate",
+        type=_non_negative_float,
+        default=DEFAULT_RATE,
+        metavar="R",
+        help=f"requests per second, 0 = unlimited (default {DEFAULT_RATE:g})",
+    )
+    p.add_argument(
+        "--burst",
+        type=_positive_int,
+        default=DEFAULT_BURST,
+        metavar="B",
+        help=f"requests allowed at once above the rate (default {DEFAULT_BURST})",
+    )
     keys_command("list", cmd_keys_list, "list clients (never their keys)")
     p = keys_command("revoke", cmd_keys_revoke, "revoke a client's key")
     p.add_argument("name", metavar="NAME")
 
     p = command("serve", cmd_serve, "serve the HTTP API")
     _serve_options(p)
-    p.add_argument("--audit-fsync", choices=("never", "interval", "always"), default="interval",
-                   help="when audit records reach the disk: never (page cache only), interval "
-                   "(within 1 s, default) or always (before each answer)")
-    p.add_argument("--no-metrics", dest="metrics", action="store_false",
-                   help="serve without /metrics counters (to measure what they cost)")
+    p.add_argument(
+        "--audit-fsync",
+        choices=("never", "interval", "always"),
+        default="interval",
+        help="when audit records reach the disk: never (page cache only), interval "
+        "(within 1 s, default) or always (before each answer)",
+    )
+    p.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="serve without /metrics counters (to measure what they cost)",
+    )
     p = command("demo", cmd_demo, "synthesise data, build, create a demo key and serve")
     _serve_options(p)
     p.add_argument("--rows", type=_positive_int, default=200_000, help=argparse.SUPPRESS)
@@ -293,8 +320,13 @@ def _parser() -> argparse.ArgumentParser:
 def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", metavar="H", help="default 127.0.0.1")
     p.add_argument("--port", type=_port, default=8080, metavar="P", help="default 8080")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                   help="worker processes (default: one per core)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: one per core)",
+    )
 
 
 def _port(text: str) -> int:

@@ -99,7 +99,9 @@ def _read_delta(path: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str, 
                 errors.append((line, exc.field, exc.message))
                 continue
             if row.cccd_key in first_line:  # two changes to one person: which one is meant?
-                errors.append((line, "cccd", f"cccd: also changed on line {first_line[row.cccd_key]}"))
+                errors.append(
+                    (line, "cccd", f"cccd: also changed on line {first_line[row.cccd_key]}")
+                )
                 continue
             first_line[row.cccd_key] = line
             ops.append((line, row))
@@ -122,7 +124,9 @@ def _apply(
             old = txn.get(row.cccd_key, db=people)
             if old is None:
                 if row.op == "delete":
-                    errors.append((line, "cccd", "cccd: delete of a person who is not in the store"))
+                    errors.append(
+                        (line, "cccd", "cccd: delete of a person who is not in the store")
+                    )
                 continue
             record = decode(old)
             txn.delete(int(record.bhxh_code).to_bytes(8, "big"), db=bhxh)

@@ -4,7 +4,7 @@ core's SnapshotReader, with the parameter checks and the Vietnam-date rule."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from lookup import _core
 from lookup.errors import IdError
@@ -19,7 +19,7 @@ DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 def today_in_vietnam(now: datetime | None = None) -> date:
     """Return today's date in Vietnam; `now` must be timezone-aware (default: the clock)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now.astimezone(VIETNAM).date()

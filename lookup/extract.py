@@ -15,15 +15,17 @@ from typing import BinaryIO
 
 from lookup.errors import ExtractError
 
-REQUIRED = (
-    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "facility_code",
-    "valid_from", "valid_to",
+# SPEC.md 1.1, in the order the spec lists them (and lookup synth writes them).
+COLUMNS = (
+    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address", "facility_code",
+    "valid_from", "valid_to", "five_year_date", "region_code", "status", "managed_by",
+    "prev_card_no", "prev_valid_to", "issuer",
 )  # fmt: skip
 OPTIONAL = (
     "address", "five_year_date", "region_code", "status", "managed_by", "prev_card_no",
     "prev_valid_to", "issuer",
 )  # fmt: skip
-COLUMNS = REQUIRED + OPTIONAL
+REQUIRED = tuple(name for name in COLUMNS if name not in OPTIONAL)
 DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -76,7 +76,8 @@ class DataDir:
         snapshot_id = self.current_id()
         if snapshot_id is None:
             raise StoreError(
-                f"no snapshot in {self.root}: build one with `lookup build EXTRACT --data {self.root}`"
+                f"no snapshot in {self.root}: "
+                f"build one with `lookup build EXTRACT --data {self.root}`"
             )
         path = self.snapshots / snapshot_id
         if not (path / MANIFEST).exists():
@@ -98,7 +99,9 @@ class DataDir:
         for info in self.list():
             if info.id == snapshot_id:
                 return info
-        raise StoreError(f"no snapshot {snapshot_id!r} in {self.root}; `lookup snapshots` lists them")
+        raise StoreError(
+            f"no snapshot {snapshot_id!r} in {self.root}; `lookup snapshots` lists them"
+        )
 
     # -- writing ----------------------------------------------------------------------------
     @contextmanager

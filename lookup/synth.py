@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lookup.entitlements import today_in_vietnam
 from lookup.synth_changes import DeltaPlan, Population, keep_candidates
 from lookup.synth_invalid import Breaker
 from lookup.synth_people import FLAG_NAMES, Block, Person, PersonMaker
@@ -54,15 +55,9 @@ __all__ = ("synthesize", "today_in_vietnam", "COLUMNS", "DELTA_COLUMNS", "POPULA
 DELTA_COLUMNS = ("op",) + COLUMNS  # SPEC.md 1.2: op first
 POPULATION_COLUMNS = ("cccd", "full_name", "dob", "gender")  # SPEC.md 1.3
 GZIP_LEVEL = 3  # synthetic files are rewritten often: speed over the last percent of size
-VIETNAM = datetime.timezone(datetime.timedelta(hours=7))  # no daylight saving
 # Both are part of what a seed means: changing one changes the files.
 BLOCK = 4096  # people drawn together, column by column
 SHARD_ROWS = 262_144  # rows per shard, the unit of parallel work (at most MAX_SHARDS of them)
-
-
-def today_in_vietnam() -> datetime.date:
-    """Return today's date in Vietnam (UTC+7), whatever the server's zone (DOMAIN.md 3)."""
-    return datetime.datetime.now(VIETNAM).date()
 
 
 @lru_cache(maxsize=4)

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from lookup import synth_data as data
+from lookup.extract import COLUMNS  # SPEC.md 1.1, in the spec's order
 from lookup.synth_data import (
     HAMLET_WORDS,
     PROVINCES,
@@ -46,26 +47,6 @@ __all__ = (
     "P32",
 )
 
-# SPEC.md 1.1, in the order the generator writes them.
-COLUMNS = (
-    "cccd",
-    "bhxh_code",
-    "card_no",
-    "full_name",
-    "dob",
-    "gender",
-    "address",
-    "facility_code",
-    "valid_from",
-    "valid_to",
-    "five_year_date",
-    "region_code",
-    "status",
-    "managed_by",
-    "prev_card_no",
-    "prev_valid_to",
-    "issuer",
-)
 (
     CCCD,
     BHXH,

@@ -12,30 +12,11 @@ import os
 import lmdb
 import orjson
 
+from lookup.extract import COLUMNS
 from lookup.reference.validate import RowValidator
 
 __all__ = ("COLUMNS", "make_row", "split", "write_snapshot")
 
-# SPEC 1.1 columns in the order the spec lists them.
-COLUMNS = (
-    "cccd",
-    "bhxh_code",
-    "card_no",
-    "full_name",
-    "dob",
-    "gender",
-    "address",
-    "facility_code",
-    "valid_from",
-    "valid_to",
-    "five_year_date",
-    "region_code",
-    "status",
-    "managed_by",
-    "prev_card_no",
-    "prev_valid_to",
-    "issuer",
-)
 
 # A man born in Hanoi in 1985 (CCCD 001 0 85 ...: no data-quality flag), on an active DN
 # (employee, level 4) card issued in Hanoi, valid for 2026.

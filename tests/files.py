@@ -34,4 +34,6 @@ def write_csv(
 def person(n: int, **overrides: str) -> dict[str, str]:
     """Return a valid row for the n-th test person: unique CCCD, bhxh_code and card code."""
     bhxh = f"01{n:08d}"
-    return make_row(**{"cccd": f"001085{n:06d}", "bhxh_code": bhxh, "card_no": f"DN401{bhxh}", **overrides})
+    return make_row(
+        **{"cccd": f"001085{n:06d}", "bhxh_code": bhxh, "card_no": f"DN401{bhxh}", **overrides}
+    )

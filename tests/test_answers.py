@@ -7,6 +7,7 @@ import datetime
 import os
 import tempfile
 
+import factory
 import lmdb
 import orjson
 import pytest
@@ -15,7 +16,6 @@ from hypothesis import strategies as st
 
 from lookup.errors import StoreError
 from lookup.reference import record, rules
-from tests import factory
 
 DAY = 20260615  # inside the default 2026 card window
 MESSAGE_205 = "Mã định danh không đúng định dạng"

@@ -43,7 +43,9 @@ def first_cccd(folder) -> str:
 
 def test_get_prints_the_entitlement_json(store):
     cccd = first_cccd(store)
-    out = lookup("get", f" {cccd[:4]} {cccd[4:]} ", "--date", "2026-06-01", "--data", str(store / "data"))
+    out = lookup(
+        "get", f" {cccd[:4]} {cccd[4:]} ", "--date", "2026-06-01", "--data", str(store / "data")
+    )
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert body["person"]["cccd"] == cccd and body["id_type"] == "cccd"

@@ -83,7 +83,9 @@ def assert_recovers(data: DataDir, before, extract: Path) -> None:
 )
 def test_build_killed_at_a_point(data, extracts, point):
     before = state(data)
-    killed = lookup("build", str(extracts[1]), "--data", str(data.root), env={"LOOKUP_CRASH_AT": point})
+    killed = lookup(
+        "build", str(extracts[1]), "--data", str(data.root), env={"LOOKUP_CRASH_AT": point}
+    )
     assert killed.returncode == -signal.SIGKILL
     assert_recovers(data, before, extracts[1])
 

@@ -66,7 +66,9 @@ def test_delta_adds_changes_and_deletes(data, tmp_path):
 
 def test_a_code_may_move_between_people_within_one_delta(data, tmp_path):
     moved = person(4)["bhxh_code"]  # person 4 is deleted; person 60 takes the number
-    apply_delta(data, delta(tmp_path, [upsert(60, bhxh_code=moved, card_no="DN401" + moved), delete(4)]))
+    apply_delta(
+        data, delta(tmp_path, [upsert(60, bhxh_code=moved, card_no="DN401" + moved), delete(4)])
+    )
     assert answers(data, [moved])[0]["person"]["cccd"] == person(60)["cccd"]
 
 

@@ -53,7 +53,9 @@ class SnapshotWriter:
                 if (value[:KEY_SIZE] if skip_by_value else key) not in skip:
                     # putmulti would skip an out-of-order key silently; MDB_APPEND refuses it.
                     if last is not None and key <= last:
-                        raise ValueError(f"{name.decode()}: keys must be appended in increasing order")
+                        raise ValueError(
+                            f"{name.decode()}: keys must be appended in increasing order"
+                        )
                     last = key
                     yield key, value[:end]
 
