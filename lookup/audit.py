@@ -1,6 +1,6 @@
 """The audit log (SPEC.md 5): one JSON line per answered lookup, kept before the answer leaves.
 
-    DATA/audit.key                          the HMAC secret of `hash_id` (32 random bytes, 0600)
+    DATA/audit.key                          the key of `hash_id` (32 random bytes, 0600)
     DATA/audit/audit-YYYY-MM-DD-<worker>.jsonl
 
 A record holds the time (ISO 8601, UTC), the client, the officer (keyed hash), the endpoint, a
@@ -127,11 +127,10 @@ class AuditLog:
         self.worker = worker
         self.fsync = fsync
         self._clock = clock  # wall clock for timestamps and the day; injectable for tests
-        block = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
-        block = block.ljust(64, b"\0")
-        # HMAC-SHA256 with the key schedule done once: ~1.4 us per id instead of ~3.
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        # Keyed BLAKE2b is a MAC by design (RFC 7693) and, keyed once and copied per id, half
+        # the cost of HMAC-SHA256: it matters for a 1000-id batch. Keys over 64 bytes are hashed.
+        key = secret if len(secret) <= 64 else hashlib.blake2b(secret).digest()
+        self._keyed = hashlib.blake2b(key=key, digest_size=16)
 
         self._fd = -1
         self._path: Path | None = None
@@ -158,12 +157,10 @@ class AuditLog:
 
     # -- public -----------------------------------------------------------------------------
     def hash_id(self, id: str) -> str:
-        """Return the keyed hash of an id: HMAC-SHA256 under the audit secret, 32 hex digits."""
-        inner = self._inner.copy()
-        inner.update(id.translate(_ID_FOLD).encode("utf-8", "surrogatepass"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()[:32]
+        """Return the keyed hash of an id: BLAKE2b-128 under the audit secret, 32 hex digits."""
+        h = self._keyed.copy()
+        h.update(id.translate(_ID_FOLD).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def record(
         self, *, client: str, endpoint: str, ids: Sequence[str], results: Sequence[str],
