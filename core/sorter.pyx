@@ -47,12 +47,7 @@ cdef enum:
     MAX_RUNS = 64
     PREFETCH_AHEAD = 16       # slots
 
-cdef struct Slot:
-    # The key's first 16 bytes as two big-endian integers (zero-padded): sorting keys of up to
-    # 16 bytes (the build's are 8 and 15) never reads the arena.
-    uint64_t hi
-    uint64_t lo
-    size_t offset    # of the entry in the arena; entries are appended in insertion order
+# Slot (a buffered entry's key prefix and place) and the class's fields are in sorter.pxd.
 
 
 cdef inline uint64_t big_endian_u64(const uint8_t* key, Py_ssize_t start,
@@ -212,18 +207,6 @@ cdef FILE* open_file(object path, const char* mode, size_t buffer_size) except N
 cdef class ExternalSorter:
     """Sort (key, value) byte pairs by key, stably, spilling sorted runs to files."""
 
-    cdef readonly Py_ssize_t key_size
-    cdef readonly Py_ssize_t memory_limit
-    cdef object folder          # our temporary folder, None once closed
-    cdef list runs              # run file paths, oldest first
-    cdef Py_ssize_t count       # entries added
-    cdef uint8_t* arena         # buffered entries, laid out as in a run file
-    cdef size_t arena_used, arena_cap
-    cdef Slot* slots            # one per buffered entry
-    cdef size_t nslots, slots_cap
-    cdef uint64_t generation    # changes on every add/spill/close: live iterators then refuse
-    cdef Py_ssize_t files_made  # names run files uniquely
-
     def __cinit__(self):
         self.arena = NULL
         self.slots = NULL
@@ -252,13 +235,18 @@ cdef class ExternalSorter:
 
     def add(self, bytes key not None, bytes value not None):
         """Add one entry; a run file is written when the buffer passes memory_limit."""
-        cdef Py_ssize_t size = PyBytes_GET_SIZE(value)
+        self.add_entry(<const uint8_t*>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+                       <const uint8_t*>PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+
+    cdef int add_entry(self, const uint8_t* key, Py_ssize_t key_size, const uint8_t* value,
+                       Py_ssize_t size) except -1:
+        """add() of C bytes, for the build's loop (core/csvrows.pyx feed_build)."""
         cdef size_t need
         cdef uint8_t* entry
         self.check_open()
-        if PyBytes_GET_SIZE(key) != self.key_size:
+        if key_size != self.key_size:
             raise ValueError(
-                f"key: {PyBytes_GET_SIZE(key)} bytes; this sorter sorts {self.key_size}-byte keys"
+                f"key: {key_size} bytes; this sorter sorts {self.key_size}-byte keys"
             )
         if size > 0xFFFFFFFF:
             raise ValueError(f"value: {size} bytes; at most 4 GiB - 1")
@@ -266,8 +254,8 @@ cdef class ExternalSorter:
         self.reserve(need)
         entry = self.arena + self.arena_used
         write_u32(entry, <uint32_t>size)
-        memcpy(entry + LEN_SIZE, PyBytes_AS_STRING(key), self.key_size)
-        memcpy(entry + LEN_SIZE + self.key_size, PyBytes_AS_STRING(value), size)
+        memcpy(entry + LEN_SIZE, key, self.key_size)
+        memcpy(entry + LEN_SIZE + self.key_size, value, size)
         self.slots[self.nslots].hi = big_endian_u64(entry + LEN_SIZE, 0, self.key_size)
         self.slots[self.nslots].lo = big_endian_u64(entry + LEN_SIZE, 8, self.key_size)
         self.slots[self.nslots].offset = self.arena_used
@@ -278,6 +266,7 @@ cdef class ExternalSorter:
         # The sort needs as many slots again as scratch space.
         if self.arena_used + 2 * self.nslots * sizeof(Slot) > <size_t>self.memory_limit:
             self.spill()
+        return 0
 
     def items(self):
         """Iterate over all entries in key order, ties in insertion order; callable again."""

@@ -89,12 +89,7 @@ cdef object valid_row(tuple items):
 
 # --- Fields -------------------------------------------------------------------------------------
 
-cdef enum Field:
-    F_OP, F_CCCD, F_BHXH, F_CARD, F_NAME, F_DOB, F_GENDER, F_ADDRESS, F_FACILITY, F_VALID_FROM,
-    F_VALID_TO, F_FIVE_YEAR, F_REGION, F_STATUS, F_MANAGED_BY, F_PREV_CARD, F_PREV_VALID_TO,
-    F_ISSUER, N_FIELDS
-
-# Indexed by Field.
+# Indexed by Field (validate.pxd).
 cdef tuple FIELD_NAMES = (
     "op", "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address",
     "facility_code", "valid_from", "valid_to", "five_year_date", "region_code", "status",
@@ -227,14 +222,12 @@ cdef uint64_t decimal(const uint8_t* p, Py_ssize_t n) noexcept:
     return v
 
 
-cdef bytes big_endian_key(uint64_t v):
+cdef void put_key(uint8_t* out, uint64_t v) noexcept:
     """DESIGN 4: CCCD and social insurance number keys are 8-byte big-endian integers."""
-    cdef uint8_t out[KEY_LEN]
     cdef int i
     for i in range(KEY_LEN - 1, -1, -1):
         out[i] = v & 0xFF
         v >>= 8
-    return PyBytes_FromStringAndSize(<char*>out, KEY_LEN)
 
 # --- Dates (DESIGN 3) ----------------------------------------------------------------------------
 
@@ -276,18 +269,12 @@ cdef enum:
     FAST_A_LAST = 0x024F
     FAST_B_FIRST = 0x1E00
     FAST_B_LAST = 0x1EFF
-    NAME_LIMIT = 100
-    TEXT_LIMIT = 200
-    MAX_UTF8 = 4
-    # Header plus the longest texts that can pass: 100 + 200 + 200 code points of up to 4 bytes.
-    RECORD_MAX = HEADER_SIZE + (NAME_LIMIT + 2 * TEXT_LIMIT) * MAX_UTF8
+# NAME_LIMIT, TEXT_LIMIT, MAX_UTF8 and RECORD_MAX are in validate.pxd.
 
 cdef enum TextResult:
     TEXT_OK, TEXT_EMPTY, TEXT_CONTROL, TEXT_TOO_LONG, TEXT_SLOW
 
-cdef struct Text:
-    Py_ssize_t nbytes   # UTF-8 bytes written
-    Py_ssize_t nchars   # code points after normalisation (counted past the limit)
+# struct Text (what a normalised text took) is in validate.pxd.
 
 
 cdef enum AsciiClass:
@@ -472,6 +459,10 @@ cdef bint has_surrogate_of(const code_unit* data, Py_ssize_t n) noexcept:
     return found
 
 
+cdef inline bytes key_bytes(const uint8_t* key):
+    return PyBytes_FromStringAndSize(<const char*>key, KEY_LEN)
+
+
 cdef inline object fail(int field, str tail):
     name = FIELD_NAMES[field]
     raise RowError(name, f"{name}: {tail}")
@@ -481,10 +472,6 @@ cdef inline object fail(int field, str tail):
 @cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class RowValidator:
     """Validate rows of one extract (or delta) file whose header is `columns`."""
-
-    cdef readonly tuple columns
-    cdef readonly bint delta
-    cdef Py_ssize_t index[N_FIELDS]  # column of each Field, -1 when the file lacks it
 
     def __init__(self, columns, delta=False):
         """Remember where each column is; the caller has checked the names (SPEC 1.1)."""
@@ -496,7 +483,7 @@ cdef class RowValidator:
             # The first column of that name, as in the reference (the caller rejects repeats).
             self.index[f] = self.columns.index(name) if name in self.columns else -1
 
-    cdef inline str get(self, list values, int field):
+    cdef str get(self, list values, int field):
         """A missing optional column and an empty value are the same: absent."""
         cdef Py_ssize_t i = self.index[field]
         return "" if i < 0 else values[i]
@@ -504,6 +491,22 @@ cdef class RowValidator:
     def validate(self, values):
         """Check one row; return its record and keys or raise RowError (DESIGN 5)."""
         cdef list row = values if type(values) is list else list(values)
+        cdef Checked c
+        self.check(row, &c)
+        if c.delete:
+            return valid_row(("delete", key_bytes(c.cccd_key), None, None, None, None, 0))
+        return valid_row((
+            "upsert",
+            key_bytes(c.cccd_key),
+            key_bytes(c.bhxh_key),
+            PyBytes_FromStringAndSize(<char*>c.card_no, CARD_LEN),
+            PyBytes_FromStringAndSize(<char*>c.prev_card_no, CARD_LEN) if c.has_prev else None,
+            PyBytes_FromStringAndSize(<char*>c.record, c.record_len),
+            c.quality,
+        ))
+
+    cdef int check(self, list row, Checked* out) except -1:
+        """validate() as C data for the build's loop (core/csvrows.pyx): fill out or raise."""
         cdef Py_ssize_t i
         cdef str op = "upsert"
         cdef uint8_t cccd[12]
@@ -524,14 +527,15 @@ cdef class RowValidator:
             fail(F_CCCD, "required")
         if not ascii_into(value, 12, cccd) or not all_digits(cccd, 12):
             fail(F_CCCD, "must be 12 digits")
-        if op == "delete":
-            key = big_endian_key(decimal(cccd, 12))
-            return valid_row(("delete", key, None, None, None, None, 0))
-        return self.upsert(row, cccd)
+        put_key(out.cccd_key, decimal(cccd, 12))
+        out.delete = op == "delete"
+        if out.delete:
+            return 0
+        return self.upsert(row, cccd, out)
 
-    cdef object upsert(self, list row, const uint8_t* cccd):
+    cdef int upsert(self, list row, const uint8_t* cccd, Checked* out) except -1:
         cdef uint8_t bhxh[10]
-        cdef uint8_t buf[RECORD_MAX]
+        cdef uint8_t* buf = out.record
         cdef uint8_t* texts = buf + HEADER_SIZE
         cdef Header h
         cdef Text t
@@ -616,15 +620,13 @@ cdef class RowValidator:
         texts += t.nbytes
 
         write_header(buf, &h)
-        return valid_row((
-            "upsert",
-            big_endian_key(decimal(cccd, 12)),
-            big_endian_key(decimal(bhxh, 10)),
-            PyBytes_FromStringAndSize(<char*>h.card_no, CARD_LEN),
-            PyBytes_FromStringAndSize(<char*>h.prev_card_no, CARD_LEN) if prev_card else None,
-            PyBytes_FromStringAndSize(<char*>buf, texts - buf),
-            quality(cccd, h.dob, h.gender),
-        ))
+        out.record_len = texts - buf
+        put_key(out.bhxh_key, decimal(bhxh, 10))
+        memcpy(out.card_no, h.card_no, CARD_LEN)
+        memcpy(out.prev_card_no, h.prev_card_no, CARD_LEN)
+        out.has_prev = bool(prev_card)
+        out.quality = quality(cccd, h.dob, h.gender)
+        return 0
 
     cdef int date(self, list row, int field, bint required, bint dob, uint32_t* out) except -1:
         """Parse a date field into out (0 when absent and optional), or raise RowError."""

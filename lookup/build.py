@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from lookup import _core
-from lookup.errors import RowError, StoreError
+from lookup.errors import StoreError
 from lookup.extract import Extract
 from lookup.progress import Progress
 from lookup.store import DataDir, crash_point
@@ -104,35 +104,21 @@ def build(
 
 # -- read -----------------------------------------------------------------------------------
 def _read(source: str, sorters: _Sorters, rejects: _Rejects, progress: Progress) -> dict[str, Any]:
-    quality = dict.fromkeys(QUALITY_FLAGS.values(), 0)
-    rows = invalid = record_bytes = 0
+    # The loop over rows is csvrows.feed_build: in C with the compiled core, the reference's
+    # Python loop otherwise (see it for what goes into which sorter).
     with Extract(source) as extract:
-        validate = _core.impl.validate.RowValidator(extract.columns).validate
-        add_id, add_person = sorters.ids.add, sorters.people.add
-        add_bhxh, add_card = sorters.bhxh.add, sorters.cards.add
+        validator = _core.impl.validate.RowValidator(extract.columns)
         progress.phase("reading", total=extract.position()[1])
-        for line, values in extract:
-            rows += 1
-            if rows % 65536 == 0:
-                progress.update(extract.position()[0], rows)
-            try:
-                row = validate(values)
-            except RowError as exc:
-                invalid += 1
-                rejects.add(line, exc.field, exc.message)
-                continue
-            key, tag = row.cccd_key, line.to_bytes(4, "little")
-            add_id(key, tag)
-            add_person(key, row.record)
-            add_bhxh(row.bhxh_key, key + tag)
-            add_card(row.card_no, key + tag + CURRENT)
-            if row.prev_card_no is not None:
-                add_card(row.prev_card_no, key + tag + PREVIOUS)
-            record_bytes += len(row.record)
-            if row.quality:
-                for bit, name in QUALITY_FLAGS.items():
-                    if row.quality & bit:
-                        quality[name] += 1
+
+        def tick(rows: int) -> None:
+            progress.update(extract.position()[0], rows)
+
+        with extract.reading() as lines:
+            rows, invalid, record_bytes, flagged = _core.impl.csvrows.feed_build(
+                lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
+                rejects.add, tick,
+            )  # fmt: skip
+    quality = {name: flagged[bit.bit_length() - 1] for bit, name in QUALITY_FLAGS.items()}
     return {"rows": rows, "invalid": invalid, "record_bytes": record_bytes, "data_quality": quality}
 
 

@@ -1,7 +1,9 @@
 """Open extract and delta files (SPEC.md 1.1, 1.2): gzip, BOM, header checks, rows with lines.
 
 Row *content* is checked by the core's RowValidator (docs/DESIGN.md 5); this module checks what
-makes a whole file unusable and says so naming the file and the column.
+makes a whole file unusable and says so naming the file and the column. Rows are split by the
+core's `csvrows.Rows` (RFC 4180 as `csv.reader(strict=False)` reads it, UTF-8 with
+`surrogateescape`, a BOM skipped): compiled, or the csv module in the reference.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import gzip
 import io
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
+from lookup import _core
 from lookup.errors import ExtractError
 
 # SPEC.md 1.1, in the order the spec lists them (and lookup synth writes them).
@@ -29,8 +33,7 @@ REQUIRED = tuple(name for name in COLUMNS if name not in OPTIONAL)
 DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
 
 GZIP_MAGIC = b"\x1f\x8b"
-# A name or address is at most a few hundred bytes; a bigger field means broken quoting.
-FIELD_LIMIT = 64 * 1024
+# A value over 64 KiB (csvrows.FIELD_LIMIT) is an error naming the line: broken quoting.
 
 
 class Extract:
@@ -44,13 +47,10 @@ class Extract:
         self.path = path
         self.delta = delta
         self._file = _open(path)
-        stream: BinaryIO = self._file
+        self._stream: BinaryIO = self._file
         if self._file.peek(2)[:2] == GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
-        self._text = io.TextIOWrapper(
-            stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-        self._reader = csv.reader(self._text, strict=False)
+            self._stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
+        self._rows = _core.impl.csvrows.Rows(self._stream)
         try:
             self.columns = self._read_header()
         except BaseException:
@@ -62,7 +62,7 @@ class Extract:
         expected = ("op",) + COLUMNS if self.delta else COLUMNS
         kind = "delta" if self.delta else "extract"
         try:
-            header = next(self._reader, None)
+            header = self._rows.first()
         except (csv.Error, OSError, EOFError, UnicodeError) as exc:
             raise ExtractError(f"{self.path}: not a CSV {kind}: {exc}") from exc
         if header is None or header == []:
@@ -92,24 +92,33 @@ class Extract:
 
     # -- rows -------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        reader = self._reader
-        line = reader.line_num + 1
+        with self.reading() as rows:
+            yield from rows
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """Give the rows (a csvrows.Rows after the header) to a loop of the caller's own, such
+        as the build's csvrows.feed_build; errors of the file become ExtractError naming it and
+        the line where the row being read starts."""
+        rows = self._rows
         try:
-            for values in reader:
-                if values:  # a blank line is not a row
-                    yield line, values
-                line = reader.line_num + 1
+            yield rows
         except csv.Error as exc:
-            raise ExtractError(f"{self.path}: line {line}: not valid CSV: {exc}") from exc
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
-            raise ExtractError(f"{self.path}: line {line}: cannot read: {exc}") from exc
+            raise ExtractError(f"{self.path}: line {rows.line}: not valid CSV: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            if exc is not rows.error:  # not the file's: a sorter's disk, say
+                raise
+            # truncated or corrupt gzip
+            raise ExtractError(f"{self.path}: line {rows.line}: cannot read: {exc}") from exc
 
     def position(self) -> tuple[int, int]:
         """Return (bytes read, total bytes) of the file on disk, for progress reports."""
         return self._file.tell(), os.fstat(self._file.fileno()).st_size
 
     def close(self) -> None:
-        self._text.close()
+        self._rows.close()
+        if self._stream is not self._file:
+            self._stream.close()  # a GzipFile leaves the file it reads open
         self._file.close()
 
     def __enter__(self) -> Extract:
@@ -124,6 +133,3 @@ def _open(path: str) -> io.BufferedReader:
         return open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by Extract.close
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open: {exc.strerror}") from exc
-
-
-csv.field_size_limit(FIELD_LIMIT)

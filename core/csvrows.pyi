@@ -1,0 +1,37 @@
+"""CSV rows of an extract or delta (SPEC.md 1.1), compiled; see lookup/reference/csvrows.py."""
+
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, final
+
+from core.sorter import ExternalSorter
+from core.validate import RowValidator
+
+__all__ = ("Rows", "feed_build", "FIELD_LIMIT", "PROGRESS_EVERY")
+
+FIELD_LIMIT: int
+PROGRESS_EVERY: int
+
+@final
+class Rows:
+    """The records of one CSV stream: first() is the header, then (line, values) per row."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def error(self) -> BaseException | None: ...
+    def __init__(self, stream: BinaryIO) -> None: ...
+    def first(self) -> list[str] | None: ...
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]: ...
+    def __next__(self) -> tuple[int, list[str]]: ...
+    def close(self) -> None: ...
+
+def feed_build(
+    rows: Rows,
+    validator: RowValidator,
+    ids: ExternalSorter,
+    people: ExternalSorter,
+    bhxh: ExternalSorter,
+    cards: ExternalSorter,
+    reject: Callable[[int, str, str], object],
+    tick: Callable[[int], object],
+) -> tuple[int, int, int, tuple[int, int, int]]: ...

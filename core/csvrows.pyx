@@ -1,0 +1,366 @@
+# CSV rows of an extract or delta (SPEC.md 1.1), compiled.
+#
+# The twin of lookup/reference/csvrows.py, which is csv.reader(strict=False) over the stream
+# decoded as UTF-8 with surrogateescape: the same records, values, physical line numbers and
+# errors. The csv module was the biggest cost of a build (decoding the whole text, then a
+# per-character state machine and a Python object per line); here the bytes are read in large
+# chunks and split in C, and each value is decoded on its own, which gives the same str because
+# the bytes that split values (comma, quote, CR, LF) are ASCII: never inside a UTF-8 sequence,
+# and where the bytes are not UTF-8, the decoder's error ranges (surrogateescape: one lone
+# surrogate per bad byte) stop before an ASCII byte, so cutting there changes nothing.
+#
+# A record is parsed from its first byte whenever it is complete in the buffer; when the buffer
+# ends inside it, the record is dropped, the buffer refilled and the record parsed again from its
+# start (once per chunk), so no parser state lives across chunks. csv.reader(strict=False) rules
+# kept: a quote inside an unquoted value is a literal character; after a closing quote, text up
+# to the next comma or line end is appended to the value (quotes included); a quote left open at
+# the end of the file ends the value there; \n, \r\n and a lone \r all end a line (as
+# io.TextIOWrapper(newline="") splits lines, which csv.reader's line_num counts).
+#
+# feed_build() is the build's read loop (lookup/build.py _read) in C: rows go from the buffer
+# through RowValidator.check into ExternalSorter.add_entry with no Python call per row.
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
+from libc.stdint cimport uint8_t
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy, memmove
+
+from core.record cimport CARD_LEN, KEY_LEN
+from core.sorter cimport ExternalSorter
+from core.validate cimport Checked, RowValidator
+
+import csv
+
+from lookup.errors import RowError
+
+__all__ = ("Rows", "feed_build", "FIELD_LIMIT", "PROGRESS_EVERY")
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void* PyUnicode_DATA(object o)
+
+cdef enum:
+    CHUNK = 1 << 20                 # bytes asked of the stream at a time
+    LIMIT = 64 * 1024               # FIELD_LIMIT, in characters as csv.field_size_limit counts
+    MAX_UTF8 = 4                    # a value of more bytes than LIMIT * 4 is surely over LIMIT
+
+FIELD_LIMIT = LIMIT
+PROGRESS_EVERY = 65536
+
+cdef enum:                          # what parsing one record from the buffer found
+    RECORD, END, NEED_MORE
+
+# Bytes that end an unquoted value: comma, CR, LF.
+cdef bint ENDS_VALUE[256]
+for _c in range(256):
+    ENDS_VALUE[_c] = _c in (44, 13, 10)
+del _c
+
+cdef str TOO_LARGE = f"field larger than field limit ({LIMIT})"  # csv.reader's message
+
+
+cdef inline str decode(const uint8_t* p, Py_ssize_t n, uint8_t high):
+    """The str of n bytes; `high` is their bitwise or (below 0x80: all ASCII)."""
+    cdef str s
+    if high < 0x80:
+        s = PyUnicode_New(n, 127)  # 1 byte per character: the bytes are the string
+        memcpy(PyUnicode_DATA(s), p, n)
+        return s
+    return PyUnicode_DecodeUTF8(<const char*>p, n, "surrogateescape")
+
+
+cdef inline str within_limit(str s, Py_ssize_t nbytes):
+    """s, unless it has more characters than the limit (only possible past LIMIT bytes)."""
+    if nbytes > LIMIT and PyUnicode_GET_LENGTH(s) > LIMIT:
+        raise csv.Error(TOO_LARGE)
+    return s
+
+
+@cython.final
+@cython.auto_pickle(False)  # C state: nothing to pickle
+cdef class Rows:
+    """The records of one CSV stream; see lookup/reference/csvrows.py."""
+
+    cdef object read                # the stream's read1 (one read of the file per call) or read
+    cdef uint8_t* buf               # buf[pos:end] is read and not yet parsed
+    cdef Py_ssize_t cap, pos, end
+    cdef uint8_t* scratch           # a quoted value without its quotes; as big as buf
+    cdef bint eof, started
+    cdef readonly Py_ssize_t line   # where the record being read (or the next one) starts
+    cdef readonly object error      # the stream's exception that stopped reading, if any
+    cdef Py_ssize_t record_line     # where the last record returned starts
+    cdef list values                # the last record parsed
+
+    def __cinit__(self):
+        self.buf = NULL
+        self.scratch = NULL
+
+    def __init__(self, stream):
+        self.read = getattr(stream, "read1", None) or stream.read
+        self.line = 1
+        self.error = None
+
+    def __dealloc__(self):
+        free(self.buf)
+        free(self.scratch)
+
+    def first(self):
+        """The first record's values (the header): [] for a blank line, None for no record."""
+        return self.next_record(False)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        values = self.next_record(True)
+        if values is None:
+            raise StopIteration
+        return self.record_line, values
+
+    def close(self):
+        """Let go of the stream (which the caller closes) and the buffers."""
+        self.read = None
+        free(self.buf)
+        free(self.scratch)
+        self.buf = self.scratch = NULL
+        self.cap = self.pos = self.end = 0
+        self.eof = True
+
+    cdef list next_record(self, bint skip_blank):
+        """The next record's values (its line in record_line), or None at the end."""
+        cdef int status
+        if not self.started:
+            self.start()
+        while True:
+            status = self.parse(skip_blank)
+            if status == RECORD:
+                values = self.values
+                self.values = None
+                return values
+            if status == END:
+                return None
+            self.refill()
+
+    cdef int start(self) except -1:
+        """Skip a leading UTF-8 BOM, as the utf-8-sig codec does."""
+        while self.end < 3 and not self.eof:
+            self.refill()
+        if self.end >= 3 and self.buf[0] == 0xEF and self.buf[1] == 0xBB and self.buf[2] == 0xBF:
+            self.pos = 3
+        self.started = True
+        return 0
+
+    cdef int refill(self) except -1:
+        """Keep the unparsed bytes, read the next chunk after them; at the end set eof."""
+        cdef Py_ssize_t n, cap
+        cdef void* p
+        if self.read is None:
+            raise ValueError("rows: closed")
+        if self.pos:
+            memmove(self.buf, self.buf + self.pos, self.end - self.pos)
+            self.end -= self.pos
+            self.pos = 0
+        try:
+            chunk = self.read(CHUNK)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)  # a raw stream's read1 may give a bytearray or memoryview
+        n = PyBytes_GET_SIZE(chunk)
+        if n == 0:
+            self.eof = True
+            return 0
+        if self.end + n > self.cap:
+            cap = self.cap or CHUNK
+            while cap < self.end + n:
+                cap *= 2
+            p = realloc(self.buf, cap)
+            if p == NULL:
+                raise MemoryError()
+            self.buf = <uint8_t*>p
+            # A quoted value unquoted is never longer than the bytes it came from.
+            p = realloc(self.scratch, cap)
+            if p == NULL:
+                raise MemoryError()
+            self.scratch = <uint8_t*>p
+            self.cap = cap
+        memcpy(self.buf + self.end, PyBytes_AS_STRING(chunk), n)
+        self.end += n
+        return 0
+
+    cdef int parse(self, bint skip_blank) except -1:
+        """Parse the record at pos into values; NEED_MORE when the buffer ends inside it.
+
+        Nothing is committed (pos, line) until the record is complete, except blank lines.
+        """
+        cdef const uint8_t* buf = self.buf
+        cdef Py_ssize_t p = self.pos, end = self.end, q
+        cdef Py_ssize_t lines = 0   # line ends inside the record (quoted) and the one after it
+        cdef bint eof = self.eof
+        cdef uint8_t c, high
+        cdef list values
+        while True:  # blank lines
+            if p == end:
+                return END if eof else NEED_MORE
+            c = buf[p]
+            if c != 10 and c != 13:
+                break
+            if c == 13 and p + 1 == end and not eof:
+                return NEED_MORE  # is it CR LF?
+            p += 2 if c == 13 and p + 1 < end and buf[p + 1] == 10 else 1
+            self.line += 1
+            self.pos = p
+            if not skip_blank:
+                self.record_line = self.line - 1
+                self.values = []
+                return RECORD
+        values = []
+        while True:  # one value per turn
+            if p < end and buf[p] == 34:  # "
+                if self.quoted(&p, &lines, values) == NEED_MORE:
+                    return NEED_MORE
+            else:
+                q = p
+                high = 0
+                while q < end and not ENDS_VALUE[buf[q]]:
+                    high |= buf[q]
+                    q += 1
+                if q == end and not eof:
+                    if q - p > LIMIT * MAX_UTF8:
+                        raise csv.Error(TOO_LARGE)
+                    return NEED_MORE
+                values.append(within_limit(decode(buf + p, q - p, high), q - p))
+                p = q
+            # p is at a comma, a line end or the end of the file
+            if p == end:
+                break  # the last line has no line end
+            c = buf[p]
+            p += 1
+            if c == 44:  # ,
+                continue
+            if c == 13:
+                if p == end and not eof:
+                    return NEED_MORE  # is it CR LF?
+                if p < end and buf[p] == 10:
+                    p += 1
+            lines += 1
+            break
+        self.record_line = self.line
+        self.line += lines
+        self.pos = p
+        self.values = values
+        return RECORD
+
+    cdef int quoted(self, Py_ssize_t* at, Py_ssize_t* lines, list values) except -1:
+        """Parse the quoted value at buf[at]; leave `at` at what follows it."""
+        cdef const uint8_t* buf = self.buf
+        cdef uint8_t* out = self.scratch
+        cdef Py_ssize_t p = at[0] + 1, end = self.end, n = 0
+        cdef Py_ssize_t closed = -1  # n at the closing quote, when text follows it
+        cdef bint eof = self.eof
+        cdef uint8_t c, high = 0
+        cdef str value
+        while True:
+            if p == end:
+                if eof:
+                    break  # a quote open at the end of the file: the value ends there
+                if n > LIMIT * MAX_UTF8:
+                    raise csv.Error(TOO_LARGE)
+                return NEED_MORE
+            c = buf[p]
+            if c == 34:
+                if p + 1 == end and not eof:
+                    return NEED_MORE  # a closing quote or the first of ""?
+                if p + 1 < end and buf[p + 1] == 34:
+                    out[n] = 34
+                    n += 1
+                    p += 2
+                    continue
+                p += 1
+                # Text after the closing quote is part of the value, quotes and all.
+                if p < end and not ENDS_VALUE[buf[p]]:
+                    closed = n
+                while p < end and not ENDS_VALUE[buf[p]]:
+                    out[n] = buf[p]
+                    high |= buf[p]
+                    n += 1
+                    p += 1
+                if p == end and not eof:
+                    if n > LIMIT * MAX_UTF8:
+                        raise csv.Error(TOO_LARGE)
+                    return NEED_MORE
+                break
+            if c == 10:
+                lines[0] += 1
+            elif c == 13:
+                if p + 1 == end and not eof:
+                    return NEED_MORE  # is it CR LF?
+                if p + 1 == end or buf[p + 1] != 10:
+                    lines[0] += 1  # a lone CR ends a line; CR LF is counted at its LF
+            out[n] = c
+            high |= c
+            n += 1
+            p += 1
+        if closed < 0 or high < 0x80:
+            value = decode(out, n, high)
+        else:
+            # Decoded apart: in the file the closing quote stands between these bytes, and bad
+            # UTF-8 must not pair up across it (b'"\xc3"\xa9' is "\udcc3\udca9", not "é").
+            value = decode(out, closed, high) + decode(out + closed, n - closed, high)
+        values.append(within_limit(value, n))
+        at[0] = p
+        return RECORD
+
+
+def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,
+               ExternalSorter people not None, ExternalSorter bhxh not None,
+               ExternalSorter cards not None, reject, tick):
+    """Validate every row and add the valid ones to the build's sorters (lookup/build.py).
+
+    See lookup/reference/csvrows.py feed_build: the same sorter entries in the same order, the
+    same reject and tick calls, the same result.
+    """
+    cdef list values
+    cdef Checked row            # ~2 KB: the record is built in place
+    cdef uint8_t tagged[KEY_LEN + 4 + 1]  # cccd key, line (4 bytes little-endian), which card
+    cdef uint8_t* tag = tagged + KEY_LEN
+    cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
+    cdef Py_ssize_t quality[3]
+    cdef int i
+    if validator.delta:
+        raise ValueError("feed_build: takes an extract's validator, not a delta's")
+    quality[0] = quality[1] = quality[2] = 0
+    while True:
+        values = rows.next_record(True)
+        if values is None:
+            break
+        count += 1
+        if count % PROGRESS_EVERY == 0:
+            tick(count)
+        line = rows.record_line
+        try:
+            validator.check(values, &row)
+        except RowError as exc:
+            invalid += 1
+            reject(line, exc.field, exc.message)
+            continue
+        if line > 0xFFFFFFFF:
+            raise OverflowError("int too big to convert")  # as line.to_bytes(4, "little")
+        memcpy(tagged, row.cccd_key, KEY_LEN)
+        for i in range(4):
+            tag[i] = (line >> (8 * i)) & 0xFF
+        ids.add_entry(row.cccd_key, KEY_LEN, tag, 4)
+        people.add_entry(row.cccd_key, KEY_LEN, row.record, row.record_len)
+        bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + 4)
+        tagged[KEY_LEN + 4] = 0  # CURRENT
+        cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + 5)
+        if row.has_prev:
+            tagged[KEY_LEN + 4] = 1  # PREVIOUS
+            cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 5)
+        record_bytes += row.record_len
+        for i in range(3):
+            if row.quality & (1 << i):
+                quality[i] += 1
+    return count, invalid, record_bytes, (quality[0], quality[1], quality[2])

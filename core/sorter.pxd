@@ -1,0 +1,39 @@
+# The C side of core/sorter.pyx, for units that feed a sorter without a Python call per entry
+# (core/csvrows.pyx feed_build). The Python API is in sorter.pyi.
+cimport cython
+from libc.stdint cimport uint8_t, uint64_t
+from libc.stdio cimport FILE
+
+
+cdef struct Slot:
+    # The key's first 16 bytes as two big-endian integers (zero-padded): sorting keys of up to
+    # 16 bytes (the build's are 8 and 15) never reads the arena.
+    uint64_t hi
+    uint64_t lo
+    size_t offset    # of the entry in the arena; entries are appended in insertion order
+
+
+@cython.final
+cdef class ExternalSorter:
+    cdef readonly Py_ssize_t key_size
+    cdef readonly Py_ssize_t memory_limit
+    cdef object folder          # our temporary folder, None once closed
+    cdef list runs              # run file paths, oldest first
+    cdef Py_ssize_t count       # entries added
+    cdef uint8_t* arena         # buffered entries, laid out as in a run file
+    cdef size_t arena_used, arena_cap
+    cdef Slot* slots            # one per buffered entry
+    cdef size_t nslots, slots_cap
+    cdef uint64_t generation    # changes on every add/spill/close: live iterators then refuse
+    cdef Py_ssize_t files_made  # names run files uniquely
+
+    # add(key, value) on C bytes: the same checks, errors and effect.
+    cdef int add_entry(self, const uint8_t* key, Py_ssize_t key_size, const uint8_t* value,
+                       Py_ssize_t size) except -1
+    cdef int check_open(self) except -1
+    cdef int reserve(self, size_t need) except -1
+    cdef int sort_buffer(self) except -1
+    cdef int spill(self) except -1
+    cdef int compact(self) except -1
+    cdef object new_run_path(self)
+    cdef int finish_file(self, FILE* f, path) except -1

@@ -1,0 +1,260 @@
+"""CSV rows (core/csvrows.pyx) against the reference, csv.reader(strict=False): the same records,
+values, physical lines and errors for any text, well-formed or not, through gzip files too; and
+the build's read loop (feed_build) filling the sorters alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import re
+
+import pytest
+from factory import COLUMNS, make_row
+from files import person, write_csv
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from lookup import _core
+from lookup.errors import ExtractError
+from lookup.extract import Extract
+
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+LIMIT = 64 * 1024
+TOO_LARGE = f"field larger than field limit ({LIMIT})"
+
+
+class Trickle(io.RawIOBase):
+    """Bytes in pieces of the given sizes (cycled), so records cross every chunk boundary."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes, self.pos, self.turn = data, sizes or [1 << 20], 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = min(len(b), self.sizes[self.turn % len(self.sizes)], len(self.data) - self.pos)
+        self.turn += 1
+        b[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+
+def records(impl, data: bytes, sizes: list[int] | None = None) -> list:
+    """Everything a Rows gives for data: the header, then (line, values)s, then an error."""
+    stream = io.BufferedReader(Trickle(data, sizes or []), buffer_size=8)
+    rows = impl.csvrows.Rows(stream)
+    out: list = []
+    try:
+        out.append(("first", rows.first()))
+        out.extend(rows)
+    except csv.Error as exc:
+        out.append(("error", rows.line, str(exc)))
+    rows.close()
+    return out
+
+
+def agree(compiled, reference, data: bytes, sizes: list[int] | None = None) -> list:
+    expected = records(reference, data)
+    assert records(compiled, data) == expected
+    assert records(compiled, data, sizes or [1, 2, 3, 5, 7, 11]) == expected
+    return expected
+
+
+def test_compiled_core_is_compiled(compiled):
+    assert compiled.csvrows.__file__.endswith((".so", ".pyd"))
+
+
+# --- any rows csv.writer writes ----------------------------------------------------------------
+
+# Lone surrogates U+DC80-U+DCFF become single bad bytes (surrogateescape): invalid UTF-8 of every
+# kind, including truncated and overlong sequences next to the separators.
+TEXT = st.text(
+    st.sampled_from(',"\r\n \t\x00aZ09é\u1ea0\U0001f600\ufeff')
+    | st.integers(0xDC80, 0xDCFF).map(chr)
+    | st.characters(codec="utf-8"),
+    max_size=12,
+)
+ROWS = st.lists(st.lists(TEXT, max_size=5), max_size=8)
+# CSV syntax, bad and good UTF-8 (a lone lead byte, a lone continuation byte), a BOM, a NUL.
+PIECES = [
+    b",", b'"', b'""', b"\r", b"\n", b"\r\n", b"a", b" ", b"\xc3", b"\xa9", b"\xe1\xba\xa0",
+    b"\xef\xbb\xbf", b"\x00",
+]  # fmt: skip
+
+
+@SETTINGS
+@given(
+    rows=ROWS,
+    line_end=st.sampled_from(["\n", "\r\n"]),
+    bom=st.booleans(),
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+)
+@example(rows=[["a\r", "\rb"], [], [""], ["x\r\ny"]], line_end="\r\n", bom=True, sizes=[1])
+def test_written_rows_read_alike(compiled, reference, rows, line_end, bom, sizes):
+    text = io.StringIO()
+    csv.writer(text, lineterminator=line_end).writerows(rows)
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.getvalue().encode("utf-8", "surrogateescape")
+    agree(compiled, reference, data, sizes)
+
+
+@SETTINGS
+@given(
+    data=st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join),
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+)
+def test_any_bytes_read_alike(compiled, reference, data, sizes):
+    """Malformed CSV too: stray and unclosed quotes, text after a closing quote, bare CRs."""
+    agree(compiled, reference, data, sizes)
+
+
+# --- malformed and edge inputs, by name ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", [("first", None)]),
+        (b"\xef\xbb\xbf", [("first", None)]),
+        (b"\n\na\n", [("first", []), (3, ["a"])]),
+        (b"h\r\n1,2\r\n\r\n3,4", [("first", ["h"]), (2, ["1", "2"]), (4, ["3", "4"])]),
+        (b"h\n\"a\nb\",c\nd\n", [("first", ["h"]), (2, ["a\nb", "c"]), (4, ["d"])]),
+        (b'h\nx,"open\nto the end', [("first", ["h"]), (2, ["x", "open\nto the end"])]),
+        (b'h\nx,"', [("first", ["h"]), (2, ["x", ""])]),
+        (b'h\nab"c"d,"q"after"x"', [("first", ["h"]), (2, ['ab"c"d', 'qafter"x"'])]),
+        (b'h\n"a""b",""""\n""\n', [("first", ["h"]), (2, ['a"b', '"']), (3, [""])]),
+        (b"h\na\rb\r\rc", [("first", ["h"]), (2, ["a"]), (3, ["b"]), (5, ["c"])]),
+        (b'h\n"a\rb"\nc', [("first", ["h"]), (2, ["a\rb"]), (4, ["c"])]),
+        (b"h\n\xff,\xe1\xba\n", [("first", ["h"]), (2, ["\udcff", "\udce1\udcba"])]),
+        (b"\xef\xbb\xbf\xef\xbb\xbfh\n", [("first", ["\ufeffh"])]),
+        (b"h\na,\n", [("first", ["h"]), (2, ["a", ""])]),
+        (b'"\xc3"\xa9,"\xc3""\xa9"', [("first", ["\udcc3\udca9", '\udcc3"\udca9'])]),
+    ],
+    ids=["empty", "bom-only", "blank-first", "crlf", "multiline", "unclosed", "quote-at-eof",
+         "stray-quotes", "escaped", "lone-cr", "quoted-cr", "bad-utf8", "second-bom", "trailing",
+         "bad-utf8-quoted"],
+)  # fmt: skip
+def test_edge_cases(compiled, reference, data, expected):
+    assert agree(compiled, reference, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (b"x" * LIMIT, True),
+        (b"x" * (LIMIT + 1), False),
+        ("\u1ea0".encode() * LIMIT, True),  # 3 bytes a character: the limit counts characters
+        ("\u1ea0".encode() * (LIMIT + 1), False),
+        (b'"' + b"x" * LIMIT + b'"', True),
+        (b'"' + b"x" * (LIMIT + 1) + b'"', False),
+        (b'"' + b'""' * LIMIT + b'"', True),
+        (b'"' + b"x" * (10 * LIMIT), False),  # quote never closed: fails before the file's end
+        (b"x" * (10 * LIMIT), False),
+        (b'"x"' + b"x" * (10 * LIMIT), False),  # text after the closing quote counts too
+    ],
+    ids=["ascii", "ascii+1", "utf8", "utf8+1", "quoted", "quoted+1", "escaped", "open", "long",
+         "after-quote"],
+)  # fmt: skip
+def test_field_limit(compiled, reference, value, ok):
+    data = b"h\n\n1\n2," + value + b",3\n4\n"
+    expected = agree(compiled, reference, data, [4096, 65536, 100_000])
+    assert expected[:2] == [("first", ["h"]), (3, ["1"])]
+    assert (expected[-1] == ("error", 4, TOO_LARGE)) != ok
+
+
+# --- through Extract: real files, gzip, errors naming the line ---------------------------------
+
+
+@pytest.fixture(params=["compiled", "python"])
+def use(request, monkeypatch, compiled, reference):
+    impl = compiled if request.param == "compiled" else reference
+    monkeypatch.setattr(_core, "impl", impl)
+    return impl
+
+
+def read_extract(path) -> list:
+    with Extract(str(path)) as extract:
+        return [extract.columns, *extract]
+
+
+def test_extract_reads_bom_crlf_gzip_multiline(use, tmp_path):
+    rows = [person(i, address='Số 1, ngõ "Hạnh Phúc",\r\nHà Nội') for i in range(300)]
+    path = write_csv(tmp_path / "x.csv.gz", rows, bom=True, line_end="\r\n")
+    got = read_extract(path)
+    assert got[0] == tuple(rows[0])
+    assert got[1:] == [(2 + 2 * i, list(row.values())) for i, row in enumerate(rows)]
+
+
+def test_extract_field_limit_names_the_line(use, tmp_path):
+    rows = [make_row(), make_row(address="x" * (LIMIT + 1))]
+    path = write_csv(tmp_path / "x.csv.gz", rows)
+    message = f"x.csv.gz: line 3: not valid CSV: {TOO_LARGE}"
+    with pytest.raises(ExtractError, match=re.escape(message)):
+        read_extract(path)
+    path = write_csv(tmp_path / "h.csv", [], columns=["x" * (LIMIT + 1)])
+    with pytest.raises(ExtractError, match=re.escape(f"h.csv: not a CSV extract: {TOO_LARGE}")):
+        read_extract(path)
+
+
+def test_truncated_gzip_names_the_line(compiled, reference, monkeypatch, tmp_path):
+    rng = random.Random(5)
+    rows = [person(i, address=str(rng.random()) * 3) for i in range(40_000)]
+    whole = write_csv(tmp_path / "x.csv.gz", rows).read_bytes()
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    results = {}
+    for impl in (compiled, reference):
+        monkeypatch.setattr(_core, "impl", impl)
+        seen: list = []
+        with pytest.raises(ExtractError, match="cannot read") as err:
+            with Extract(str(path)) as extract:
+                seen.extend(extract)
+        results[impl.kind] = (len(seen), seen[-1], str(err.value))
+    assert results["compiled"] == results["python"]
+    count, (last_line, _), message = results["compiled"]
+    assert 0 < count < len(rows) and f"line {last_line + 1}: cannot read" in message
+
+
+# --- feed_build: the build's read loop ---------------------------------------------------------
+
+
+def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
+    from lookup.build import _Sorters
+
+    rows = [person(i) for i in range(200)]
+    rows[3]["prev_card_no"] = "HT3019999999999"
+    rows[5]["gender"] = "9"  # rejected
+    rows[7]["cccd"] = "003185000007"  # data-quality flags 1 (sex digit) and 4 (province)
+    rows[9]["address"] = "two\nlines"
+    path = write_csv(tmp_path / "x.csv", rows, COLUMNS)
+    results = {}
+    for impl in (compiled, reference):
+        rejected: list = []
+        with open(path, "rb") as f, _Sorters(tmp_path / impl.kind) as sorters:
+            lines = impl.csvrows.Rows(f)
+            validator = impl.validate.RowValidator(lines.first())
+            result = impl.csvrows.feed_build(
+                lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
+                lambda *reject, into=rejected: into.append(reject), print,
+            )  # fmt: skip
+            entries = [list(s.items()) for s in (sorters.ids, sorters.people, sorters.bhxh)]
+            entries.append(list(sorters.cards.items()))
+        results[impl.kind] = (result, rejected, entries)
+    assert results["compiled"] == results["python"]
+    (count, invalid, record_bytes, quality), rejected, entries = results["compiled"]
+    assert (count, invalid, quality) == (200, 1, (1, 0, 1))
+    assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
+    first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little"))  # person(0), line 2
+    assert len(entries[3]) == 200 and entries[0][0] == first_id
+
+
+def test_feed_build_refuses_a_delta_validator(use, tmp_path):
+    sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(4)]
+    with pytest.raises(ValueError, match="delta"):
+        use.csvrows.feed_build(
+            use.csvrows.Rows(io.BytesIO(b"")), use.validate.RowValidator(["op", "cccd"], True),
+            *sorters, print, print,
+        )  # fmt: skip
