@@ -67,8 +67,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lookups", type=int, default=200_000, help="random keys per measurement")
     p.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median counts")
     p.add_argument("--work", default="/tmp/lookup-bench")
-    p.add_argument("--lookups-only", action="store_true",
-                   help="measure lookups on the store already in WORK/data")
+    p.add_argument(
+        "--lookups-only",
+        action="store_true",
+        help="measure lookups on the store already in WORK/data",
+    )
     return p.parse_args()
 
 
@@ -227,7 +230,9 @@ def markdown(r: dict) -> str:
     if "python" in lk:
         p = lk["python"]
         rate = f"{p['single_per_s']:,} answers/s"
-        rows.insert(3, ("reference (plain Python) single, apart", rate, f"{p['single_ratio']:.2f}x"))
+        rows.insert(
+            3, ("reference (plain Python) single, apart", rate, f"{p['single_ratio']:.2f}x")
+        )
     table = "| measurement | rate | ratio |\n|---|---|---|\n" + "\n".join(
         f"| {m} | {rate} | {ratio} |" for m, rate, ratio in rows
     )
