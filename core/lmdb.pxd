@@ -116,6 +116,7 @@ cdef enum WalkState:
     WALK_FOUND = 2          # `data` is the value
     WALK_MISSING = 3
     WALK_DAMAGED = 4
+    WALK_POINTERS = 5       # a branch page was entered; its node pointers are being prefetched
 
 cdef struct PageMap:
     const uint8_t* base     # the environment's memory map (page 0)
@@ -173,11 +174,10 @@ cdef inline int _compare(const uint8_t* a, size_t an, const uint8_t* b, size_t b
 
 cdef inline const uint8_t* _node(const PageMap* m, const uint8_t* page,
                                  unsigned int i) noexcept nogil:
-    """Node i of a page, or NULL when its header or key would leave the page."""
+    """Node i of a page, or NULL when its header would leave the page. Reads only the page's
+    pointer array: the node itself is prefetched now and read (its key checked) a step later."""
     cdef size_t offset = _u16(page + PAGEHDRSZ + 2 * i)
     if offset < PAGEHDRSZ or offset + NODESIZE > m.psize:
-        return NULL
-    if offset + NODESIZE + _u16(page + offset + 6) > m.psize:
         return NULL
     return page + offset
 
@@ -217,7 +217,16 @@ cdef inline void _walk_enter(const PageMap* m, Walk* w) noexcept nogil:
     # A branch page's node 0 stands for "everything below node 1": it is never compared.
     w.lo = 0 if w.leaf else 1
     w.hi = <unsigned int>((lower - PAGEHDRSZ) >> 1)
-    _walk_next_probe(m, w)
+    if w.leaf or w.pages == 1:
+        # A leaf's few pointers share the header's lines; the root is in cache anyway.
+        _walk_next_probe(m, w)
+        return
+    # A branch page has ~200 nodes: its pointer array spans ~7 lines, and each probe reads one
+    # before it can prefetch the node. Fetch them all now, probe from the next step.
+    cdef size_t line
+    for line in range(128, lower, 64):
+        lookup_prefetch(page + line)
+    w.state = WALK_POINTERS
 
 
 cdef inline void _walk_next_probe(const PageMap* m, Walk* w) noexcept nogil:
@@ -270,13 +279,20 @@ cdef inline void _walk_found(const PageMap* m, Walk* w, const uint8_t* node) noe
         return
     w.data.mv_size = size
     w.state = WALK_FOUND
-    lookup_prefetch(<const uint8_t*>w.data.mv_data + 64)    # a record spans 2-3 lines
-    lookup_prefetch(<const uint8_t*>w.data.mv_data + 128)
+    # The answer reads the whole record (~250 bytes over 4-5 lines; the first is in cache).
+    cdef size_t line
+    for line in range(64, min(size, 512) + 64, 64):
+        lookup_prefetch(<const uint8_t*>w.data.mv_data + line)
 
 
 cdef inline void _walk_probe(const PageMap* m, Walk* w) noexcept nogil:
     cdef const uint8_t* node = w.page + _u16(w.page + PAGEHDRSZ + 2 * w.mid)  # checked before
-    cdef int c = _compare(w.key, w.ksize, node + NODESIZE, _u16(node + 6))
+    cdef unsigned int ksize = _u16(node + 6)
+    cdef int c
+    if <size_t>(node - w.page) + NODESIZE + ksize > m.psize:
+        w.state = WALK_DAMAGED      # the key would leave the page
+        return
+    c = _compare(w.key, w.ksize, node + NODESIZE, ksize)
     if c == 0 and w.leaf:
         _walk_found(m, w, node)
         return
@@ -296,11 +312,13 @@ cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
             _walk_probe(m, w)
     elif w.state == WALK_PROBE:
         _walk_probe(m, w)
+    elif w.state == WALK_POINTERS:
+        _walk_next_probe(m, w)
 
 
 cdef inline bint walk_busy(const Walk* w) noexcept nogil:
     """Whether a descent still has steps to take."""
-    return w.state == WALK_ENTER or w.state == WALK_PROBE
+    return w.state == WALK_ENTER or w.state == WALK_PROBE or w.state == WALK_POINTERS
 
 
 cdef inline void walk_one(const PageMap* m, Walk* w) noexcept nogil:
