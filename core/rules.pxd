@@ -132,9 +132,16 @@ cdef inline bint _is_utf8(const uint8_t* s, Py_ssize_t n) noexcept:
     """Strict UTF-8, as bytes.decode("utf-8") takes it: no overlongs, surrogates or > U+10FFFF."""
     cdef Py_ssize_t i = 0
     cdef uint8_t c, c1
+    cdef uint64_t word
     while i < n:
         c = s[i]
         if c < 0x80:
+            # Runs of ASCII (addresses, most of a name) are checked 8 bytes at a time.
+            if i + 8 <= n:
+                memcpy(&word, s + i, 8)
+                if word & 0x8080808080808080ULL == 0:
+                    i += 8
+                    continue
             i += 1
         elif c < 0xE0:                                  # 2 bytes: C2-DF, 80-BF
             if c < 0xC2 or i + 1 >= n or (s[i + 1] & 0xC0) != 0x80:

@@ -692,10 +692,11 @@ _UTF8_EDGES = st.sampled_from(
         0xFF,
     ]
 )
+# Long enough that the 8-byte fast paths (core/jsonw.pxd, core/rules.pxd) meet every byte.
 _TEXT_BYTES = st.one_of(
-    st.binary(max_size=12),
-    st.lists(_UTF8_EDGES, max_size=8).map(bytes),
-    st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=40),
+    st.lists(_UTF8_EDGES, max_size=24).map(bytes),
+    st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
 )
 
 
