@@ -2,7 +2,8 @@
 
 The core answers in JSON bytes; these handlers add the HTTP around them without decoding
 (SPEC 3 body as is; a batch spliced in with `orjson.Fragment`). Result codes, which the audit
-log and the metrics need, are read straight from the bytes (`result_codes`).
+log and the metrics need, are read straight from the bytes of a single answer, and given
+alongside a batch's by the core.
 
 Every handler takes the snapshot once, at its start (lookup.web.snapshots), and records the
 audit line before it answers: no audit record, no answer (SPEC 5).
@@ -30,7 +31,6 @@ from lookup.web.snapshots import Snapshot, SnapshotWatcher
 __all__ = (
     "EntitlementRoutes",
     "Today",
-    "result_codes",
     "parse_facility",
     "parse_day",
     "require_snapshot",
@@ -40,8 +40,8 @@ __all__ = (
 MAX_BATCH = 1000  # SPEC 3
 BATCH_FIELDS = frozenset({"ids", "date", "facility"})
 
-# In the core's compact JSON every body holds `"result":{"code":"` exactly once, and no JSON
-# string can contain it (a quote inside a string is escaped), so a byte search finds the codes.
+# In the core's compact JSON a body holds `"result":{"code":"` exactly once, and no JSON
+# string can contain it (a quote inside a string is escaped), so a byte search finds the code.
 _CODE_AT = b'"result":{"code":"'
 _CODE_SKIP = len(_CODE_AT)
 # DESIGN 6 result codes: the hot path looks the three bytes up instead of decoding them.
@@ -50,18 +50,6 @@ RESULT_CODES = (
     "120", "121", "122", "123", "124", "205",
 )  # fmt: skip
 _CODES = {code.encode(): code for code in RESULT_CODES}
-
-
-def result_codes(answer: bytes) -> list[str]:
-    """Return the result code of each body in a core answer (one body or an array), in order."""
-    codes = []
-    find = answer.find
-    at = find(_CODE_AT)
-    while at >= 0:
-        at += _CODE_SKIP
-        codes.append(answer[at : at + 3].decode("ascii"))
-        at = find(_CODE_AT, at)
-    return codes
 
 
 class Today:
@@ -198,8 +186,9 @@ class EntitlementRoutes:
         client = self.guard(request, "batch")
         ids, day, facility = self._batch_request(await request.read())
         snapshot = require_snapshot(self.watcher)  # taken after the body: one snapshot, no await
-        answers = snapshot.answer_many(ids, day, facility)
-        codes = result_codes(answers)
+        answers, digits = snapshot.answer_many_with_codes(ids, day, facility)
+        text = digits.decode("ascii")
+        codes = [text[i : i + 3] for i in range(0, len(text), 3)]
         try:
             await self.record(
                 client=client.name, endpoint="batch", ids=ids, results=codes,

@@ -32,7 +32,7 @@ log = logging.getLogger("lookup.web")
 class Snapshot:
     """One open snapshot, with its answer functions bound once (they run on every request)."""
 
-    __slots__ = ("id", "name", "entitlements", "answer", "answer_many", "created_at")
+    __slots__ = ("id", "name", "entitlements", "answer", "answer_many_with_codes", "created_at")
 
     def __init__(self, path: Path) -> None:
         self.entitlements = Entitlements(str(path))
@@ -41,7 +41,8 @@ class Snapshot:
         reader = self.entitlements.reader
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
-        self.answer_many = reader.answer_many
+        # reader.answer_many_with_codes(ids, date, facility) -> (JSON array, b"000050...")
+        self.answer_many_with_codes = reader.answer_many_with_codes
         self.created_at = _created_at(path)
 
     def age(self, now: float | None = None) -> float | None:
