@@ -14,7 +14,7 @@ cimport cython
 from cpython.mem cimport PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp
 
 from core.ids cimport (
     ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, ParsedId, classify_id, id_error_message,
@@ -90,7 +90,7 @@ def _result_json(code, message, message_en):
     return head[:-2] + orjson.dumps(message_en) + b"},"
 
 
-cdef bytes _CODE_DIGITS = b"".join(entry[0].encode() for entry in _MESSAGES)   # 3 per Result
+cdef tuple _CODES = tuple(entry[0] for entry in _MESSAGES)     # by Result: one str per code
 
 # The bytes live in _RESULT_BYTES for the module's life; the C arrays point into them.
 cdef tuple _RESULT_BYTES = tuple(_result_json(*entry) for entry in _MESSAGES)
@@ -225,10 +225,10 @@ cdef Result write_body(JsonWriter* w, str asked, Lookup* item, uint32_t date,
 
 # --- Lookups in the store --------------------------------------------------------------------
 
-cdef inline void _put_code(char* codes, Py_ssize_t i, Result result) noexcept:
-    """Note the result code of the i-th answer (codes NULL: not wanted)."""
-    if codes != NULL:
-        memcpy(codes + 3 * i, <const char*>_CODE_DIGITS + 3 * <int>result, 3)
+cdef inline void _put_code(char* results, Py_ssize_t i, Result result) noexcept:
+    """Note the Result of the i-th answer (results NULL: not wanted)."""
+    if results != NULL:
+        results[i] = <char>result
 
 
 cdef int check_date(long long date) except -1:
@@ -612,18 +612,20 @@ cdef class SnapshotReader:
         return self._answer_many(ids, date, facility, None)
 
     def answer_many_with_codes(self, ids, long long date, facility=None):
-        """answer_many, and the result codes in order: 3 ASCII digits per id (b"000050...").
+        """answer_many, and the list of the answers' result codes ("000", "050", ...) in order.
 
         The service counts and audits the codes; finding them again in ~800 KB of JSON costs
         as much as writing it.
         """
         cdef list asked = ids if type(ids) is list else list(ids)
-        cdef bytearray codes = bytearray(3 * len(asked))
-        return self._answer_many(asked, date, facility, codes), bytes(codes)
+        cdef bytearray results = bytearray(len(asked))
+        cdef bytes answers = self._answer_many(asked, date, facility, results)
+        return answers, [_CODES[result] for result in results]
 
-    cdef bytes _answer_many(self, ids, long long date, facility, bytearray codes):
+    cdef bytes _answer_many(self, ids, long long date, facility, bytearray results):
+        """answer_many; with `results`, note each answer's Result there (one byte per id)."""
         cdef list asked = ids if type(ids) is list else list(ids)
-        cdef char* code_out = NULL if codes is None else <char*>codes
+        cdef char* code_out = NULL if results is None else <char*>results
         cdef Py_ssize_t n = len(asked), i
         cdef Lookup* items
         cdef Walk walks[WALK_GROUP]

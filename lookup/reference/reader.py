@@ -116,12 +116,11 @@ class SnapshotReader:
 
     def answer_many_with_codes(
         self, ids: list[str], date: int, facility: str | None = None
-    ) -> tuple[bytes, bytes]:
-        """answer_many, and the result codes in order: 3 ASCII digits per id (b"000050...")."""
+    ) -> tuple[bytes, list[str]]:
+        """answer_many, and the list of the answers' result codes ("000", "050", ...) in order."""
         check_date(date)
         bodies = [self._body(asked, date, facility) for asked in ids]
-        codes = "".join(body["result"]["code"] for body in bodies)
-        return orjson.dumps(bodies), codes.encode("ascii")
+        return orjson.dumps(bodies), [body["result"]["code"] for body in bodies]
 
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""

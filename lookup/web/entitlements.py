@@ -186,9 +186,7 @@ class EntitlementRoutes:
         client = self.guard(request, "batch")
         ids, day, facility = self._batch_request(await request.read())
         snapshot = require_snapshot(self.watcher)  # taken after the body: one snapshot, no await
-        answers, digits = snapshot.answer_many_with_codes(ids, day, facility)
-        text = digits.decode("ascii")
-        codes = [text[i : i + 3] for i in range(0, len(text), 3)]
+        answers, codes = snapshot.answer_many_with_codes(ids, day, facility)
         try:
             await self.record(
                 client=client.name, endpoint="batch", ids=ids, results=codes,

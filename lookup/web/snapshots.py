@@ -41,7 +41,7 @@ class Snapshot:
         reader = self.entitlements.reader
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
-        # reader.answer_many_with_codes(ids, date, facility) -> (JSON array, b"000050...")
+        # reader.answer_many_with_codes(ids, date, facility) -> (JSON array, ["000", ...])
         self.answer_many_with_codes = reader.answer_many_with_codes
         self.created_at = _created_at(path)
 
