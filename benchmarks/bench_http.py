@@ -18,10 +18,8 @@ default 1):
            would). Same rates against the minimal app, for reference;
   batch    POST /v1/entitlements/batch with 1000 random ids: ids/s (target >= 500,000), against
            the minimal app answering a canned body of the same size;
-  metrics  the same single-lookup run with metrics on and off: the service's app served by
-           this script (`--serve-app`: make_app + ServiceRunner as a `lookup serve` worker
-           runs them, ServiceConfig(metrics=...)), since `lookup serve` has no switch for it
-           (target: under 5% apart).
+  metrics  the same single-lookup run against `lookup serve` with metrics on and with
+           `--no-metrics` (target: under 5% apart).
 
 wrk must be installed (apt-get install wrk). Prints a JSON summary and a Markdown table;
 `--json-out FILE` also writes the JSON (benchmarks/run_all.py reads it).
@@ -380,33 +378,6 @@ def openloop(port: int, ids: Path, key: str | None, rate: float, seconds: float,
     return orjson.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-# -- the service's app with metrics on or off ------------------------------------------------------
-def serve_app_main(args: argparse.Namespace) -> None:
-    """`--serve-app DATA`: one worker of the service, as lookup serve runs it, metrics on/off."""
-    import uvloop
-    from aiohttp import web
-
-    from lookup.metrics import SharedCounters
-    from lookup.serve import listen_socket
-    from lookup.web.app import ServiceConfig, ServiceRunner, make_app
-
-    async def main() -> None:
-        on = args.metrics == "on"
-        config = ServiceConfig(data_dir=args.serve_app, metrics=on,
-                               shared_metrics=SharedCounters(1) if on else None)  # fmt: skip
-        runner = ServiceRunner(make_app(config), handle_signals=True, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, listen_socket("127.0.0.1", args.port), backlog=1024).start()
-        print(f"service app (metrics {args.metrics}) on port {args.port}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-
-    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
-        uvloop.run(main())
-
-
 # -- the benchmark -------------------------------------------------------------------------------
 def median_of(runs: list[dict[str, Any]], key: str = "rps") -> float:
     return statistics.median(r[key] for r in runs)
@@ -526,10 +497,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         }
 
         if not args.skip_metrics:
-            on = start("metrics-on", [sys.executable, __file__, "--serve-app", str(data),
-                                      "--metrics", "on"])  # fmt: skip
-            off = start("metrics-off", [sys.executable, __file__, "--serve-app", str(data),
-                                        "--metrics", "off"])  # fmt: skip
+            # Both fresh, alike but for the switch (the first service has served batches).
+            on = start("metrics-on", [sys.executable, "-m", "lookup", "serve", "--data",
+                                      str(data), "--workers", "1"])  # fmt: skip
+            off = start("metrics-off", [sys.executable, "-m", "lookup", "serve", "--data",
+                                        str(data), "--workers", "1", "--no-metrics"])  # fmt: skip
             for server in (on, off):
                 measure(server, single, 3)
             # A few percent is the question: twice the rounds of the other measurements.
@@ -541,8 +513,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "pair_costs": [round(1 - x, 3) for x in m["ratios"]],
                 "on_runs": [round(r["rps"]) for r in m["a"]],
                 "off_runs": [round(r["rps"]) for r in m["b"]],
-                "how": "the service's app served by bench_http.py --serve-app with "
-                "ServiceConfig(metrics=True/False): `lookup serve` has no switch",
+                "how": "`lookup serve --workers 1` against `lookup serve --workers 1 "
+                "--no-metrics`",
             }
         return result
     finally:
@@ -629,8 +601,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json-out", metavar="FILE")
     # Internal: the pinned helper processes this script starts.
     p.add_argument("--openloop", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--serve-app", metavar="DATA", help=argparse.SUPPRESS)
-    p.add_argument("--metrics", choices=("on", "off"), default="on", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--ids-file", help=argparse.SUPPRESS)
     p.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -643,8 +613,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.openloop:
         return openloop_main(args)
-    if args.serve_app:
-        return serve_app_main(args)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     result = bench(args)
