@@ -1,0 +1,16 @@
+"""Keyed hashes of looked-up ids for the audit log; compiled from core/idhash.pyx."""
+
+from collections.abc import Iterable
+from typing import final
+
+__all__ = ("IdHasher",)
+
+@final
+class IdHasher:
+    """BLAKE2b-128 keyed with `key` (1-64 bytes) over folded ids."""
+
+    def __init__(self, key: bytes) -> None: ...
+    def hash_id(self, id: str) -> str:
+        """Return the keyed hash of an id as 32 lower-case hex digits."""
+    def hash_ids_json(self, ids: Iterable[str]) -> bytes:
+        """Return the JSON array of the ids' hashes: orjson.dumps([hash_id(i) for i in ids])."""
