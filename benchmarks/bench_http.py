@@ -513,8 +513,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "pair_costs": [round(1 - x, 3) for x in m["ratios"]],
                 "on_runs": [round(r["rps"]) for r in m["a"]],
                 "off_runs": [round(r["rps"]) for r in m["b"]],
-                "how": "`lookup serve --workers 1` against `lookup serve --workers 1 "
-                "--no-metrics`",
+                "how": "`lookup serve --workers 1` against `lookup serve --workers 1 --no-metrics`",
             }
         return result
     finally:

@@ -2,9 +2,10 @@
 
 Both expose the same modules: `ids` (parse_id, parse_facility), `csvrows` (Rows, feed_build),
 `validate` (RowValidator), `sorter` (ExternalSorter), `writer` (SnapshotWriter,
-equal_key_groups) and `reader` (SnapshotReader). The compiled core is used whenever it
-loads. Without it the reference takes over with a warning, unless LOOKUP_REQUIRE_CORE=1, which
-makes a missing core an error (CI, Docker) so a service never runs slow code silently.
+equal_key_groups), `reader` (SnapshotReader) and `idhash` (IdHasher). The compiled core is
+used whenever it loads. Without it the reference takes over with a warning, unless
+LOOKUP_REQUIRE_CORE=1, which makes a missing core an error (CI, Docker) so a service never runs
+slow code silently.
 LOOKUP_CORE=python asks for the reference on purpose (debugging, comparisons).
 """
 
@@ -15,7 +16,7 @@ import os
 import sys
 from types import SimpleNamespace
 
-UNITS = ("ids", "validate", "sorter", "writer", "reader", "csvrows")
+UNITS = ("ids", "validate", "sorter", "writer", "reader", "csvrows", "idhash")
 
 
 def load(kind: str) -> SimpleNamespace:
