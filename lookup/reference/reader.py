@@ -114,13 +114,14 @@ class SnapshotReader:
         check_date(date)
         return orjson.dumps([self._body(asked, date, facility) for asked in ids])
 
-    def answer_many_with_codes(
+    def answer_batch(
         self, ids: list[str], date: int, facility: str | None = None
     ) -> tuple[bytes, list[str]]:
-        """answer_many, and the list of the answers' result codes ("000", "050", ...) in order."""
+        """The SPEC 3 batch answer, `{"results": [...]}`, and the list of the answers' result
+        codes ("000", "050", ...) in request order."""
         check_date(date)
         bodies = [self._body(asked, date, facility) for asked in ids]
-        return orjson.dumps(bodies), [body["result"]["code"] for body in bodies]
+        return orjson.dumps({"results": bodies}), [body["result"]["code"] for body in bodies]
 
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""

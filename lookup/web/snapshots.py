@@ -32,7 +32,7 @@ log = logging.getLogger("lookup.web")
 class Snapshot:
     """One open snapshot, with its answer functions bound once (they run on every request)."""
 
-    __slots__ = ("id", "name", "entitlements", "answer", "answer_many_with_codes", "created_at")
+    __slots__ = ("id", "name", "entitlements", "answer", "answer_batch", "created_at")
 
     def __init__(self, path: Path) -> None:
         self.entitlements = Entitlements(str(path))
@@ -41,8 +41,8 @@ class Snapshot:
         reader = self.entitlements.reader
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
-        # reader.answer_many_with_codes(ids, date, facility) -> (JSON array, ["000", ...])
-        self.answer_many_with_codes = reader.answer_many_with_codes
+        # reader.answer_batch(ids, date, facility) -> ({"results": [...]} bytes, ["000", ...])
+        self.answer_batch = reader.answer_batch
         self.created_at = _created_at(path)
 
     def age(self, now: float | None = None) -> float | None:
