@@ -377,6 +377,7 @@ def _log_failure(done: asyncio.Future[None]) -> None:
     if exc is not None:
         log.error("audit log: fsync of a rotated file failed: %s", _describe(exc))
 
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno is not None:
         name = errno.errorcode.get(exc.errno, str(exc.errno))
