@@ -1,11 +1,9 @@
 # A small JSON writer for the read path (docs/DESIGN.md 6). Header-only: every function is inline.
 #
 # The buffer starts in a block inside the struct, so a writer declared as a local variable holds
-# a whole single answer on the stack; longer output moves to the heap. A writer that expects
-# long output (answer_many: ~800 KB) writes straight into a bytes object instead
-# (jw_init_bytes), which jw_bytes() then returns without copying it. Appending never raises:
-# when memory runs out the writer marks itself failed and ignores further writes, and
-# jw_bytes() raises MemoryError. That keeps the appends plain C that the compiler inlines
+# a whole single answer on the stack; longer output (answer_many) moves to the heap. Appending
+# never raises: when memory runs out the writer marks itself failed and ignores further writes,
+# and jw_bytes() raises MemoryError. That keeps the appends plain C that the compiler inlines
 # (a literal's strlen and memcpy fold into a few moves), with no error check per call.
 #
 # Strings are escaped exactly as orjson escapes them, since the reference encodes with orjson and
@@ -13,11 +11,11 @@
 # \u00xx with lower-case hex, everything else (DEL, non-ASCII) written as UTF-8.
 #
 # Usage: `cdef JsonWriter w; jw_init(&w); try: ... return jw_bytes(&w) finally: jw_free(&w)`.
+# A caller that writes large outputs often (answer_many) can keep the heap buffer between calls:
+# jw_adopt() starts on it, jw_detach() takes it back, so the next output reuses warm memory.
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free
-from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy, strlen
@@ -31,11 +29,10 @@ cdef extern from *:
     #define JW_STACK_SIZE 2048  /* a single answer is under 1 KB */
 
     typedef struct {
-        char *buf;              /* `stack`, a PyMem heap block, or the inside of `bytes` */
+        char *buf;              /* `stack`, or a PyMem heap block the writer owns */
         Py_ssize_t len;
         Py_ssize_t cap;
         int failed;             /* memory ran out; the output is incomplete */
-        PyObject *bytes;        /* the bytes object written into (jw_init_bytes), or NULL */
         char stack[JW_STACK_SIZE];
     } JsonWriter;
 
@@ -52,17 +49,6 @@ cdef extern from *:
             return 0;
         if (cap < w->len + extra)
             cap = w->len + extra;
-        if (w->bytes != NULL) {
-            /* A bytes object's size is its length: resizing keeps what was written. */
-            if (_PyBytes_Resize(&w->bytes, cap) < 0) {
-                PyErr_Clear();  /* jw_bytes() raises MemoryError for the failed writer */
-                w->failed = 1;
-                return 0;
-            }
-            w->buf = PyBytes_AS_STRING(w->bytes);
-            w->cap = cap;
-            return 1;
-        }
         if (w->buf == w->stack) {
             buf = (char *)PyMem_Malloc((size_t)cap);
             if (buf != NULL)
@@ -87,9 +73,7 @@ cdef extern from *:
         Py_ssize_t len
         Py_ssize_t cap
         bint failed
-        PyObject* bytes
         char stack[JW_STACK_SIZE]
-    int _PyBytes_Resize(PyObject** bytes, Py_ssize_t size)
     bint jw_grow(JsonWriter* w, Py_ssize_t extra) noexcept
 
 
@@ -98,24 +82,30 @@ cdef inline void jw_init(JsonWriter* w) noexcept:
     w.len = 0
     w.cap = JW_STACK_SIZE
     w.failed = False
-    w.bytes = NULL
 
 
-cdef inline int jw_init_bytes(JsonWriter* w, Py_ssize_t cap) except -1:
-    """Start writing into a new bytes object of `cap` bytes (grown when needed)."""
+cdef inline void jw_adopt(JsonWriter* w, char* heap, Py_ssize_t cap) noexcept:
+    """Start on a PyMem block (NULL: on the stack); the writer owns it from now on."""
     jw_init(w)
-    cdef object made = PyBytes_FromStringAndSize(NULL, cap)
-    w.bytes = <PyObject*>made
-    Py_INCREF(made)                  # the writer's own reference, dropped by jw_bytes/jw_free
-    w.buf = PyBytes_AS_STRING(made)
-    w.cap = cap
-    return 0
+    if heap != NULL and cap > JW_STACK_SIZE:
+        w.buf = heap
+        w.cap = cap
+    elif heap != NULL:
+        PyMem_Free(heap)
+
+
+cdef inline char* jw_detach(JsonWriter* w, Py_ssize_t* cap) noexcept:
+    """Take back the heap block (NULL when the output stayed on the stack); reset the writer."""
+    cdef char* heap = NULL
+    if w.buf != w.stack:
+        heap = w.buf
+        cap[0] = w.cap
+    jw_init(w)
+    return heap
 
 
 cdef inline void jw_free(JsonWriter* w) noexcept:
-    if w.bytes != NULL:
-        Py_XDECREF(w.bytes)
-    elif w.buf != w.stack:
+    if w.buf != w.stack:
         PyMem_Free(w.buf)
     jw_init(w)
 
@@ -300,15 +290,7 @@ cdef inline void jw_unicode_string(JsonWriter* w, str s) noexcept:
 
 
 cdef inline bytes jw_bytes(JsonWriter* w):
-    """Return the output as bytes (jw_init_bytes: that object itself, trimmed; else a copy);
-    MemoryError if the writer ran out of memory. Then jw_free() the writer as always."""
-    cdef object out
+    """Copy the output into a new bytes object; MemoryError if the writer ran out of memory."""
     if w.failed:
         raise MemoryError()
-    if w.bytes == NULL:
-        return PyBytes_FromStringAndSize(w.buf, w.len)
-    if _PyBytes_Resize(&w.bytes, w.len) < 0:
-        w.bytes = NULL               # _PyBytes_Resize freed it and raised MemoryError
-        raise MemoryError()
-    out = <object>w.bytes            # a new reference; the writer's own goes in jw_free
-    return out
+    return PyBytes_FromStringAndSize(w.buf, w.len)

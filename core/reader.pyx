@@ -11,6 +11,7 @@ the C JSON writer (core/jsonw.pxd) into the one bytes object returned.
 """
 
 cimport cython
+from cpython.mem cimport PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp
@@ -19,7 +20,7 @@ from core.ids cimport (
     ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, ParsedId, classify_id, id_error_message,
 )
 from core.jsonw cimport (
-    JsonWriter, jw_bytes, jw_free, jw_init, jw_init_bytes, jw_lit, jw_raw,
+    JsonWriter, jw_adopt, jw_bytes, jw_detach, jw_free, jw_init, jw_lit, jw_raw,
     jw_unicode_string,
 )
 from core.lmdb cimport (
@@ -293,7 +294,7 @@ cdef inline void _people_missing(Lookup* item) noexcept:
 
 
 cdef enum:
-    ANSWER_GUESS = 1024      # bytes per answer to start a batch's output with (most: 700-900)
+    SPARE_MAX = 4 << 20      # SPEC 3: at most 1000 ids per batch, under 1 MB of answers
 
 
 @cython.final
@@ -307,6 +308,8 @@ cdef class SnapshotReader:
     cdef MDB_dbi cards
     cdef str _snapshot_id
     cdef bytes tail                  # ,"snapshot":"<id>"}
+    cdef char* spare                 # answer_many's output buffer, kept for the next batch
+    cdef Py_ssize_t spare_cap
     # The page walker (core/lmdb.pxd): used once checked against mdb_get, else mdb_get alone.
     cdef bint walking
     cdef PageMap pages
@@ -640,10 +643,11 @@ cdef class SnapshotReader:
         items = <Lookup*>malloc(max(n, 1) * sizeof(Lookup))
         if items == NULL:
             raise MemoryError()
-        jw_init(&w)
+        # Write into the buffer the last batch left: a fresh megabyte costs page faults (and
+        # writing into the bytes returned instead means one each time: measured 40% slower).
+        jw_adopt(&w, self.spare, self.spare_cap)
+        self.spare = NULL
         try:
-            # Straight into the bytes returned: most answers are 700-900 bytes.
-            jw_init_bytes(&w, ANSWER_GUESS * n + len(head) + len(tail))
             for i in range(n):
                 items[i].found = FOUND_NONE
                 classify_id(<str>asked[i], &items[i].id)
@@ -662,11 +666,24 @@ cdef class SnapshotReader:
             return jw_bytes(&w)
         finally:
             free(items)
-            jw_free(&w)
+            self._keep_spare(&w)
+
+    cdef void _keep_spare(self, JsonWriter* w) noexcept:
+        """Keep the writer's heap buffer for the next batch, unless one is kept already (a
+        call that ran meanwhile) or it is larger than a batch of 1000 needs."""
+        cdef Py_ssize_t cap = 0
+        cdef char* heap = jw_detach(w, &cap)
+        if heap != NULL and self.spare == NULL and cap <= SPARE_MAX:
+            self.spare = heap
+            self.spare_cap = cap
+        else:
+            PyMem_Free(heap)
 
     # --- closing ---
 
     cdef void _release(self) noexcept:
+        PyMem_Free(self.spare)
+        self.spare = NULL
         if self.txn != NULL:
             mdb_txn_abort(self.txn)
             self.txn = NULL
