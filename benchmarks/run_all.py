@@ -2,7 +2,8 @@
 
     python benchmarks/run_all.py --rows 10000000 --work /tmp/bench10
 
-1. benchmarks/bench_core.py (pinned to --client-core): the build against a raw py-lmdb append,
+1. benchmarks/bench_core.py (lookups pinned to --client-core, the build on every core):
+   the build against a raw py-lmdb append,
    the compiled core's single and batch answers against a raw py-lmdb get loop (in-process);
 2. benchmarks/bench_http.py: single lookups and 1000-id batches over HTTP against
    benchmarks/minimal_app.py, latency at fixed rates, metrics on against off (the server on
@@ -87,8 +88,8 @@ def run(argv: list[str], label: str) -> str:
 
 
 def run_core(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
-    argv = ["taskset", "-c", str(args.client_core), sys.executable,
-            str(HERE / "bench_core.py"), "--rows", str(args.rows), "--work", args.work]  # fmt: skip
+    argv = [sys.executable, str(HERE / "bench_core.py"), "--rows", str(args.rows),
+            "--work", args.work, "--core", str(args.client_core)]  # fmt: skip
     out = run(argv, "bench_core")
     result, end = json.JSONDecoder().raw_decode(out.lstrip())
     table = out.lstrip()[end:].strip()

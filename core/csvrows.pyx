@@ -17,6 +17,10 @@
 # the end of the file ends the value there; \n, \r\n and a lone \r all end a line (as
 # io.TextIOWrapper(newline="") splits lines, which csv.reader's line_num counts).
 #
+# A stream may be a piece of a file that starts at a line end (a range of a build's extract, read
+# by a worker): `first_line` numbers its lines, a BOM there is content, and stop_at() ends the rows
+# at a byte offset, where the next piece starts, so that the pieces read the file's rows once each.
+#
 # feed_build() is the build's read loop (lookup/build.py _read) in C: rows go from the buffer
 # through RowValidator.check into ExternalSorter.add_entry with no Python call per row.
 cimport cython
@@ -34,7 +38,7 @@ import csv
 
 from lookup.errors import RowError
 
-__all__ = ("Rows", "feed_build", "FIELD_LIMIT", "PROGRESS_EVERY")
+__all__ = ("Rows", "feed_build", "count_line_ends", "FIELD_LIMIT", "PROGRESS_EVERY")
 
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
@@ -86,20 +90,33 @@ cdef class Rows:
     cdef uint8_t* buf               # buf[pos:end] is read and not yet parsed
     cdef Py_ssize_t cap, pos, end
     cdef uint8_t* scratch           # a quoted value without its quotes; as big as buf
-    cdef bint eof, started
+    cdef bint eof, started, skip_bom
     cdef readonly Py_ssize_t line   # where the record being read (or the next one) starts
     cdef readonly object error      # the stream's exception that stopped reading, if any
     cdef Py_ssize_t record_line     # where the last record returned starts
     cdef list values                # the last record parsed
+    cdef Py_ssize_t consumed        # bytes read from the stream; buf[end] is byte `consumed`
+    cdef Py_ssize_t stop            # stop_at()'s offset, -1 for none
 
     def __cinit__(self):
         self.buf = NULL
         self.scratch = NULL
 
-    def __init__(self, stream):
+    def __init__(self, stream, Py_ssize_t first_line=1):
         self.read = getattr(stream, "read1", None) or stream.read
-        self.line = 1
+        self.line = first_line
+        self.skip_bom = first_line == 1  # past line 1 the stream is a piece of a file
         self.error = None
+        self.stop = -1
+
+    @property
+    def offset(self):
+        """Bytes of the stream taken by the records returned and the blank lines skipped."""
+        return self.consumed - (self.end - self.pos)
+
+    def stop_at(self, Py_ssize_t offset):
+        """End the rows before any record or blank line starting at or past byte `offset`."""
+        self.stop = offset
 
     def __dealloc__(self):
         free(self.buf)
@@ -124,6 +141,7 @@ cdef class Rows:
         free(self.buf)
         free(self.scratch)
         self.buf = self.scratch = NULL
+        self.consumed -= self.end - self.pos  # offset stays as it was
         self.cap = self.pos = self.end = 0
         self.eof = True
 
@@ -146,7 +164,8 @@ cdef class Rows:
         """Skip a leading UTF-8 BOM, as the utf-8-sig codec does."""
         while self.end < 3 and not self.eof:
             self.refill()
-        if self.end >= 3 and self.buf[0] == 0xEF and self.buf[1] == 0xBB and self.buf[2] == 0xBF:
+        if (self.skip_bom and self.end >= 3
+                and self.buf[0] == 0xEF and self.buf[1] == 0xBB and self.buf[2] == 0xBF):
             self.pos = 3
         self.started = True
         return 0
@@ -188,6 +207,7 @@ cdef class Rows:
             self.cap = cap
         memcpy(self.buf + self.end, PyBytes_AS_STRING(chunk), n)
         self.end += n
+        self.consumed += n
         return 0
 
     cdef int parse(self, bint skip_blank) except -1:
@@ -198,10 +218,13 @@ cdef class Rows:
         cdef const uint8_t* buf = self.buf
         cdef Py_ssize_t p = self.pos, end = self.end, q
         cdef Py_ssize_t lines = 0   # line ends inside the record (quoted) and the one after it
+        cdef Py_ssize_t base = self.consumed - end  # the stream offset of buf[0]
         cdef bint eof = self.eof
         cdef uint8_t c, high
         cdef list values
         while True:  # blank lines
+            if self.stop >= 0 and base + p >= self.stop:
+                return END  # the next piece of the file starts here
             if p == end:
                 return END if eof else NEED_MORE
             c = buf[p]
@@ -364,3 +387,24 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
             if row.quality & (1 << i):
                 quality[i] += 1
     return count, invalid, record_bytes, (quality[0], quality[1], quality[2])
+
+
+def count_line_ends(const uint8_t[::1] data not None):
+    """The line ends in data as Rows counts them: \\n, \\r\\n and a lone \\r (a \\r at the end too).
+
+    See lookup/reference/csvrows.py; here loops the compiler vectorises, over a memory map of
+    the extract: a build worker counts the lines before its range first (lookup/parallel.py).
+    """
+    cdef Py_ssize_t i, n = data.shape[0], lf = 0, cr = 0, crlf = 0
+    cdef const uint8_t* p
+    if n == 0:
+        return 0
+    p = &data[0]
+    with nogil:
+        for i in range(n):
+            lf += p[i] == 10
+            cr += p[i] == 13
+        if cr:
+            for i in range(n - 1):
+                crlf += p[i] == 13 and p[i + 1] == 10
+    return lf + cr - crlf

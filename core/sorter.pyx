@@ -43,7 +43,7 @@ cdef enum:
     IO_BUFFER = 1 << 20       # per run file, reading and writing
     FIRST_ARENA = 1 << 20
     # More runs than this are merged into one before the next is written, so items() never
-    # holds more open files (and read buffers) than this.
+    # holds more open files (and read buffers) than this, plus as many per adopt()ed sorter.
     MAX_RUNS = 64
     PREFETCH_AHEAD = 16       # slots
 
@@ -273,6 +273,33 @@ cdef class ExternalSorter:
         self.check_open()
         self.sort_buffer()
         return _Items(self, True)
+
+    def hand_over(self):
+        """Spill the buffer and give up the run files, for another sorter's adopt(): returns
+        (entries, run paths, oldest first). The sorter is closed; its folder, which held them,
+        is left for the caller to remove."""
+        self.check_open()
+        if self.nslots:
+            self.spill()
+        handed = (self.count, self.runs)
+        self.folder = None  # so that close() leaves the runs alone
+        self.close()
+        return handed
+
+    def adopt(self, Py_ssize_t entries, paths):
+        """Take over the run files another sorter of this key size handed over, moving them
+        into this sorter's folder; their entries count as added after every entry so far."""
+        self.check_open()
+        if not paths:
+            return
+        if self.nslots:
+            self.spill()  # the merge takes ties from the older runs first: the buffer is older
+        for path in paths:
+            run = self.new_run_path()
+            os.rename(path, run)
+            self.runs.append(run)
+        self.count += entries
+        self.generation += 1
 
     def close(self):
         """Remove the run files and free the buffer; the sorter cannot be used afterwards."""

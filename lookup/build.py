@@ -8,6 +8,10 @@ The build streams: rows are validated one at a time by the core and handed to ex
                people cccd -> record
                bhxh   bhxh -> cccd + line
                cards  card -> cccd + line + which       (current and previous card codes)
+             with --jobs N, in N processes over byte ranges of a plain extract (lookup.parallel):
+             each worker sorts its range into sorters of its own and hands their sorted runs to
+             the parent's sorters, which merge them after their own: entries of equal keys stay
+             in line order, so the result is the serial read's, byte for byte
     check    merge ids, bhxh, cards: every line in a group of equal keys is rejected
     write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages)
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
@@ -16,15 +20,18 @@ The build streams: rows are validated one at a time by the core and handed to ex
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lookup import _core
+from lookup import _core, parallel
 from lookup.errors import StoreError
 from lookup.extract import Extract
 from lookup.progress import Progress
@@ -34,11 +41,16 @@ __all__ = ("build", "BuildRejected", "snapshot_identity")
 
 FORMAT_VERSION = 1
 SORT_MEMORY = 256 * 2**20  # per sorter; four sorters stay near 1 GB whatever the extract size
-QUALITY_FLAGS = {
-    1: "cccd_sex_or_century_mismatch",
-    2: "cccd_birth_year_mismatch",
-    4: "cccd_unknown_province",
-}
+# (split between the processes of a parallel read)
+MIN_SPLIT_ENV = (
+    "LOOKUP_BUILD_MIN_SPLIT"  # bytes; tests lower parallel.MIN_SPLIT to split small files
+)
+# The data-quality flags of a validated row: bit 1, 2, 4 (docs/DESIGN.md 5).
+QUALITY_FLAGS = (
+    "cccd_sex_or_century_mismatch",
+    "cccd_birth_year_mismatch",
+    "cccd_unknown_province",
+)
 CURRENT, PREVIOUS = b"\x00", b"\x01"
 MAX_LINES_NAMED = 5
 
@@ -57,33 +69,40 @@ def build(
     *,
     rejects_path: str | None = None,
     max_reject_ratio: float = 0.001,
+    jobs: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Build a snapshot from the extract at `source`, publish it, and return a summary."""
+    """Build a snapshot from the extract at `source`, publish it, and return a summary.
+
+    `jobs`: processes reading the extract (default: the CPUs this process may use, at most
+    parallel.MAX_JOBS); a gzip or small extract is read by one.
+    """
     progress = progress or Progress(enabled=False)
     started = time.monotonic()
     with data.writer():
         snapshot_id, staging = data.new_staging()
         rejects_file = Path(rejects_path) if rejects_path else data.rejects / f"{snapshot_id}.csv"
-        with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort") as sorters:
-            read = _read(source, sorters, rejects, progress)
+        starts = _range_starts(source, jobs or parallel.default_jobs())
+        memory = SORT_MEMORY // len(starts)
+        with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort", memory) as sorters:
+            read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
             rejected_keys = _find_shared_keys(sorters, rejects, progress)
-            rejected = read["invalid"] + rejects.rejected_rows
+            rejected = read.invalid + rejects.rejected_rows
             summary: dict[str, Any] = {
                 "snapshot": snapshot_id,
                 "source": str(source),
-                "rows": read["rows"],
+                "rows": read.rows,
                 "rejected": rejected,
-                "published": read["rows"] - rejected,
+                "published": read.rows - rejected,
                 "rejects_file": str(rejects_file) if rejected else None,
-                "data_quality": read["data_quality"],
+                "data_quality": {name: read.flagged[i] for i, name in enumerate(QUALITY_FLAGS)},
             }
-            if read["rows"] == 0 or rejected > max_reject_ratio * read["rows"]:
+            if read.rows == 0 or rejected > max_reject_ratio * read.rows:
                 raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
             identity = snapshot_identity(snapshot_id, "build", source)
             counts = _write_store(
-                staging, sorters, rejected_keys, read["record_bytes"], identity, progress
+                staging, sorters, rejected_keys, read.record_bytes, identity, progress
             )
         shutil.rmtree(staging / "sort")
         summary["entries"] = counts
@@ -103,23 +122,139 @@ def build(
 
 
 # -- read -----------------------------------------------------------------------------------
-def _read(source: str, sorters: _Sorters, rejects: _Rejects, progress: Progress) -> dict[str, Any]:
+@dataclass
+class _Read:
+    """What reading the rows of an extract, or of a range of it, found."""
+
+    rows: int = 0
+    invalid: int = 0
+    record_bytes: int = 0
+    flagged: tuple[int, int, int] = (0, 0, 0)  # rows with data-quality flag 1, 2, 4
+    end: int = 0  # the byte where reading stopped
+    line: int = 1  # the physical line that starts there
+
+    def add(self, later: _Read) -> None:
+        """Add what the range after this one found."""
+        self.rows += later.rows
+        self.invalid += later.invalid
+        self.record_bytes += later.record_bytes
+        self.flagged = tuple(a + b for a, b in zip(self.flagged, later.flagged, strict=True))
+        self.end, self.line = later.end, later.line
+
+
+def _range_starts(source: str, jobs: int) -> list[int]:
+    """Where the ranges of the extract that processes read start; [0]: one process reads it."""
+    with Extract(source) as extract:  # checks the header before any process starts
+        compressed, size = extract.compressed, extract.position()[1]
+    min_split = int(os.environ.get(MIN_SPLIT_ENV, parallel.MIN_SPLIT))
+    if jobs == 1 or compressed or size < min_split:
+        return [0]
+    return parallel.range_starts(source, size, jobs)
+
+
+def _read(
+    source: str, starts: list[int], sorters: _Sorters, rejects: _Rejects, progress: Progress
+) -> _Read:
+    with Extract(source) as extract:
+        size = extract.position()[1]
+        progress.phase("reading", total=size)
+        if len(starts) == 1:
+            return _feed(extract, None, sorters, rejects, progress.update)
+        read = _read_ranges(extract, starts, sorters, rejects, progress)
+    if read.end < size:
+        # A quoted line end straddled a cut: the range after it, and maybe the later ones, were
+        # read from a wrong place and thrown away. Read on from where the last good one stopped.
+        with Extract(source, start=read.end, line=read.line, columns=extract.columns) as rest:
+            done = read.rows
+
+            def report(at: int, rows: int) -> None:
+                progress.update(rest.start + at, done + rows)
+
+            read.add(_feed(rest, None, sorters, rejects, report))
+    return read
+
+
+def _read_ranges(
+    extract: Extract, starts: list[int], sorters: _Sorters, rejects: _Rejects, progress: Progress
+) -> _Read:
+    """Read the first range here while workers read the others; take their results in order,
+    up to the first range that did not start where the one before it stopped."""
+    tally = parallel.Tally(len(starts))
+    ends = starts[1:] + [extract.position()[1]]
+    workers: list[parallel.Worker] = []
+    try:
+        for index in range(1, len(starts)):
+            workers.append(parallel.Worker(
+                f"build worker {index} (bytes {starts[index]:,}-{ends[index]:,} of {extract.path})",
+                _read_range, extract.path, extract.columns, starts[index], ends[index],
+                sorters.directory / f"range-{index}", sorters.memory, tally, index,
+            ))  # fmt: skip
+        crash_point("workers-started")
+
+        def report(at: int, rows: int) -> None:
+            tally.set(0, at, rows)
+            progress.update(*tally.total())
+
+        read = _feed(extract, starts[1], sorters, rejects, report)
+        for worker, start in zip(workers, starts[1:], strict=True):
+            if read.end != start:
+                break
+            later, runs, (rejects_part, rejected) = worker.result()
+            sorters.adopt(runs)
+            rejects.append(rejects_part, rejected)
+            read.add(later)
+    finally:
+        for worker in workers:
+            worker.stop()
+    return read
+
+
+def _read_range(
+    source: str,
+    columns: tuple[str, ...],
+    start: int,
+    stop: int,
+    directory: Path,
+    memory: int,
+    tally: parallel.Tally,
+    index: int,
+) -> tuple[_Read, list[tuple[int, list[str]]], tuple[str | None, int]]:
+    """In a worker: read one range into sorters of its own; give their runs to the parent."""
+    line = parallel.line_at(source, start)
+    with (
+        Extract(source, start=start, line=line, columns=columns) as extract,
+        _Sorters(directory, memory) as sorters,
+        _Rejects(directory / "rejects.csv", header=False) as rejects,
+    ):
+        read = _feed(extract, stop, sorters, rejects, lambda at, rows: tally.set(index, at, rows))
+        runs = sorters.hand_over()
+    return read, runs, (str(rejects.path) if rejects.count else None, rejects.count)
+
+
+def _feed(
+    extract: Extract,
+    stop: int | None,
+    sorters: _Sorters,
+    rejects: _Rejects,
+    report: Callable[[int, int], object],
+) -> _Read:
+    """Read the extract's rows, up to the first row boundary at or past byte `stop` if given,
+    into the sorters; report(bytes read, rows) now and then."""
+    validator = _core.impl.validate.RowValidator(extract.columns)
+
+    def tick(rows: int) -> None:
+        report(extract.position()[0], rows)
+
     # The loop over rows is csvrows.feed_build: in C with the compiled core, the reference's
     # Python loop otherwise (see it for what goes into which sorter).
-    with Extract(source) as extract:
-        validator = _core.impl.validate.RowValidator(extract.columns)
-        progress.phase("reading", total=extract.position()[1])
-
-        def tick(rows: int) -> None:
-            progress.update(extract.position()[0], rows)
-
-        with extract.reading() as lines:
-            rows, invalid, record_bytes, flagged = _core.impl.csvrows.feed_build(
-                lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
-                rejects.add, tick,
-            )  # fmt: skip
-    quality = {name: flagged[bit.bit_length() - 1] for bit, name in QUALITY_FLAGS.items()}
-    return {"rows": rows, "invalid": invalid, "record_bytes": record_bytes, "data_quality": quality}
+    with extract.reading() as lines:
+        if stop is not None:
+            lines.stop_at(stop - extract.start)
+        rows, invalid, record_bytes, flagged = _core.impl.csvrows.feed_build(
+            lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
+            rejects.add, tick,
+        )  # fmt: skip
+    return _Read(rows, invalid, record_bytes, flagged, extract.start + lines.offset, lines.line)
 
 
 # -- cross-row checks -----------------------------------------------------------------------
@@ -228,41 +363,71 @@ def _write_store(
 
 
 class _Sorters:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, memory: int = SORT_MEMORY) -> None:
         directory.mkdir(parents=True)
         Sorter = _core.impl.sorter.ExternalSorter
-        self.ids = Sorter(8, str(directory), SORT_MEMORY // 8)
-        self.people = Sorter(8, str(directory), SORT_MEMORY)
-        self.bhxh = Sorter(8, str(directory), SORT_MEMORY // 4)
-        self.cards = Sorter(15, str(directory), SORT_MEMORY // 4)
+        self.ids = Sorter(8, str(directory), memory // 8)
+        self.people = Sorter(8, str(directory), memory)
+        self.bhxh = Sorter(8, str(directory), memory // 4)
+        self.cards = Sorter(15, str(directory), memory // 4)
         self.directory = directory
+        self.memory = memory
+
+    def all(self) -> tuple[Any, ...]:
+        return self.ids, self.people, self.bhxh, self.cards
+
+    def hand_over(self) -> list[tuple[int, list[str]]]:
+        """Spill every sorter and give up its runs, for another _Sorters' adopt()."""
+        return [sorter.hand_over() for sorter in self.all()]
+
+    def adopt(self, runs: list[tuple[int, list[str]]]) -> None:
+        """Take the runs handed over by a worker's sorters, after every entry so far."""
+        for sorter, (entries, paths) in zip(self.all(), runs, strict=True):
+            sorter.adopt(entries, paths)
 
     def __enter__(self) -> _Sorters:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sorter in (self.ids, self.people, self.bhxh, self.cards):
+        for sorter in self.all():
             sorter.close()
 
 
 class _Rejects:
-    """The rejects CSV (line, field, reason), created only when a row is rejected."""
+    """The rejects CSV (line, field, reason), created only when a row is rejected.
 
-    def __init__(self, path: Path) -> None:
+    A worker's has no header: the parent appends its rows to the rejects file (append()).
+    """
+
+    def __init__(self, path: Path, *, header: bool = True) -> None:
         self.path = path
+        self._header = header
         self._file = None
         self._writer = None
         self.count = 0
         self.rejected_rows = 0  # rows rejected for sharing a key (set by _find_shared_keys)
 
     def add(self, line: int, field: str, reason: str) -> None:
+        self._open().writerow((line, field, reason))
+        self.count += 1
+
+    def append(self, part: str | None, count: int) -> None:
+        """Add the `count` rows of a worker's rejects file (None when it has none)."""
+        if part is None:
+            return
+        self._open()
+        with open(part, newline="", encoding="utf-8") as rows:
+            shutil.copyfileobj(rows, self._file)
+        self.count += count
+
+    def _open(self) -> Any:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
             self._writer = csv.writer(self._file)
-            self._writer.writerow(("line", "field", "reason"))
-        self._writer.writerow((line, field, reason))
-        self.count += 1
+            if self._header:
+                self._writer.writerow(("line", "field", "reason"))
+        return self._writer
 
     def __enter__(self) -> _Rejects:
         return self

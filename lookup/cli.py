@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from lookup.errors import IdError, LookupServiceError
+from lookup.parallel import MAX_JOBS, MIN_SPLIT
 from lookup.store import DataDir, default_data_dir
 
 Handler = Callable[[argparse.Namespace], tuple[Any, str]]
@@ -73,7 +74,7 @@ def cmd_build(args: argparse.Namespace) -> tuple[Any, str]:
 
     summary = build(
         _data(args), args.extract, rejects_path=args.rejects,
-        max_reject_ratio=args.max_reject_ratio, progress=Progress(),
+        max_reject_ratio=args.max_reject_ratio, jobs=args.jobs, progress=Progress(),
     )  # fmt: skip
     rejected = f", {summary['rejected']:,} rejected (see {summary['rejects_file']})" if summary[
         "rejected"] else ""  # fmt: skip
@@ -246,6 +247,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("extract", metavar="FILE")
     p.add_argument("--rejects", metavar="FILE", help="where to write rejected rows")
     p.add_argument("--max-reject-ratio", type=_ratio, default=0.001, metavar="R")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="processes reading the extract (default: the CPUs available, at most "
+        f"{MAX_JOBS}); a gzip extract, or one under {MIN_SPLIT // 2**20} MiB, is read by one",
+    )
 
     p = command("apply", cmd_apply, "apply a delta to the current snapshot")
     p.add_argument("delta", metavar="DELTA")

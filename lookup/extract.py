@@ -41,21 +41,40 @@ class Extract:
 
     `line` is the physical line where the row starts (the header is line 1), so an operator can
     find a rejected row with `sed -n 'Np'` even when quoted values span lines.
+
+    `Extract(path, start=S, line=N, columns=C)` reads a range of a plain (not gzip) extract whose
+    header was read already: the rows from byte S, which starts physical line N (lookup.build's
+    workers read ranges of a big extract so).
     """
 
-    def __init__(self, path: str, *, delta: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        delta: bool = False,
+        start: int = 0,
+        line: int = 1,
+        columns: tuple[str, ...] | None = None,
+    ) -> None:
         self.path = path
         self.delta = delta
+        self.start = start
         self._file = _open(path)
         self._stream: BinaryIO = self._file
-        if self._file.peek(2)[:2] == GZIP_MAGIC:
+        if start:
+            self._file.seek(start)
+        elif self._file.peek(2)[:2] == GZIP_MAGIC:
             self._stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
-        self._rows = _core.impl.csvrows.Rows(self._stream)
+        self._rows = _core.impl.csvrows.Rows(self._stream, line)
         try:
-            self.columns = self._read_header()
+            self.columns = columns or self._read_header()
         except BaseException:
             self.close()
             raise
+
+    @property
+    def compressed(self) -> bool:
+        return self._stream is not self._file
 
     # -- header ---------------------------------------------------------------------------
     def _read_header(self) -> tuple[str, ...]:
@@ -113,7 +132,7 @@ class Extract:
 
     def position(self) -> tuple[int, int]:
         """Return (bytes read, total bytes) of the file on disk, for progress reports."""
-        return self._file.tell(), os.fstat(self._file.fileno()).st_size
+        return self._file.tell() - self.start, os.fstat(self._file.fileno()).st_size
 
     def close(self) -> None:
         self._rows.close()

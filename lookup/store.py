@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -117,6 +117,7 @@ class DataDir:
                     f"another build, apply, rollback or prune is running on {self.root}; "
                     "wait for it to finish"
                 ) from None
+            _held_locks.append(lock)
             # Under the lock nobody owns staging/: whatever is there is a crashed writer's.
             shutil.rmtree(self.staging, ignore_errors=True)
             try:
@@ -124,6 +125,8 @@ class DataDir:
             finally:
                 shutil.rmtree(self.staging, ignore_errors=True)  # a failed writer's leftovers
         finally:
+            if lock in _held_locks:
+                _held_locks.remove(lock)
             lock.close()  # releases the flock
 
     def new_staging(self) -> tuple[str, Path]:
@@ -180,6 +183,25 @@ class DataDir:
             os.rename(info.path, trash)
             shutil.rmtree(trash)
         return [info.id for info in doomed]
+
+
+# The writer lock files this process holds (open and flocked).
+_held_locks: list[IO[str]] = []
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child (a build worker): close the copies of the writer lock files.
+
+    An flock belongs to the open file, and the file stays locked while any process keeps a
+    descriptor of it: a child that outlived its killed parent would keep the data directory
+    locked. Closing the child's copy leaves the parent's lock held.
+    """
+    for lock in _held_locks:
+        lock.close()
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

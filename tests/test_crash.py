@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import psutil
 import pytest
 from files import person, write_csv
 
@@ -77,17 +79,89 @@ def assert_recovers(data: DataDir, before, extract: Path) -> None:
     assert not (data.root / "staging").exists()
 
 
+SPLIT = {"LOOKUP_BUILD_MIN_SPLIT": "1"}  # workers read ranges of even a small extract
+
+
 @pytest.mark.parametrize(
     "point",
-    ["after-read", "after-write-people", "after-write-cards", "before-publish", "before-current"],
+    [
+        "workers-started",
+        "after-read",
+        "after-write-people",
+        "after-write-cards",
+        "before-publish",
+        "before-current",
+    ],
 )
 def test_build_killed_at_a_point(data, extracts, point):
     before = state(data)
     killed = lookup(
-        "build", str(extracts[1]), "--data", str(data.root), env={"LOOKUP_CRASH_AT": point}
-    )
+        "build", str(extracts[1]), "--data", str(data.root), "--jobs", "2",
+        env={"LOOKUP_CRASH_AT": point, **SPLIT},
+    )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL
     assert_recovers(data, before, extracts[1])
+
+
+def start_build_and_catch_workers(data: DataDir, extract: Path) -> tuple[subprocess.Popen, list]:
+    """Start a build with two workers and stop them (SIGSTOP) while they read; the slow
+    reference core gives time to catch them. Its standard error goes to data/stderr (a pipe
+    would stay open as long as a worker does)."""
+    with open(data.root / "stderr", "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lookup", "build", str(extract), "--data", str(data.root),
+             "--jobs", "3"],
+            env={**os.environ, **SPLIT, "LOOKUP_CORE": "python"},
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    build = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    while len(workers := build.children()) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "no workers seen"
+        time.sleep(0.002)
+    time.sleep(0.05)  # past their start-up
+    for worker in workers:
+        worker.suspend()
+    return proc, workers
+
+
+def test_build_killed_while_workers_read(data, extracts):
+    before = state(data)
+    proc, workers = start_build_and_catch_workers(data, extracts[1])
+    for worker in workers:  # a worker keeps no copy of the writer lock
+        assert not [f for f in worker.open_files() if f.path.endswith(".writer.lock")]
+    proc.kill()
+    proc.wait()
+    # The workers die with the build, stopped as they are: nothing is left running.
+    deadline = time.monotonic() + 10
+    while any(map(running, workers)):
+        assert time.monotonic() < deadline, "a worker outlived the build"
+        time.sleep(0.01)
+    assert_recovers(data, before, extracts[1])
+
+
+def running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE  # a zombie is dead, not yet reaped
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_killed_worker_fails_the_build(data, extracts):
+    before = state(data)
+    proc, workers = start_build_and_catch_workers(data, extracts[1])
+    workers[0].kill()
+    for worker in workers[1:]:
+        worker.resume()
+    assert proc.wait(timeout=60) == 1
+    stderr = (data.root / "stderr").read_text()
+    assert re.search(
+        r"^lookup build: build worker \d \(bytes [\d,]+-[\d,]+ of .*second.csv\) was killed by "
+        r"SIGKILL \(out of memory\?\); nothing was published$", stderr, re.MULTILINE
+    ), stderr  # fmt: skip
+    assert state(data) == before
+    assert not (data.root / "staging").exists()
+    assert not any(map(running, workers))
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.5, 0.7, 0.9])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import random
 import re
 
@@ -15,7 +16,7 @@ from files import person, write_csv
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lookup import _core
+from lookup import _core, parallel
 from lookup.errors import ExtractError
 from lookup.extract import Extract
 
@@ -258,3 +259,70 @@ def test_feed_build_refuses_a_delta_validator(use, tmp_path):
             use.csvrows.Rows(io.BytesIO(b"")), use.validate.RowValidator(["op", "cccd"], True),
             *sorters, print, print,
         )  # fmt: skip
+
+
+# --- pieces of a file: a build worker's range ---------------------------------------------------
+
+
+def read_piece(impl, data: bytes, start: int, line: int, stop: int | None) -> tuple:
+    """The rows of data[start:] from physical line `line`, up to `stop`; where they stopped."""
+    stream = io.BufferedReader(Trickle(data[start:], [7, 3, 64]), buffer_size=8)
+    rows = impl.csvrows.Rows(stream, line)
+    if stop is not None:
+        rows.stop_at(stop - start)
+    got = list(rows)
+    return got, start + rows.offset, rows.line
+
+
+@SETTINGS
+@given(
+    rows=ROWS,
+    line_end=st.sampled_from(["\n", "\r\n"]),
+    bom=st.booleans(),
+    cut=st.floats(0, 1),
+)
+@example(rows=[["h"], ["a"], [], ["b\nc"], ["d"]], line_end="\n", bom=False, cut=0.5)
+def test_pieces_read_as_the_whole(compiled, reference, rows, line_end, bom, cut):
+    """Rows up to the first row boundary at or past a cut, then the rows from there: the rows of
+    the whole file, with their physical lines, wherever the cut falls (a quoted line end too)."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator=line_end).writerows(rows)
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.getvalue().encode("utf-8", "surrogateescape")
+    newline = data.find(b"\n", int(cut * len(data)))
+    stop = newline + 1 if newline >= 0 else len(data)
+    for impl in (compiled, reference):
+        whole = [(line, values) for line, values in read_piece(impl, data, 0, 1, None)[0]]
+        first, end, line = read_piece(impl, data, 0, 1, stop)
+        assert end >= stop or end == len(data)
+        rest, _, _ = read_piece(impl, data, end, line, None)
+        assert first + rest == whole
+        # Where a row starts at the cut, the line there is the line ends before it, plus one.
+        if end == stop:
+            assert line == impl.csvrows.count_line_ends(data[:stop]) + 1
+    assert read_piece(compiled, data, 0, 1, stop) == read_piece(reference, data, 0, 1, stop)
+
+
+def test_a_piece_keeps_a_bom_and_numbers_lines_from_its_first(impl):
+    data = b"h\n\xef\xbb\xbfa,b\n\nc\n"
+    assert read_piece(impl, data, 2, 2, None) == ([(2, ["\ufeffa", "b"]), (4, ["c"])], 12, 5)
+
+
+@pytest.mark.parametrize(
+    ("data", "ends"),
+    [(b"", 0), (b"a", 0), (b"a\nb\r\nc\rd", 3), (b"\r\r\n\n\r", 4), (b"x\r", 1)],
+)
+def test_count_line_ends(impl, data, ends):
+    assert impl.csvrows.count_line_ends(data) == ends
+    assert impl.csvrows.count_line_ends(bytearray(data)) == ends
+
+
+def test_line_at_counts_across_map_windows(impl, monkeypatch, tmp_path):
+    monkeypatch.setattr(_core, "impl", impl)
+    monkeypatch.setattr(parallel, "COUNT_WINDOW", mmap.ALLOCATIONGRANULARITY)
+    data = (b"ab\r\n" * 10 + b"\r" + b"x\r\n" + b"\n") * 2000
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    for offset in sorted({1, 4095, 4096, 4097, 8191, len(data) - 1, len(data)}):
+        assert parallel.line_at(str(path), offset) == data[:offset].count(b"\n") + (
+            data[:offset].count(b"\r") - data[:offset].count(b"\r\n") + 1
+        )

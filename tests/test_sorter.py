@@ -141,3 +141,55 @@ def test_large_values(impl, tmp_path):
 
 def test_compiled_sorter_is_compiled(compiled):
     assert compiled.sorter.__file__.endswith((".so", ".pyd"))
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    memory_limit=st.sampled_from([0, 300, 2**20]),
+    buffered=st.booleans(),
+)
+def test_adopted_runs_merge_after_own_entries(impl, tmp_path_factory, data, memory_limit, buffered):
+    # A build worker's sorter hands its runs over to the parent's, which must give what one sorter
+    # fed every entry in order gives: ties keep the adopter's entries first.
+    first, second, third = (data.draw(entries_strategy(8)) for _ in range(3))
+    tmp = tmp_path_factory.mktemp("sort")
+    with (
+        impl.sorter.ExternalSorter(8, str(tmp), memory_limit if buffered else 0) as adopter,
+        impl.sorter.ExternalSorter(8, str(tmp), memory_limit) as worker,
+    ):
+        for key, value in first:
+            adopter.add(key, value)
+        for key, value in second:
+            worker.add(key, value)
+        entries, paths = worker.hand_over()
+        assert entries == len(second)
+        adopter.adopt(entries, paths)
+        for key, value in third:  # and it goes on adding (the build reads on after a bad cut)
+            adopter.add(key, value)
+        assert len(adopter) == len(first) + len(second) + len(third)
+        assert list(adopter.items()) == sorted(first + second + third, key=lambda e: e[0])
+    assert [names for _, _, names in os.walk(tmp) if names] == []  # the runs went with adopter
+
+
+def test_hand_over_closes_and_leaves_the_runs(impl, tmp_path):
+    sorter = impl.sorter.ExternalSorter(2, str(tmp_path), memory_limit=0)
+    sorter.add(b"bb", b"1")
+    sorter.add(b"aa", b"2")
+    entries, paths = sorter.hand_over()
+    assert entries == 2 and all(os.path.exists(path) for path in paths)
+    sorter.close()  # closed already; the runs stay for an adopter
+    assert all(os.path.exists(path) for path in paths)
+    with pytest.raises(ValueError, match="^sorter: closed$"):
+        sorter.add(b"cc", b"")
+    with impl.sorter.ExternalSorter(2, str(tmp_path)) as adopter:
+        adopter.adopt(entries, paths)
+        assert list(adopter.items()) == [(b"aa", b"2"), (b"bb", b"1")]
+        assert not any(os.path.exists(path) for path in paths)  # moved into its folder
+
+
+def test_hand_over_of_an_empty_sorter(impl, tmp_path):
+    with impl.sorter.ExternalSorter(8, str(tmp_path)) as adopter:
+        adopter.add(b"12345678", b"x")
+        adopter.adopt(*impl.sorter.ExternalSorter(8, str(tmp_path)).hand_over())
+        assert list(adopter.items()) == [(b"12345678", b"x")] and len(adopter) == 1

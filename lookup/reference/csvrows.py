@@ -12,7 +12,16 @@ a leading BOM skipped, and splits it with `csv.reader(strict=False)`:
 - `line` is the line where the record being read starts, for error messages;
 - a value over FIELD_LIMIT characters raises csv.Error("field larger than field limit (65536)");
   an error of the stream (a truncated gzip: OSError, EOFError) is raised as it is, after being
-  kept in `error`, so a caller can tell it from errors of its own.
+  kept in `error`, so a caller can tell it from errors of its own;
+- a stream may be a piece of a file starting just after a line end (a range of an extract that
+  a build worker reads): `Rows(stream, first_line)` numbers its lines from `first_line`, and past
+  line 1 a BOM is content; `stop_at(n)` ends the rows before any record or blank line that
+  starts at or past byte n of the stream, and `offset` is where the rows stopped: the bytes
+  taken by the records returned and the blank lines skipped.
+
+The stream is split into physical lines here, as io.TextIOWrapper(newline="") would split them,
+so that `offset` counts bytes; each line is decoded on its own, which gives the text decoding the
+whole stream gives, since the bytes that end lines are ASCII, never inside a UTF-8 sequence.
 
 `feed_build(...)` is the build's read loop (lookup/build.py `_read`): every row through the
 validator into the four sorters. core/csvrows.pyx must agree with both: same rows, values, lines,
@@ -22,33 +31,54 @@ errors and sorter entries; tests/test_csvrows.py and tests/test_build.py hold it
 from __future__ import annotations
 
 import csv
-import io
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from lookup.errors import RowError
 
-__all__ = ("Rows", "feed_build", "FIELD_LIMIT", "PROGRESS_EVERY")
+__all__ = ("Rows", "feed_build", "count_line_ends", "FIELD_LIMIT", "PROGRESS_EVERY")
 
 # A name or address is at most a few hundred bytes; a bigger field means broken quoting.
 FIELD_LIMIT = 64 * 1024
 PROGRESS_EVERY = 65536  # rows between two calls of feed_build's `tick`
 CURRENT, PREVIOUS = b"\x00", b"\x01"  # the cards sorter's value ends with which code it is
+BOM = b"\xef\xbb\xbf"
+AFTER_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # a lone CR ends a line too
 
 
 class Rows:
     """The records of one CSV stream; see the module docstring."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self._text: io.TextIOWrapper | None = io.TextIOWrapper(
-            stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-        self._reader = csv.reader(self._text, strict=False)
-        self.line = 1
+    def __init__(self, stream: BinaryIO, first_line: int = 1) -> None:
+        self._stream: BinaryIO | None = stream
+        self._reader = csv.reader(self._lines(skip_bom=first_line == 1), strict=False)
+        self._first_line = first_line
+        self.line = first_line
+        self.offset = 0
+        self._stop: int | None = None
         self.error: BaseException | None = None
 
+    def _lines(self, skip_bom: bool) -> Iterator[str]:
+        """The stream's physical lines, decoded; `offset` grows as csv.reader takes them."""
+        while self._stream is not None and (chunk := self._stream.readline()):
+            if skip_bom and chunk.startswith(BOM):
+                self.offset += len(BOM)
+                chunk = chunk[len(BOM) :]
+            skip_bom = False
+            # readline() ends a chunk at \n (or the end of the file): split it at lone CRs.
+            for line in AFTER_LONE_CR.split(chunk) if b"\r" in chunk else (chunk,):
+                if line:
+                    self.offset += len(line)
+                    yield line.decode("utf-8", "surrogateescape")
+
+    def stop_at(self, offset: int) -> None:
+        self._stop = offset
+
     def _next(self) -> list[str] | None:
-        self.line = self._reader.line_num + 1
+        self.line = self._reader.line_num + self._first_line
+        if self._stop is not None and self.offset >= self._stop:
+            return None  # the next piece of the file starts here
         try:
             return next(self._reader, None)
         except (OSError, EOFError) as exc:
@@ -70,10 +100,16 @@ class Rows:
                 return self.line, values
 
     def close(self) -> None:
-        """Let go of the stream, which the caller closes (a TextIOWrapper would close it)."""
-        text, self._text = self._text, None
-        if text is not None and not text.buffer.closed:
-            text.detach()
+        """Let go of the stream, which the caller closes."""
+        self._stream = None
+
+
+def count_line_ends(data: Any) -> int:
+    """The line ends in data (a buffer: a window of an extract mapped in memory) as Rows counts
+    them: \\n, \\r\\n and a lone \\r (a \\r at the end too). A build worker numbers its range's
+    rows from the line ends before it (lookup/parallel.py)."""
+    data = bytes(data)
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 def feed_build(

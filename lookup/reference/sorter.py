@@ -74,6 +74,37 @@ class ExternalSorter:
         # heapq.merge breaks ties by source position: older runs first, the buffer last.
         return heapq.merge(*sources, key=_key)
 
+    def hand_over(self) -> tuple[int, list[str]]:
+        """Spill the buffer and give up the run files, for another sorter's adopt(): returns
+        (entries, run paths, oldest first). The sorter is closed; its folder, which held them,
+        is left for the caller to remove.
+
+        The build's workers sort a range of the extract each and hand their runs to the
+        parent's sorters, which merge them with their own (lookup/build.py).
+        """
+        self._check_open()
+        if self._buffer:
+            self._spill()
+        handed = (self._count, self._runs)
+        self._folder = None  # so that close() leaves the runs alone
+        self.close()
+        return handed
+
+    def adopt(self, entries: int, paths: list[str]) -> None:
+        """Take over the run files another sorter of this key size handed over, moving them
+        into this sorter's folder; their entries count as added after every entry so far."""
+        self._check_open()
+        if not paths:
+            return
+        if self._buffer:
+            self._spill()  # heapq.merge takes ties from the older runs first: the buffer is older
+        assert self._folder is not None
+        for path in paths:
+            run = os.path.join(self._folder, f"run-{len(self._runs):06d}")
+            os.rename(path, run)
+            self._runs.append(run)
+        self._count += entries
+
     def close(self) -> None:
         """Remove the run files and free the buffer; the sorter cannot be used afterwards."""
         if self._folder is not None:

@@ -1,0 +1,167 @@
+"""Ranges of a big extract, read by forked worker processes (`lookup build --jobs N`).
+
+A plain extract is cut into byte ranges at line ends: each range after the first starts just
+after the first `\\n` at or after its share of the file. That is where a row starts unless a
+quoted value spanning lines straddles the cut (RFC 4180 allows it; it is rare). So the reader of
+a range stops at the first row boundary at or past the next range's start (csvrows.Rows.stop_at)
+and says where it stopped: if that is not the next range's start, lookup.build throws away what
+the later ranges read and reads the rest again itself.
+
+A worker numbers its rows with physical lines, as the serial read does: it counts the line ends
+before its range first (`line_at`). Workers are forked, so they share the parent's imports and
+arguments without pickling; their results come back through a pipe. A worker dies with the
+build (PR_SET_PDEATHSIG), and keeps no copy of the data directory's writer lock (lookup.store).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lookup import _core
+from lookup.errors import ExtractError, StoreError
+
+__all__ = ("MIN_SPLIT", "MAX_JOBS", "default_jobs", "range_starts", "line_at", "Tally", "Worker")
+
+MIN_SPLIT = 32 * 2**20  # a smaller extract is read in one process: forking would not pay
+MAX_JOBS = 4  # past this the serial check and write phases dominate; memory is split per job
+SCAN_CHUNK = 1 << 16  # bytes read at a time looking for a line end
+COUNT_WINDOW = 64 << 20  # bytes of the file mapped at a time to count line ends (a multiple of
+# mmap.ALLOCATIONGRANULARITY)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on, at most MAX_JOBS."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS))
+
+
+def range_starts(path: str, size: int, jobs: int) -> list[int]:
+    """Where the ranges start: 0, then just after the first \\n at or after each 1/jobs of the
+    file; fewer ranges when lines are longer than a share."""
+    starts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, jobs):
+            f.seek(max(k * size // jobs, starts[-1]))
+            start = _after_next_newline(f)
+            if start >= size:
+                break
+            if start > starts[-1]:
+                starts.append(start)
+    return starts
+
+
+def _after_next_newline(f: Any) -> int:
+    while chunk := f.read(SCAN_CHUNK):
+        at = chunk.find(b"\n")
+        if at >= 0:
+            return int(f.tell()) - len(chunk) + at + 1
+    return int(f.tell())
+
+
+def line_at(path: str, offset: int) -> int:
+    """The physical line that starts at byte `offset`, just after a line end: one more than the
+    line ends before it, which csvrows counts over a memory map of the file, a window at a time
+    (mapped pages count as the worker's memory while they are mapped)."""
+    ends = 0
+    previous_cr = False  # whether the window before ends with \r
+    with open(path, "rb") as f:
+        for at in range(0, offset, COUNT_WINDOW):
+            size = min(COUNT_WINDOW, offset - at)
+            with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ, offset=at) as window:
+                window.madvise(mmap.MADV_SEQUENTIAL)
+                ends += _core.impl.csvrows.count_line_ends(window)
+                if previous_cr and window[0] == 0x0A:
+                    ends -= 1  # a \r\n across two windows: counted as a lone \r and as a \n
+                previous_cr = window[size - 1] == 0x0D
+    return ends + 1
+
+
+class Tally:
+    """Bytes and rows read per range, in memory shared with the forked workers (progress)."""
+
+    def __init__(self, ranges: int) -> None:
+        self._memory = mmap.mmap(-1, 16 * ranges)  # anonymous and shared: fork keeps it shared
+        self._slots = memoryview(self._memory).cast("q")
+
+    def set(self, index: int, done: int, rows: int) -> None:
+        self._slots[2 * index] = done
+        self._slots[2 * index + 1] = rows
+
+    def total(self) -> tuple[int, int]:
+        """(bytes, rows) read by every range so far."""
+        return sum(self._slots[0::2]), sum(self._slots[1::2])
+
+
+class Worker:
+    """A forked process that runs `target(*args)` and sends back its result, or its failure."""
+
+    def __init__(self, name: str, target: Callable[..., Any], *args: Any) -> None:
+        import multiprocessing  # here: the CLI imports this module's constants for its help
+
+        self.name = name
+        context = multiprocessing.get_context("fork")
+        self._results, results = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_run, args=(os.getpid(), name, results, target, args), name=name, daemon=True
+        )
+        self._process.start()
+        # Only the worker holds the writing end now (workers forked later do not get it): its
+        # exit, however it happens, ends the pipe for result().
+        results.close()
+
+    def result(self) -> Any:
+        """Wait for the worker; return its result, or raise what failed it."""
+        try:
+            failed, value = self._results.recv()
+        except EOFError:
+            self._process.join()
+            raise StoreError(f"{self.name} {_exit_reason(self._process.exitcode)}") from None
+        self._process.join()
+        if failed:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """End the worker if it still runs (its result is not wanted) and wait for it."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._results.close()
+
+
+def _run(parent: int, name: str, results: Any, target: Callable[..., Any], args: tuple) -> None:
+    """The worker's body: its result goes to the pipe as (failed, value)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    try:
+        _die_with(parent)
+        outcome = (False, target(*args))
+    except ExtractError as exc:  # the file's fault: said as the serial read says it
+        outcome = (True, exc)
+    except BaseException as exc:  # anything else fails the build, naming the worker
+        outcome = (True, StoreError(f"{name} failed: {type(exc).__name__}: {exc}"))
+    results.send(outcome)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when the build process dies (Linux): a build killed with
+    SIGKILL runs no cleanup, and a worker left behind would go on writing into its staging."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        how = signal.Signals(-code).name
+        hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+        return f"was killed by {how}{hint}; nothing was published"
+    return f"exited with status {code} without a result; nothing was published"
