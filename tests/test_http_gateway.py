@@ -3,8 +3,10 @@ field for every result code, driven the way HIS software drives the real gateway
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
@@ -433,3 +435,54 @@ def test_compare_dob():
     assert compare_dob((1950, 3, 0), "1950-03-05")
     assert not compare_dob((1950, 4, 0), "1950-03-05")
     assert not compare_dob((1951, 3, 5), "1950")
+
+
+def test_concurrent_logins_share_one_scrypt(gw, monkeypatch):
+    # A HIS restarted at opening time logs its desks in at once: before the login cache fills,
+    # every one of them would otherwise run its own 70 ms scrypt on the service's cores.
+    import lookup.keys
+
+    add_key(gw.data, "bv-48001", ["his"], username="48001_BV", password="pw-48001")
+    calls = []
+    stretch = lookup.keys._stretch
+
+    def counted(*args):
+        calls.append(time.monotonic())
+        time.sleep(0.2)  # keep the first one running while the others arrive
+        return stretch(*args)
+
+    monkeypatch.setattr(lookup.keys, "_stretch", counted)
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: take_token(gw, "48001_BV", "pw-48001"), range(12)))
+    assert [a["maKetQua"] for a in answers] == ["200"] * 12
+    assert len(calls) == 1
+
+
+def test_single_flight_shares_results_and_errors_and_survives_a_cancelled_caller():
+    from lookup.web.gateway import SingleFlight
+
+    async def scenario():
+        flights: SingleFlight[int] = SingleFlight()
+        started = []
+
+        async def slow(value):
+            started.append(value)
+            await asyncio.sleep(0.05)
+            if value < 0:
+                raise ValueError("bad")
+            return value * 2
+
+        first = asyncio.ensure_future(flights.run("k", slow, 1))
+        second = asyncio.ensure_future(flights.run("k", slow, 1))
+        other = asyncio.ensure_future(flights.run("other", slow, 5))
+        await asyncio.sleep(0.01)
+        first.cancel()  # one caller goes away: the call goes on for the rest
+        assert await second == 2 and await other == 10
+        assert started == [1, 5]
+        assert await flights.run("k", slow, 3) == 6  # done: the next call runs anew
+        failing = [asyncio.ensure_future(flights.run("e", slow, -1)) for _ in range(3)]
+        results = await asyncio.gather(*failing, return_exceptions=True)
+        assert all(isinstance(r, ValueError) for r in results)
+        assert started == [1, 5, 3, -1]
+
+    asyncio.run(scenario())

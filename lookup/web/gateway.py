@@ -28,9 +28,9 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -45,6 +45,8 @@ from lookup.reference.dates import is_real_date
 from lookup.web.entitlements import Today, audit_unavailable, require_snapshot
 from lookup.web.errors import JSON, Guard
 from lookup.web.snapshots import SnapshotWatcher
+
+T = TypeVar("T")
 
 __all__ = (
     "ANSWER_FIELDS",
@@ -266,11 +268,30 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
 _CCCD = re.compile(r"[0-9]{12}", re.ASCII)
 
 
+class SingleFlight(Generic[T]):
+    """Run one call per key at a time: callers that come while it runs share its result."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[T]] = {}
+
+    async def run(
+        self, key: Hashable, call: Callable[..., Awaitable[T]], *args: Any
+    ) -> T:  # fmt: skip
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(call(*args))
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        # shield: a caller that goes away (its request cancelled) leaves the call to the others
+        return await asyncio.shield(running)
+
+
 class GatewayRoutes:
     """The gateway pair; `bind` it to the open resources before serving."""
 
     def __init__(self) -> None:
         self._clients_by_token: dict[str, Client] = {}
+        self._logins: SingleFlight[Client | None] = SingleFlight()
 
     def bind(
         self,
@@ -300,6 +321,13 @@ class GatewayRoutes:
         self._clients_by_token = {}
 
     async def _login(self, username: str, password: str) -> Client | None:
+        # A HIS restarted at opening time sends its desks' logins at once, and the login cache
+        # (ClientStore.gateway_login) fills only when the first scrypt ends: without this, each
+        # of them would run its own 70 ms scrypt on the service's cores.
+        return await self._logins.run((username, password.lower()), self._verify_login,
+                                      username, password)  # fmt: skip
+
+    async def _verify_login(self, username: str, password: str) -> Client | None:
         # scrypt takes ~70 ms: run it off the event loop, on threads of its own so a flood of
         # logins cannot hold up what shares the default executor (the audit log's fsyncs).
         loop = asyncio.get_running_loop()
