@@ -40,11 +40,11 @@ from lookup.store import DataDir, crash_point
 __all__ = ("build", "BuildRejected", "snapshot_identity")
 
 FORMAT_VERSION = 1
-SORT_MEMORY = 256 * 2**20  # per sorter; four sorters stay near 1 GB whatever the extract size
-# (split between the processes of a parallel read)
-MIN_SPLIT_ENV = (
-    "LOOKUP_BUILD_MIN_SPLIT"  # bytes; tests lower parallel.MIN_SPLIT to split small files
-)
+# Per sorter, shared by the processes of a parallel read: four sorters stay near 1 GB in all,
+# whatever the extract size.
+SORT_MEMORY = 256 * 2**20
+# Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
+MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
 # The data-quality flags of a validated row: bit 1, 2, 4 (docs/DESIGN.md 5).
 QUALITY_FLAGS = (
     "cccd_sex_or_century_mismatch",
