@@ -250,6 +250,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
     server = Server(data)
     body = {"ids": [cccds[i % len(cccds)] for i in range(1000)]}
     results = []
+    stopping = asyncio.Event()
 
     async def main():
         headers = {"Authorization": f"Bearer {key}"}
@@ -259,24 +260,32 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
             # not about connections still in a closing listener's queue.
             await asyncio.gather(*(session.get(f"{server.url}/healthz") for _ in range(40)))
 
-            async def batch():
-                async with session.post(f"{server.url}/v1/entitlements/batch", json=body) as r:
-                    answer = await r.read()
-                    results.append((r.status, len(json.loads(answer)["results"]), time.monotonic()))
+            async def batches():
+                # Batch after batch until SIGTERM is sent, so some are in flight when it lands
+                # however fast the service answers; none starts after it.
+                while not stopping.is_set():
+                    async with session.post(f"{server.url}/v1/entitlements/batch", json=body) as r:
+                        answer = await r.read()
+                        results.append(
+                            (r.status, len(json.loads(answer)["results"]), time.monotonic())
+                        )
 
-            tasks = [asyncio.ensure_future(batch()) for _ in range(40)]
-            await asyncio.sleep(0.15)  # every request sent and being worked on
+            tasks = [asyncio.ensure_future(batches()) for _ in range(40)]
+            await asyncio.sleep(0.3)
+            stopping.set()
             server.proc.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             await asyncio.gather(*tasks)
             return signalled
 
-    signalled = asyncio.run(main())
-    assert [(status, n) for status, n, _ in results] == [(200, 1000)] * 40
-    assert any(done > signalled for _, _, done in results), "all finished before SIGTERM"
-    assert server.proc.wait(timeout=30) == 0
-    assert "stopped" in server.out.rest()
-    server.stop()
+    try:
+        signalled = asyncio.run(main())
+        assert results and {(status, n) for status, n, _ in results} == {(200, 1000)}
+        assert any(done > signalled for _, _, done in results), "all finished before SIGTERM"
+        assert server.proc.wait(timeout=30) == 0
+        assert "stopped" in server.out.rest()
+    finally:
+        server.stop()
 
 
 def test_serve_fails_clearly_without_a_snapshot_or_with_the_port_taken(tmp_path, store):
