@@ -209,17 +209,20 @@ def bench_lookups(path: Path, keys: list[bytes], repeat: int) -> dict:
     return results
 
 
-def machine() -> dict:
-    cpu = "unknown"
+def proc_field(path: str, name: str) -> str | None:
+    """The value of the first `name: value` line of a /proc file, or None."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def machine() -> dict:
     return {
-        "cpu": cpu,
+        "cpu": proc_field("/proc/cpuinfo", "model name") or "unknown",
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "lmdb": lmdb.__version__,

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_core import proc_field  # beside this file: Python puts its folder on sys.path
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BEGIN, END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
@@ -52,25 +54,11 @@ rewrites the section below.
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) // 1024
-    except OSError:
-        pass
+    memory_kib = (proc_field("/proc/meminfo", "MemTotal") or "0 kB").split()[0]
     return {
-        "cpu": cpu,
+        "cpu": proc_field("/proc/cpuinfo", "model name") or "unknown",
         "cores": os.cpu_count(),
-        "memory_mib": mem,
+        "memory_mib": int(memory_kib) // 1024,
         "os": platform.platform(),
         "python": platform.python_version(),
         "load_average": os.getloadavg(),

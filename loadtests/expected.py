@@ -38,7 +38,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, BinaryIO
@@ -48,6 +47,7 @@ from lookup.errors import IdError, RowError
 from lookup.extract import Extract
 from lookup.reference import dates, ids, record, rules
 from lookup.reference.validate import PROVINCES, RowValidator
+from lookup.web.entitlements import Today
 
 __all__ = (
     "ConfigError",
@@ -382,23 +382,6 @@ def _write_cache(path: str, sample: Sample) -> None:
 
 
 # -- expected answers -----------------------------------------------------------------------------
-class Today:
-    """Today's date in Vietnam, packed; what the gateway and VNeID routes answer for (no date)."""
-
-    def __init__(self) -> None:
-        self._until = 0.0
-        self._packed = 0
-
-    def __call__(self) -> int:
-        now = time.time()
-        if now >= self._until:
-            day = today_in_vietnam(datetime.fromtimestamp(now, UTC))
-            self._packed = dates.pack(day.year, day.month, day.day)
-            # Recheck each minute: cheap, and a run across midnight moves on within a minute.
-            self._until = now + 60
-        return self._packed
-
-
 class Expected:
     """The sample, grouped by what it answers on the settings' date, and the reference answers.
 
