@@ -8,8 +8,9 @@ the fork (an LMDB environment must not cross a fork).
 The supervisor holds no snapshot and serves nothing. It maps the shared metrics block before
 forking, restarts a worker that dies (a worker dying at once again is restarted after a growing
 pause, so a broken build does not spin), and on SIGTERM, SIGINT or SIGHUP sends SIGTERM to every
-worker: each stops accepting, lets in-flight requests finish (up to `shutdown_timeout`), closes
-its audit log and exits; the supervisor exits 0 once all are gone.
+worker: each stops accepting, answers for up to a second more what its open connections send
+(with `Connection: close`, so clients move on), lets in-flight requests finish (up to
+`shutdown_timeout`), closes its audit log and exits; the supervisor exits 0 once all are gone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = ("ServeError", "serve")
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds a worker waits for in-flight requests after SIGTERM
+DRAIN_GRACE = 1.0  # seconds it still answers on open connections (with Connection: close)
 STARTUP_TIMEOUT = 60.0  # seconds for every first worker to listen
 STABLE_AFTER = 10.0  # a worker that lived this long is restarted at once; sooner: back off
 MAX_BACKOFF = 10.0
@@ -204,9 +206,10 @@ async def _run_worker(spec: _WorkerSpec, index: int, shared: SharedCounters, rea
         os.close(ready_fd)
         await stop.wait()
     finally:
-        # Stops accepting, waits for in-flight requests, then closes the app's resources
-        # (the audit log flushes and fsyncs last).
-        await runner.cleanup()
+        # Stops accepting, answers what the open connections still send for a moment, waits
+        # for requests in progress, then closes the app's resources (the audit log flushes and
+        # fsyncs last).
+        await runner.drain(DRAIN_GRACE)
 
 
 def _die_with_parent() -> None:

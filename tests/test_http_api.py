@@ -292,6 +292,11 @@ def test_batch_answers_in_request_order_with_bad_ids_in_place(api):
     assert {r["snapshot"] for r in results} == {reply.headers["X-Snapshot"]}
     assert all(r["date"] == day for r in results)
     assert results[0]["in_route"] is True and results[1]["in_route"] is None
+    # Sent apart from its headers (lookup.web.entitlements.send_apart): still a plain,
+    # sized answer with a request id, on a connection that stays open.
+    assert reply.headers["Content-Length"] == str(len(reply.body))
+    assert reply.headers["X-Request-Id"]
+    assert "Transfer-Encoding" not in reply.headers
 
 
 def test_batch_results_equal_single_answers(api):
@@ -323,6 +328,11 @@ def test_batch_of_1000_is_answered_and_1001_is_400(api):
 )
 def test_batch_bad_input_is_400_naming_the_field(api, body, code):
     error_of(batch(api, body), 400, code)
+
+
+def test_batch_names_the_id_that_is_not_a_string(api):
+    message = error_of(batch(api, {"ids": [CCCD1, CCCD1, 1085000001]}), 400, "ids")
+    assert message == "ids[2]: expected str, got int"
 
 
 def test_batch_body_that_is_not_json_is_400_body(api):

@@ -97,7 +97,7 @@ class Server:
             )  # fmt: skip
         self.out = Lines(self.proc.stdout)
         self.first_line = self.out.readline(timeout=30)
-        assert self.first_line.startswith(f"serving {self.url} with {workers} workers"), (
+        assert self.first_line.startswith(f"serving {self.url} with {workers} worker"), (
             self.first_line + self.stderr()
         )
 
@@ -246,6 +246,8 @@ def test_every_answer_received_is_audited_even_from_a_killed_worker(store, serve
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
+    """Every request sent up to the signal is answered in full; the workers then exit and the
+    service exits 0."""
     data, key, cccds = store
     server = Server(data)
     body = {"ids": [cccds[i % len(cccds)] for i in range(1000)]}
@@ -256,13 +258,13 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
         headers = {"Authorization": f"Bearer {key}"}
         connector = aiohttp.TCPConnector(limit=40)
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-            # Open the connections first: the drain is about requests a worker has accepted,
-            # not about connections still in a closing listener's queue.
+            # Open the connections first: the drain is about connections a worker has
+            # accepted, not about those still in a closing listener's queue.
             await asyncio.gather(*(session.get(f"{server.url}/healthz") for _ in range(40)))
 
             async def batches():
                 # Batch after batch until SIGTERM is sent, so some are in flight when it lands
-                # however fast the service answers; none starts after it.
+                # and some are sent just as it does, however fast the service answers.
                 while not stopping.is_set():
                     async with session.post(f"{server.url}/v1/entitlements/batch", json=body) as r:
                         answer = await r.read()
@@ -286,6 +288,49 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(store):
         assert "stopped" in server.out.rest()
     finally:
         server.stop()
+
+
+def test_after_sigterm_an_open_connection_is_still_answered_and_told_to_close(store):
+    """A request sent on a kept-alive connection just after SIGTERM (the client could not know)
+    is answered, with `Connection: close`, not dropped."""
+    data, key, cccds = store
+    server = Server(data, workers=1)
+    request = (
+        f"GET /v1/entitlements/{cccds[0]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {key}\r\n\r\n"
+    ).encode()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            client.sendall(request)
+            first = _read_answer(client)
+            assert first.startswith(b"HTTP/1.1 200") and b"Connection: close" not in first
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)  # the worker has stopped listening and is draining
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+            client.sendall(request)
+            second = _read_answer(client)
+            assert second.startswith(b"HTTP/1.1 200") and b"Connection: close" in second
+            assert client.recv(1) == b""  # then the worker closes it
+        assert server.proc.wait(timeout=30) == 0
+    finally:
+        server.stop()
+
+
+def _read_answer(client: socket.socket) -> bytes:
+    """Read one HTTP answer with a Content-Length from the socket."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = client.recv(65536)
+        assert chunk, f"connection closed mid-answer: {got[:200]!r}"
+        got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))
+    while len(body) < length:
+        chunk = client.recv(65536)
+        assert chunk, "connection closed mid-answer"
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def test_serve_fails_clearly_without_a_snapshot_or_with_the_port_taken(tmp_path, store):

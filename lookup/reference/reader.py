@@ -18,6 +18,12 @@ DATABASES = ("people", "bhxh", "cards", "meta")
 KEY_LEN = 8  # DESIGN 4: people keys, and the values of the bhxh and cards indexes
 
 
+def _require_strings(ids: list[str]) -> None:
+    for i, asked in enumerate(ids):
+        if not isinstance(asked, str):
+            raise TypeError(f"ids[{i}]: expected str, got {type(asked).__name__}")
+
+
 def check_date(date: int) -> None:
     """Raise ValueError unless date is a full packed yyyymmdd date (DESIGN 3)."""
     if not dates.is_real_date(*dates.unpack(date)):
@@ -112,6 +118,7 @@ class SnapshotReader:
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
         check_date(date)
+        _require_strings(ids)
         return orjson.dumps([self._body(asked, date, facility) for asked in ids])
 
     def answer_batch(
@@ -120,6 +127,7 @@ class SnapshotReader:
         """The SPEC 3 batch answer, `{"results": [...]}`, and the list of the answers' result
         codes ("000", "050", ...) in request order."""
         check_date(date)
+        _require_strings(ids)
         bodies = [self._body(asked, date, facility) for asked in ids]
         return orjson.dumps({"results": bodies}), [body["result"]["code"] for body in bodies]
 

@@ -10,6 +10,7 @@ hold what they need as attributes, so the hot path does no app-state lookups.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -260,6 +261,25 @@ class ServiceRunner(web.AppRunner):
     """
 
     __slots__ = ()
+
+    async def drain(self, grace: float) -> None:
+        """Stop the worker gently, then clean up (web.AppRunner.cleanup).
+
+        Stop accepting; for up to `grace` seconds keep answering on the open connections, each
+        answer with `Connection: close`, so a client's request sent as the signal landed is
+        answered rather than cut off (aiohttp's cleanup alone closes idle keep-alive connections
+        at once, dropping any request still unread in their sockets). Then cleanup closes the
+        connections left idle and waits for requests in progress (`shutdown_timeout`).
+        """
+        for site in self.sites:
+            await site.stop()
+        self.app[_ROUTES].front.draining = True
+        server = self.server
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grace
+        while server is not None and server.connections and loop.time() < until:
+            await asyncio.sleep(0.02)
+        await self.cleanup()
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -94,6 +94,28 @@ def parse_facility(value: Any) -> str | None:
         raise ApiError(400, "facility", str(exc)) from None
 
 
+async def send_apart(
+    request: web.Request, body: bytes, headers: dict[str, str], *, close: bool = False
+) -> web.StreamResponse:
+    """Send a large body after the headers rather than with them.
+
+    aiohttp joins headers and body into one new bytes object before writing on Python < 3.12.9
+    (where it will not trust asyncio's writelines): for a batch answer that is one more 800 KB
+    copy, 4% of a batch's cost. Sent apart, the body goes from the core's bytes to the socket.
+    """
+    response = web.StreamResponse(headers=headers)
+    response.content_length = len(body)
+    if close:
+        response.force_close()
+    await response.prepare(request)  # a StreamResponse sends its headers at once
+    try:
+        await response.write(body)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left; its answer was audited and there is no one to tell
+    return response
+
+
 def require_snapshot(watcher: SnapshotWatcher) -> Snapshot:
     """Return the served snapshot, or raise 503 before the first one is published."""
     snapshot = watcher.current
@@ -170,6 +192,8 @@ class EntitlementRoutes:
         except Exception as exc:
             response = front.fail(exc)
             response.headers[REQUEST_ID] = self.request_id(request)
+        if front.draining:
+            response.force_close()
         observe = front.observe
         if observe is not None:
             observe("entitlement", response.status, front.clock() - start)
@@ -186,7 +210,10 @@ class EntitlementRoutes:
         client = self.guard(request, "batch")
         ids, day, facility = self._batch_request(await request.read())
         snapshot = require_snapshot(self.watcher)  # taken after the body: one snapshot, no await
-        body, codes = snapshot.answer_batch(ids, day, facility)
+        try:
+            body, codes = snapshot.answer_batch(ids, day, facility)
+        except TypeError as exc:  # the core checks each id is a string: "ids[3]: expected str"
+            raise ApiError(400, "ids", str(exc)) from None
         try:
             await self.record(
                 client=client.name, endpoint="batch", ids=ids, results=codes,
@@ -197,7 +224,9 @@ class EntitlementRoutes:
         if self.count_result is not None:
             for code, count in Counter(codes).items():
                 self.count_result(code, count)
-        return web.Response(body=body, headers={"Content-Type": JSON, "X-Snapshot": snapshot.id})
+        headers = {"Content-Type": JSON, "X-Snapshot": snapshot.id,
+                   REQUEST_ID: self.request_id(request)}  # fmt: skip
+        return await send_apart(request, body, headers, close=self.front.draining)
 
     def _batch_request(self, raw: bytes) -> tuple[list[str], int, str | None]:
         try:
@@ -220,9 +249,6 @@ class EntitlementRoutes:
             raise ApiError(400, "ids", f"ids: required, a list of 1 to {self.max_batch} strings")
         if len(ids) > self.max_batch:
             raise ApiError(400, "ids", f"ids: {len(ids)} ids; at most {self.max_batch} per batch")
-        for index, value in enumerate(ids):
-            if not isinstance(value, str):
-                raise ApiError(400, "ids", f"ids[{index}]: must be a string")
         return ids, parse_day(data.get("date"), self.today), parse_facility(data.get("facility"))
 
     async def vneid_card(self, request: web.Request) -> web.Response:

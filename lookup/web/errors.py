@@ -144,6 +144,9 @@ class Frontline:
         self.max_body = max_body
         self.observe: Observe | None = None  # Metrics.request, bound when metrics open
         self.clock = time.perf_counter
+        # Set once the worker stops (ServiceRunner.drain): answers then say `Connection: close`,
+        # so clients take their next request elsewhere instead of racing the closing socket.
+        self.draining = False
 
     def wrap(self, label: str, handler: Handler) -> Handler:
         """Return the handler with request id, JSON errors and metrics under `label`."""
@@ -157,7 +160,10 @@ class Frontline:
                 response = await handler(request)
             except Exception as exc:
                 response = fail(exc)
-            response.headers[REQUEST_ID] = for_request(request)
+            if not response.prepared:  # a streamed answer has sent its headers already
+                response.headers[REQUEST_ID] = for_request(request)
+                if self.draining:
+                    response.force_close()
             observe = self.observe
             if observe is not None:
                 observe(label, response.status, clock() - start)
