@@ -117,11 +117,25 @@ cdef enum WalkState:
     WALK_MISSING = 3
     WALK_DAMAGED = 4
     WALK_POINTERS = 5       # a branch page was entered; its node pointers are being prefetched
+    WALK_LEAF_TABLE = 6     # starting from a LeafIndex: the key's table entry is prefetched
+    WALK_LEAF_KEYS = 7      # starting from a LeafIndex: the keys to search are prefetched
 
 cdef struct PageMap:
     const uint8_t* base     # the environment's memory map (page 0)
     size_t psize
     size_t npages           # pages in use: last_pgno + 1
+
+# The first key and page of every leaf of a tree of 8-byte keys, with a radix table over the
+# keys' top bits (built by core/leafindex.pxd, which says why). A descent can start from it at
+# the key's leaf (walk_start_leaf), skipping the branch pages.
+cdef struct LeafIndex:
+    uint64_t* keys          # keys[i]: the least key leaf i can hold (keys[0] is 0); ascending
+    uint32_t* pgnos         # pgnos[i]: leaf i's page
+    size_t n
+    size_t cap
+    uint32_t* table         # table[b]: the leaf that holds key b << shift; nb + 1 entries
+    size_t nb
+    unsigned int shift
 
 cdef struct Walk:
     const uint8_t* key
@@ -135,6 +149,7 @@ cdef struct Walk:
     unsigned int pages      # pages entered so far
     bint leaf
     MDB_val data
+    const LeafIndex* leaves # while starting from a leaf index
 
 
 cdef inline unsigned int _u16(const uint8_t* p) noexcept nogil:
@@ -192,6 +207,60 @@ cdef inline void walk_start(const PageMap* m, Walk* w, const uint8_t* key, size_
         w.state = WALK_MISSING
     else:
         _walk_goto(m, w, root)
+
+
+cdef inline void walk_start_leaf(const PageMap* m, Walk* w, const LeafIndex* x,
+                                 const uint8_t* key) noexcept nogil:
+    """Begin a descent for an 8-byte key at its leaf, found in the index `x` in two steps (the
+    table entry, then a few keys), each prefetched for the next, as the walker's probes are."""
+    cdef uint64_t bucket = _key_value(key) >> x.shift
+    w.key = key
+    w.ksize = 8
+    # The branch pages skipped count as one entered, so that walk_step does not take the leaf
+    # for a root and search it in one go: its probes overlap other descents'.
+    w.pages = 1
+    w.leaves = x
+    if bucket >= x.nb:
+        _walk_goto(m, w, x.pgnos[x.n - 1])
+        return
+    w.mid = <unsigned int>bucket
+    lookup_prefetch(&x.table[bucket])
+    w.state = WALK_LEAF_TABLE
+
+
+cdef inline uint64_t _key_value(const uint8_t* key) noexcept nogil:
+    cdef uint64_t raw
+    memcpy(&raw, key, 8)
+    return lookup_key64(raw)
+
+
+cdef inline void _walk_leaf_table(const PageMap* m, Walk* w) noexcept nogil:
+    """The leaf is among leaves table[b]..table[b + 1]: fetch their keys and pages."""
+    cdef const LeafIndex* x = w.leaves
+    cdef size_t lo = x.table[w.mid], hi = x.table[w.mid + 1], i
+    if lo == hi:
+        _walk_goto(m, w, x.pgnos[lo])
+        return
+    w.lo = <unsigned int>lo
+    w.hi = <unsigned int>hi
+    for i in range(lo, min(hi + 1, lo + 64), 8):     # 8 keys a line; a bucket holds a few
+        lookup_prefetch(&x.keys[i])
+    lookup_prefetch(&x.pgnos[lo])
+    w.state = WALK_LEAF_KEYS
+
+
+cdef inline void _walk_leaf_keys(const PageMap* m, Walk* w) noexcept nogil:
+    """The last leaf whose least key is <= the key (keys[table[b]] <= b << shift <= key)."""
+    cdef const LeafIndex* x = w.leaves
+    cdef uint64_t key = _key_value(w.key)
+    cdef size_t lo = w.lo, hi = w.hi, mid
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if x.keys[mid] <= key:
+            lo = mid
+        else:
+            hi = mid - 1
+    _walk_goto(m, w, x.pgnos[lo])
 
 
 cdef inline void _walk_goto(const PageMap* m, Walk* w, size_t pgno) noexcept nogil:
@@ -314,11 +383,16 @@ cdef inline void walk_step(const PageMap* m, Walk* w) noexcept nogil:
         _walk_probe(m, w)
     elif w.state == WALK_POINTERS:
         _walk_next_probe(m, w)
+    elif w.state == WALK_LEAF_TABLE:
+        _walk_leaf_table(m, w)
+    elif w.state == WALK_LEAF_KEYS:
+        _walk_leaf_keys(m, w)
 
 
 cdef inline bint walk_busy(const Walk* w) noexcept nogil:
     """Whether a descent still has steps to take."""
-    return w.state == WALK_ENTER or w.state == WALK_PROBE or w.state == WALK_POINTERS
+    return (w.state == WALK_ENTER or w.state == WALK_PROBE or w.state == WALK_POINTERS
+            or w.state == WALK_LEAF_TABLE or w.state == WALK_LEAF_KEYS)
 
 
 cdef inline void walk_one(const PageMap* m, Walk* w) noexcept nogil:

@@ -27,11 +27,13 @@ from core.lmdb cimport (
     MDB_DB_FLAGS, MDB_DB_ROOT, MDB_DB_SIZE, MDB_FIRST, MDB_LAST, MDB_MAGIC, MDB_NOLOCK,
     MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS, P_META, PAGEHDRSZ, WALK_DAMAGED,
     WALK_FOUND, WALK_GROUP, WALK_MISSING, MDB_cursor, MDB_cursor_op, MDB_dbi, MDB_env,
-    MDB_envinfo, MDB_stat, MDB_txn, MDB_val, PageMap, Walk, _u16, _u32, _u64, mdb_cursor_close,
+    MDB_envinfo, MDB_stat, MDB_txn, MDB_val, LeafIndex, PageMap, Walk, _u16, _u32, _u64,
+    mdb_cursor_close,
     mdb_cursor_get, mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_info,
     mdb_env_open, mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_env_stat, mdb_get, mdb_strerror,
-    mdb_txn_abort, mdb_txn_begin, walk_busy, walk_one, walk_start, walk_step,
+    mdb_txn_abort, mdb_txn_begin, walk_busy, walk_one, walk_start, walk_start_leaf, walk_step,
 )
+from core.leafindex cimport leaf_index_build, leaf_index_free
 from core.record cimport CARD_LEN, FACILITY_LEN, KEY_LEN
 from core.rules cimport (
     R003, R004, R050, R100, R205, N_RESULTS, RecordView, Result, _is_date, read_record, verdict,
@@ -316,6 +318,9 @@ cdef class SnapshotReader:
     cdef size_t people_root
     cdef size_t bhxh_root
     cdef size_t cards_root
+    # The people tree's leaves (core/leafindex.pxd): a person's descent starts at the leaf.
+    cdef bint people_indexed
+    cdef LeafIndex people_leaves
 
     def __cinit__(self, path):
         path = os.fspath(path)
@@ -326,6 +331,8 @@ cdef class SnapshotReader:
             self._open(path, os.path.getsize(data_path))
             self._snapshot_id = self._read_snapshot_id(path)
             self.walking = self._start_walker()
+            if self.walking:
+                self.people_indexed = self._index_people()
         except BaseException:
             self._release()
             raise
@@ -425,6 +432,23 @@ cdef class SnapshotReader:
                 and self._agrees(self.bhxh, self.bhxh_root)
                 and self._agrees(self.cards, self.cards_root))
 
+    cdef bint _index_people(self) except -1:
+        """Build the people leaf index; keep it when it finds the first and last person."""
+        if not leaf_index_build(&self.pages, self.people_root, &self.people_leaves):
+            return False
+        self.people_indexed = True
+        if self._agrees(self.people, self.people_root):
+            return True
+        self.people_indexed = False
+        leaf_index_free(&self.people_leaves)
+        return False
+
+    cdef inline void _start_person(self, Walk* w, const uint8_t* key, size_t root) noexcept:
+        if self.people_indexed:
+            walk_start_leaf(&self.pages, w, &self.people_leaves, key)
+        else:
+            walk_start(&self.pages, w, key, KEY_LEN, root)
+
     cdef bint _root(self, MDB_dbi main, bytes name, size_t* root) except -1:
         cdef MDB_val key, value
         key.mv_data = <void*><const char*>name
@@ -452,7 +476,10 @@ cdef class SnapshotReader:
                     return root == <size_t>-1
                 if rc:
                     return False
-                walk_start(&self.pages, &w, <const uint8_t*>key.mv_data, key.mv_size, root)
+                if dbi == self.people and self.people_indexed and key.mv_size == KEY_LEN:
+                    self._start_person(&w, <const uint8_t*>key.mv_data, root)
+                else:
+                    walk_start(&self.pages, &w, <const uint8_t*>key.mv_data, key.mv_size, root)
                 walk_one(&self.pages, &w)
                 if (w.state != WALK_FOUND or w.data.mv_data != value.mv_data
                         or w.data.mv_size != value.mv_size):
@@ -470,6 +497,12 @@ cdef class SnapshotReader:
     def _page_walker(self):
         """Whether lookups use the page walker (else mdb_get); for tests and diagnostics."""
         return self.walking
+
+    @property
+    def _people_leaf_index(self):
+        """How many people leaf pages the leaf index holds (0: none, descents start at the
+        root); for tests and diagnostics."""
+        return self.people_leaves.n if self.people_indexed else 0
 
     def _use_lmdb_api(self):
         """Look up with mdb_get alone, as when the walker is not trusted (for tests)."""
@@ -489,7 +522,10 @@ cdef class SnapshotReader:
         cdef MDB_val k
         cdef int rc
         if self.walking:
-            walk_start(&self.pages, &w, key, size, root)
+            if dbi == self.people:
+                self._start_person(&w, key, root)
+            else:
+                walk_start(&self.pages, &w, key, size, root)
             walk_one(&self.pages, &w)
             if w.state == WALK_FOUND:
                 data[0] = w.data
@@ -540,7 +576,7 @@ cdef class SnapshotReader:
     cdef void _seek_person(self, Lookup* item, Walk* w) noexcept:
         item.found = SEEKING_PERSON
         _put_be64(item.cccd, item.key)
-        walk_start(&self.pages, w, item.key, KEY_LEN, self.people_root)
+        self._start_person(w, item.key, self.people_root)
 
     cdef int _walked(self, Lookup* item, Walk* w) except -1:
         """Take a finished descent: go on from the index to people, or settle the answer."""
@@ -684,6 +720,8 @@ cdef class SnapshotReader:
     cdef void _release(self) noexcept:
         PyMem_Free(self.spare)
         self.spare = NULL
+        self.people_indexed = False
+        leaf_index_free(&self.people_leaves)
         if self.txn != NULL:
             mdb_txn_abort(self.txn)
             self.txn = NULL

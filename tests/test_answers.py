@@ -804,6 +804,7 @@ def test_page_walker_agrees_with_mdb_get_and_the_reference(compiled, reference, 
         reference.reader.SnapshotReader(directory) as slow,
     ):
         assert walker._page_walker
+        assert walker._people_leaf_index > 1  # the people descents start at their leaf
         api._use_lmdb_api()
         assert not api._page_walker
         for one in asked[::7]:
