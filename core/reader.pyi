@@ -15,11 +15,18 @@ class SnapshotReader:
         """The id of the snapshot (its manifest's "id")."""
     @property
     def _page_walker(self) -> bool: ...
+    @property
+    def _people_leaf_index(self) -> int: ...
     def _use_lmdb_api(self) -> None: ...
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
+    def answer_batch(
+        self, ids: list[str], date: int, facility: str | None = None
+    ) -> tuple[memoryview, list[str]]:
+        """The SPEC 3 batch answer, `{"results": [...]}` (a read-only view of the buffer it was
+        written in), and the answers' result codes in request order."""
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
     def __enter__(self) -> SnapshotReader: ...

@@ -11,6 +11,7 @@ the C JSON writer (core/jsonw.pxd) into the one bytes object returned.
 """
 
 cimport cython
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.mem cimport PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -295,8 +296,83 @@ cdef inline void _people_missing(Lookup* item) noexcept:
     item.found = FOUND_NONE if item.id.kind == ID_CCCD else FOUND_BAD
 
 
+# --- output buffers ---
+#
+# Batches are written into buffers kept from earlier batches: a fresh megabyte costs a page
+# fault every 4 KB (writing into a new bytes object each time measured 40% slower). A batch
+# answer is not copied out either: it leaves in its buffer (Answer), which the service writes
+# to the socket, and the buffer comes back here when the answer is freed.
+
 cdef enum:
-    SPARE_MAX = 4 << 20      # SPEC 3: at most 1000 ids per batch, under 1 MB of answers
+    POOL_SIZE = 4            # buffers kept: one per batch in flight in a worker, roughly
+    POOL_MAX_CAP = 4 << 20   # SPEC 3: at most 1000 ids per batch, under 1 MB of answers
+
+cdef char* _pool[POOL_SIZE]
+cdef Py_ssize_t _pool_caps[POOL_SIZE]
+cdef int _pooled = 0
+
+
+cdef void _adopt_pooled(JsonWriter* w) noexcept:
+    """Start the writer on a kept buffer if there is one (else on its stack)."""
+    global _pooled
+    if _pooled:
+        _pooled -= 1
+        jw_adopt(w, _pool[_pooled], _pool_caps[_pooled])
+    else:
+        jw_init(w)
+
+
+cdef void _give_back(char* heap, Py_ssize_t cap) noexcept:
+    global _pooled
+    if heap == NULL:
+        return
+    if _pooled < POOL_SIZE and cap <= POOL_MAX_CAP:
+        _pool[_pooled] = heap
+        _pool_caps[_pooled] = cap
+        _pooled += 1
+    else:
+        PyMem_Free(heap)
+
+
+cdef void _give_back_writer(JsonWriter* w) noexcept:
+    cdef Py_ssize_t cap = 0
+    cdef char* heap = jw_detach(w, &cap)
+    _give_back(heap, cap)
+
+
+cdef class Answer:
+    """A batch answer in the buffer it was written in, read through the buffer protocol
+    (answer_batch hands out a memoryview of it); the buffer goes back to the pool when the
+    answer is freed, once the service has written it."""
+
+    cdef char* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t cap
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        PyBuffer_FillInfo(view, self, self.data, self.size, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __dealloc__(self):
+        _give_back(self.data, self.cap)
+        self.data = NULL
+
+
+cdef object _take_answer(JsonWriter* w):
+    """The writer's output as a read-only memoryview, without a copy when it is on the heap."""
+    cdef Answer answer
+    cdef Py_ssize_t size = w.len
+    if w.failed:
+        raise MemoryError()
+    if w.buf == w.stack:
+        return memoryview(jw_bytes(w))
+    answer = Answer.__new__(Answer)
+    answer.data = jw_detach(w, &answer.cap)
+    answer.size = size
+    return memoryview(answer)
+
 
 
 @cython.final
@@ -310,8 +386,6 @@ cdef class SnapshotReader:
     cdef MDB_dbi cards
     cdef str _snapshot_id
     cdef bytes tail                  # ,"snapshot":"<id>"}
-    cdef char* spare                 # answer_many's output buffer, kept for the next batch
-    cdef Py_ssize_t spare_cap
     # The page walker (core/lmdb.pxd): used once checked against mdb_get, else mdb_get alone.
     cdef bint walking
     cdef PageMap pages
@@ -645,31 +719,43 @@ cdef class SnapshotReader:
 
     def answer_many(self, ids, long long date, facility=None):
         """Answer many lookups as a JSON array of bodies in request order."""
-        return self._answer_many(ids, date, facility, b"[", b"]", None)
+        cdef JsonWriter w
+        _adopt_pooled(&w)
+        try:
+            self._write_answers(ids, date, facility, b"[", b"]", NULL, &w)
+            return jw_bytes(&w)
+        finally:
+            _give_back_writer(&w)
 
     def answer_batch(self, ids, long long date, facility=None):
         """The SPEC 3 batch answer, `{"results": [...]}`, and the list of the answers' result
         codes ("000", "050", ...) in request order.
 
         The service counts and audits the codes; finding them again in ~800 KB of JSON costs
-        as much as writing it. Writing the whole body here spares the service a copy of it.
+        as much as writing it. The body is a read-only memoryview of the buffer it was written
+        in (Answer): writing the whole body here, and not copying it out, spares the service
+        two copies of it.
         """
         cdef list asked = ids if type(ids) is list else list(ids)
         cdef bytearray results = bytearray(len(asked))
-        cdef bytes body = self._answer_many(asked, date, facility, b'{"results":[', b"]}", results)
+        cdef JsonWriter w
+        _adopt_pooled(&w)
+        try:
+            self._write_answers(asked, date, facility, b'{"results":[', b"]}", <char*>results, &w)
+            body = _take_answer(&w)
+        finally:
+            _give_back_writer(&w)
         return body, [_CODES[result] for result in results]
 
-    cdef bytes _answer_many(self, ids, long long date, facility, bytes head, bytes tail,
-                            bytearray results):
-        """The bodies between `head` and `tail`; with `results`, note each answer's Result
-        there (one byte per id)."""
+    cdef int _write_answers(self, ids, long long date, facility, bytes head, bytes tail,
+                            char* code_out, JsonWriter* out) except -1:
+        """Write the bodies between `head` and `tail`; with `code_out`, note each answer's
+        Result there (one byte per id)."""
         cdef list asked = ids if type(ids) is list else list(ids)
-        cdef char* code_out = NULL if results is None else <char*>results
         cdef Py_ssize_t n = len(asked), i
         cdef Lookup* items
         cdef Walk walks[WALK_GROUP]
         cdef Facility fac
-        cdef JsonWriter w
         self._check_open()
         check_date(date)
         read_facility(facility, &fac)
@@ -679,47 +765,29 @@ cdef class SnapshotReader:
         items = <Lookup*>malloc(max(n, 1) * sizeof(Lookup))
         if items == NULL:
             raise MemoryError()
-        # Write into the buffer the last batch left: a fresh megabyte costs page faults (and
-        # writing into the bytes returned instead means one each time: measured 40% slower).
-        jw_adopt(&w, self.spare, self.spare_cap)
-        self.spare = NULL
         try:
             for i in range(n):
                 items[i].found = FOUND_NONE
                 classify_id(<str>asked[i], &items[i].id)
-            jw_raw(&w, <const char*>head, len(head))
+            jw_raw(out, <const char*>head, len(head))
             if self.walking:
-                self._write_many(&w, asked, items, walks, <uint32_t>date, &fac, code_out)
+                self._write_many(out, asked, items, walks, <uint32_t>date, &fac, code_out)
             else:
                 for i in range(n):
                     if items[i].id.kind != ID_MALFORMED:
                         self._find(&items[i])
                     if i:
-                        jw_lit(&w, b",")
-                    _put_code(code_out, i, write_body(&w, <str>asked[i], &items[i],
+                        jw_lit(out, b",")
+                    _put_code(code_out, i, write_body(out, <str>asked[i], &items[i],
                                                       <uint32_t>date, &fac, self.tail))
-            jw_raw(&w, <const char*>tail, len(tail))
-            return jw_bytes(&w)
+            jw_raw(out, <const char*>tail, len(tail))
         finally:
             free(items)
-            self._keep_spare(&w)
-
-    cdef void _keep_spare(self, JsonWriter* w) noexcept:
-        """Keep the writer's heap buffer for the next batch, unless one is kept already (a
-        call that ran meanwhile) or it is larger than a batch of 1000 needs."""
-        cdef Py_ssize_t cap = 0
-        cdef char* heap = jw_detach(w, &cap)
-        if heap != NULL and self.spare == NULL and cap <= SPARE_MAX:
-            self.spare = heap
-            self.spare_cap = cap
-        else:
-            PyMem_Free(heap)
+        return 0
 
     # --- closing ---
 
     cdef void _release(self) noexcept:
-        PyMem_Free(self.spare)
-        self.spare = NULL
         self.people_indexed = False
         leaf_index_free(&self.people_leaves)
         if self.txn != NULL:

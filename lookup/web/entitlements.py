@@ -95,13 +95,17 @@ def parse_facility(value: Any) -> str | None:
 
 
 async def send_apart(
-    request: web.Request, body: bytes, headers: dict[str, str], *, close: bool = False
+    request: web.Request,
+    body: bytes | memoryview,
+    headers: dict[str, str],
+    *,
+    close: bool = False,
 ) -> web.StreamResponse:
     """Send a large body after the headers rather than with them.
 
     aiohttp joins headers and body into one new bytes object before writing on Python < 3.12.9
     (where it will not trust asyncio's writelines): for a batch answer that is one more 800 KB
-    copy, 4% of a batch's cost. Sent apart, the body goes from the core's bytes to the socket.
+    copy, 4% of a batch's cost. Sent apart, the body goes from the core's buffer to the socket.
     """
     response = web.StreamResponse(headers=headers)
     response.content_length = len(body)
@@ -205,7 +209,7 @@ class EntitlementRoutes:
         query = request.query
         return parse_day(query.get("date"), self.today), parse_facility(query.get("facility"))
 
-    async def batch(self, request: web.Request) -> web.Response:
+    async def batch(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/entitlements/batch {"ids": [...], "date"?, "facility"?} [batch]."""
         client = self.guard(request, "batch")
         ids, day, facility = self._batch_request(await request.read())

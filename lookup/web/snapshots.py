@@ -41,7 +41,8 @@ class Snapshot:
         reader = self.entitlements.reader
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
-        # reader.answer_batch(ids, date, facility) -> ({"results": [...]} bytes, ["000", ...])
+        # reader.answer_batch(ids, date, facility) -> ({"results": [...]} as bytes or a
+        # memoryview of the core's buffer, ["000", ...])
         self.answer_batch = reader.answer_batch
         self.created_at = _created_at(path)
 
