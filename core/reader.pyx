@@ -304,7 +304,7 @@ cdef inline void _people_missing(Lookup* item) noexcept:
 # to the socket, and the buffer comes back here when the answer is freed.
 
 cdef enum:
-    POOL_SIZE = 4            # buffers kept: one per batch in flight in a worker, roughly
+    POOL_SIZE = 16           # buffers kept: one per batch answer in flight in a worker
     POOL_MAX_CAP = 4 << 20   # SPEC 3: at most 1000 ids per batch, under 1 MB of answers
 
 cdef char* _pool[POOL_SIZE]

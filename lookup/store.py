@@ -29,10 +29,12 @@ from typing import IO, Any
 import orjson
 
 from lookup.errors import StoreError
+from lookup.pagecache import load_in_large_pages
 
 __all__ = ("DataDir", "SnapshotInfo", "default_data_dir")
 
 MANIFEST = "manifest.json"
+DATA_FILE = "data.mdb"
 CURRENT = "CURRENT"
 
 
@@ -144,6 +146,8 @@ class DataDir:
         for name in os.listdir(staged):
             fsync_path(staged / name)
         fsync_path(staged)
+        if (staged / DATA_FILE).exists():
+            load_in_large_pages(staged / DATA_FILE)  # clean now: cached again in 2 MB pieces
         self.snapshots.mkdir(exist_ok=True)
         final = self.snapshots / snapshot_id
         os.rename(staged, final)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 from datetime import UTC, date, datetime
 
 import orjson
@@ -11,6 +13,7 @@ from files import person, write_csv
 from lookup.build import build
 from lookup.entitlements import Entitlements, parse_date, today_in_vietnam
 from lookup.errors import IdError, StoreError
+from lookup.pagecache import load_in_large_pages
 from lookup.store import DataDir
 
 
@@ -104,3 +107,18 @@ def test_at_2330_utc_a_card_ending_today_utc_has_expired_in_vietnam(tmp_path):
 def test_bad_date_parameters_are_named(text, message):
     with pytest.raises(IdError, match=f"date: .*{message}"):
         parse_date(text)
+
+
+def test_loading_a_file_in_large_pages_leaves_it_as_it_was(tmp_path):
+    """lookup.pagecache drops the file's cached pages and reads them back: same bytes, even
+    while another mapping of it is open (a page still mapped is simply not dropped)."""
+    path = tmp_path / "data.mdb"
+    content = os.urandom(3 << 20)
+    path.write_bytes(content)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as other:
+        load_in_large_pages(path)
+        assert other[:] == content
+    assert path.read_bytes() == content
+    (tmp_path / "empty").write_bytes(b"")
+    load_in_large_pages(tmp_path / "empty")
+    assert (tmp_path / "empty").read_bytes() == b""
