@@ -588,7 +588,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--work", default="/tmp/lookup-bench")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians count")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds; medians count")
     p.add_argument("--connections", type=int, default=32, help="wrk connections")
     p.add_argument("--openloop-connections", type=int, default=32)
     p.add_argument("--ids", type=int, default=100_000, help="random existing CCCDs to ask")

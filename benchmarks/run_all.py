@@ -207,7 +207,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--work", default="/tmp/lookup-bench")
     p.add_argument("--duration", type=float, default=10.0, help="bench_http seconds per run")
-    p.add_argument("--rounds", type=int, default=3, help="bench_http alternating rounds")
+    p.add_argument("--rounds", type=int, default=5, help="bench_http alternating rounds")
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--skip-core", action="store_true")

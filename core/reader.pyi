@@ -24,9 +24,9 @@ class SnapshotReader:
         """Answer many lookups as a JSON array of bodies in request order."""
     def answer_batch(
         self, ids: list[str], date: int, facility: str | None = None
-    ) -> tuple[memoryview, list[str]]:
+    ) -> tuple[memoryview, bytes, dict[str, int]]:
         """The SPEC 3 batch answer, `{"results": [...]}` (a read-only view of the buffer it was
-        written in), and the answers' result codes in request order."""
+        written in); the answers' result codes as a JSON array; how many gave each code."""
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
     def __enter__(self) -> SnapshotReader: ...

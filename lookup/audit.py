@@ -157,10 +157,13 @@ class AuditLog:
         return self._hasher.hash_id(id)  # type: ignore[no-any-return]
 
     def record(
-        self, *, client: str, endpoint: str, ids: Sequence[str], results: Sequence[str],
-        snapshot: str | None, officer: str | None = None,
+        self, *, client: str, endpoint: str, ids: Sequence[str],
+        results: Sequence[str] | orjson.Fragment, snapshot: str | None, officer: str | None = None,
     ) -> asyncio.Future[None]:  # fmt: skip
         """Queue one record; await the result: done once written (os.write), else AuditUnavailable.
+
+        `results` are the answers' codes, or already a JSON array of them (a batch's, from
+        the core).
 
         A plain function returning a future, not a coroutine: the hot path pays for neither a
         coroutine nor a shield, and a cancelled request cancels only its own future.
@@ -175,7 +178,7 @@ class AuditLog:
                 "officer": None if officer is None else self.hash_id(officer),
                 "endpoint": endpoint,
                 "ids": orjson.Fragment(self._hasher.hash_ids_json(ids)),
-                "results": list(results),
+                "results": results if isinstance(results, orjson.Fragment) else list(results),
                 "snapshot": snapshot,
             }
         )

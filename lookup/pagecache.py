@@ -19,26 +19,32 @@ from pathlib import Path
 __all__ = ("load_in_large_pages",)
 
 MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14+
+WINDOW = 64 << 20  # mapped at a time, so the build's resident memory does not grow by the file
 
 
 def load_in_large_pages(path: Path) -> None:
-    """Drop the file's cached pages and read it back through a huge-page-advised mapping."""
+    """Drop the file's cached pages and read it back through huge-page-advised mappings."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        if size == 0:
-            return
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        with mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ) as mapped:
-            if hasattr(mmap, "MADV_HUGEPAGE"):
-                mapped.madvise(mmap.MADV_HUGEPAGE)
-            try:
-                mapped.madvise(MADV_POPULATE_READ)
-            except OSError:  # an older kernel: fault the pages in one by one
-                view = memoryview(mapped)
-                try:
-                    sum(view[:: mmap.PAGESIZE])
-                finally:
-                    view.release()
+        for offset in range(0, size, WINDOW):  # WINDOW is a multiple of 2 MB: folios align
+            with mmap.mmap(
+                fd, min(WINDOW, size - offset), mmap.MAP_SHARED, mmap.PROT_READ, offset=offset
+            ) as window:
+                _populate(window)
     finally:
         os.close(fd)
+
+
+def _populate(window: mmap.mmap) -> None:
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        window.madvise(mmap.MADV_HUGEPAGE)
+    try:
+        window.madvise(MADV_POPULATE_READ)
+    except OSError:  # an older kernel: fault the pages in one by one
+        view = memoryview(window)
+        try:
+            sum(view[:: mmap.PAGESIZE])
+        finally:
+            view.release()

@@ -663,7 +663,9 @@ def test_compiled_and_reference_give_the_same_answers(compiled, reference, data,
             batch = fast.answer_batch(asked, day, facility)
             assert batch == slow.answer_batch(asked, day, facility)
             assert batch[0] == b'{"results":' + many + b"}"
-            assert batch[1] == [b["result"]["code"] for b in singles]
+            codes = [b["result"]["code"] for b in singles]
+            assert orjson.loads(batch[1]) == codes
+            assert batch[2] == {code: codes.count(code) for code in set(codes)}
 
 
 # The bytes around every UTF-8 rule: ASCII, continuation bytes, lead bytes and the lead bytes
@@ -831,9 +833,9 @@ def test_batch_output_grows_past_its_first_guess(compiled, reference, big_snapsh
         compiled.reader.SnapshotReader(directory) as fast,
         reference.reader.SnapshotReader(directory) as slow,
     ):
-        body, codes = fast.answer_batch(asked, DAY)
+        body, codes, counts = fast.answer_batch(asked, DAY)
         assert len(body) > 1024 * len(asked)
-        assert (body, codes) == slow.answer_batch(asked, DAY)
+        assert (body, codes, counts) == slow.answer_batch(asked, DAY)
         assert fast.answer_many(asked, DAY) == slow.answer_many(asked, DAY)
 
 

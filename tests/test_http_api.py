@@ -399,6 +399,21 @@ def test_metrics_needs_admin_and_counts_requests_and_results(api):
     error_of(api.get("/metrics"), 401, "unauthorized")
 
 
+def test_metrics_count_each_answer_of_a_batch_by_its_result(api):
+    def results():
+        text = get(api, "/metrics", scope="admin").body.decode()
+        return {
+            c: float(n) for c, n in re.findall(r'lookup_results_total\{code="(\d+)"\} (\S+)', text)
+        }
+
+    before = results()
+    assert batch(api, {"ids": [CCCD1, "001085999999", CCCD1, "nonsense"]}).status == 200
+    after = results()
+    assert {c: after[c] - before.get(c, 0) for c in after if after[c] != before.get(c, 0)} == {
+        "000": 2, "050": 1, "205": 1,
+    }  # fmt: skip
+
+
 # -- description ---------------------------------------------------------------------------------
 def test_openapi_describes_every_route(api):
     reply = api.get("/openapi.json")

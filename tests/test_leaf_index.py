@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 
 import lmdb
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,10 +63,12 @@ def test_indexed_descents_find_what_mdb_get_finds(compiled, clumps, data):
             # A tree with branch pages has its leaves indexed; a lone leaf needs no index.
             assert (indexed._people_leaf_index > 1) == (depth > 1)
             api._use_lmdb_api()
-            body, codes = indexed.answer_batch(asked, DAY)
-            assert (body, codes) == api.answer_batch(asked, DAY)
+            body, codes, counts = indexed.answer_batch(asked, DAY)
+            assert (body, codes, counts) == api.answer_batch(asked, DAY)
             for one in asked[:20]:
                 assert indexed.answer(one, DAY) == api.answer(one, DAY)
     # Not vacuous: the people there are found (000), the others not (050).
     found = {f"{c:012d}" for c in cccds}
-    assert codes == ["000" if one in found else "050" for one in asked]
+    expected = ["000" if one in found else "050" for one in asked]
+    assert orjson.loads(codes) == expected
+    assert counts == {code: expected.count(code) for code in set(expected)}

@@ -4,6 +4,7 @@ Python over py-lmdb: the readable twin and test oracle of core/reader.pyx."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from types import TracebackType
 
 import lmdb
@@ -123,13 +124,14 @@ class SnapshotReader:
 
     def answer_batch(
         self, ids: list[str], date: int, facility: str | None = None
-    ) -> tuple[bytes, list[str]]:
-        """The SPEC 3 batch answer, `{"results": [...]}`, and the list of the answers' result
-        codes ("000", "050", ...) in request order."""
+    ) -> tuple[bytes, bytes, dict[str, int]]:
+        """The SPEC 3 batch answer, `{"results": [...]}`; the answers' result codes in request
+        order as a JSON array; and how many answers gave each code."""
         check_date(date)
         _require_strings(ids)
         bodies = [self._body(asked, date, facility) for asked in ids]
-        return orjson.dumps({"results": bodies}), [body["result"]["code"] for body in bodies]
+        codes = [body["result"]["code"] for body in bodies]
+        return orjson.dumps({"results": bodies}), orjson.dumps(codes), dict(Counter(codes))
 
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""

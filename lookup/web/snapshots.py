@@ -42,7 +42,7 @@ class Snapshot:
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
         # reader.answer_batch(ids, date, facility) -> ({"results": [...]} as bytes or a
-        # memoryview of the core's buffer, ["000", ...])
+        # memoryview of the core's buffer, b'["000",...]', {"000": 998, ...})
         self.answer_batch = reader.answer_batch
         self.created_at = _created_at(path)
 
