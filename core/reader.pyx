@@ -526,11 +526,12 @@ cdef class SnapshotReader:
         leaf_index_free(&self.people_leaves)
         return False
 
-    cdef inline void _start_person(self, Walk* w, const uint8_t* key, size_t root) noexcept:
+    cdef inline void _start_person(self, Walk* w, const uint8_t* key) noexcept:
+        """Begin a people descent: at its leaf when the leaves are indexed, else at the root."""
         if self.people_indexed:
             walk_start_leaf(&self.pages, w, &self.people_leaves, key)
         else:
-            walk_start(&self.pages, w, key, KEY_LEN, root)
+            walk_start(&self.pages, w, key, KEY_LEN, self.people_root)
 
     cdef bint _root(self, MDB_dbi main, bytes name, size_t* root) except -1:
         cdef MDB_val key, value
@@ -560,7 +561,7 @@ cdef class SnapshotReader:
                 if rc:
                     return False
                 if dbi == self.people and self.people_indexed and key.mv_size == KEY_LEN:
-                    self._start_person(&w, <const uint8_t*>key.mv_data, root)
+                    self._start_person(&w, <const uint8_t*>key.mv_data)
                 else:
                     walk_start(&self.pages, &w, <const uint8_t*>key.mv_data, key.mv_size, root)
                 walk_one(&self.pages, &w)
@@ -606,7 +607,7 @@ cdef class SnapshotReader:
         cdef int rc
         if self.walking:
             if dbi == self.people:
-                self._start_person(&w, key, root)
+                self._start_person(&w, key)
             else:
                 walk_start(&self.pages, &w, key, size, root)
             walk_one(&self.pages, &w)
@@ -659,7 +660,7 @@ cdef class SnapshotReader:
     cdef void _seek_person(self, Lookup* item, Walk* w) noexcept:
         item.found = SEEKING_PERSON
         _put_be64(item.cccd, item.key)
-        self._start_person(w, item.key, self.people_root)
+        self._start_person(w, item.key)
 
     cdef int _walked(self, Lookup* item, Walk* w) except -1:
         """Take a finished descent: go on from the index to people, or settle the answer."""
