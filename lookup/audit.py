@@ -146,6 +146,8 @@ class AuditLog:
         self.writes = 0  # os.write calls made for records: grouping makes this < records
         self._second = -1
         self._second_text = ""
+        self._ms = -1
+        self._ms_text = ""
         try:
             self._open(self._clock())
         except OSError as exc:
@@ -368,11 +370,16 @@ class AuditLog:
                 self._fail(exc)
 
     def _iso(self, now: float) -> str:
-        second, millis = divmod(round(now * 1000), 1000)
+        ms = round(now * 1000)
+        if ms == self._ms:  # records of one loop iteration mostly share their millisecond
+            return self._ms_text
+        second, millis = divmod(ms, 1000)
         if second != self._second:  # strftime once a second, not per record
             self._second = second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{millis:03d}Z"
+        self._ms = ms
+        self._ms_text = f"{self._second_text}.{millis:03d}Z"
+        return self._ms_text
 
 
 def _log_failure(done: asyncio.Future[None]) -> None:
