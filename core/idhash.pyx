@@ -85,18 +85,36 @@ cdef extern from *:
             v[b] = IDH_ROTR(v[b] ^ v[c], 63);         \\
         } while (0)
 
-    /* One round with the message permutation SIGMA[r mod 10] (RFC 7693 2.7), written out so
-       every message word index is a constant and v[] lives in registers. */
-    #define IDH_ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15) \\
+    /* One round, with G the quarter-round (IDH_G on words, IDH_X_G on four ids' vectors) and
+       the message permutation SIGMA[r mod 10] (RFC 7693 2.7), written out so every message
+       word index is a constant and v[] lives in registers. */
+    #define IDH_ROUND(G, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15) \\
         do {                                                                         \\
-            IDH_G(0, 4,  8, 12, m[s0],  m[s1]);                                      \\
-            IDH_G(1, 5,  9, 13, m[s2],  m[s3]);                                      \\
-            IDH_G(2, 6, 10, 14, m[s4],  m[s5]);                                      \\
-            IDH_G(3, 7, 11, 15, m[s6],  m[s7]);                                      \\
-            IDH_G(0, 5, 10, 15, m[s8],  m[s9]);                                      \\
-            IDH_G(1, 6, 11, 12, m[s10], m[s11]);                                     \\
-            IDH_G(2, 7,  8, 13, m[s12], m[s13]);                                     \\
-            IDH_G(3, 4,  9, 14, m[s14], m[s15]);                                     \\
+            G(0, 4,  8, 12, m[s0],  m[s1]);                                          \\
+            G(1, 5,  9, 13, m[s2],  m[s3]);                                          \\
+            G(2, 6, 10, 14, m[s4],  m[s5]);                                          \\
+            G(3, 7, 11, 15, m[s6],  m[s7]);                                          \\
+            G(0, 5, 10, 15, m[s8],  m[s9]);                                          \\
+            G(1, 6, 11, 12, m[s10], m[s11]);                                         \\
+            G(2, 7,  8, 13, m[s12], m[s13]);                                         \\
+            G(3, 4,  9, 14, m[s14], m[s15]);                                         \\
+        } while (0)
+
+    /* BLAKE2b's twelve rounds. */
+    #define IDH_ROUNDS(G)                                                            \\
+        do {                                                                         \\
+            IDH_ROUND(G,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);  \\
+            IDH_ROUND(G, 14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);  \\
+            IDH_ROUND(G, 11,  8, 12,  0,  5,  2, 15, 13, 10, 14,  3,  6,  7,  1,  9,  4);  \\
+            IDH_ROUND(G,  7,  9,  3,  1, 13, 12, 11, 14,  2,  6,  5, 10,  4,  0, 15,  8);  \\
+            IDH_ROUND(G,  9,  0,  5,  7,  2,  4, 10, 15, 14,  1, 11, 12,  6,  8,  3, 13);  \\
+            IDH_ROUND(G,  2, 12,  6, 10,  0, 11,  8,  3,  4, 13,  7,  5, 15, 14,  1,  9);  \\
+            IDH_ROUND(G, 12,  5,  1, 15, 14, 13,  4, 10,  0,  7,  6,  3,  9,  2,  8, 11);  \\
+            IDH_ROUND(G, 13, 11,  7, 14, 12,  1,  3,  9,  5,  0, 15,  4,  8,  6,  2, 10);  \\
+            IDH_ROUND(G,  6, 15, 14,  9, 11,  3,  0,  8, 12,  2, 13,  7,  1,  4, 10,  5);  \\
+            IDH_ROUND(G, 10,  2,  8,  4,  7,  6,  1,  5, 15, 11,  9, 14,  3, 12, 13,  0);  \\
+            IDH_ROUND(G,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);  \\
+            IDH_ROUND(G, 14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);  \\
         } while (0)
 
     /* RFC 7693 3.2, the compression function F: h is updated with one 128-byte block; t is the
@@ -114,18 +132,7 @@ cdef extern from *:
         v[12] ^= t;                  /* low word of the offset counter; the high word is 0 */
         if (last)
             v[14] = ~v[14];
-        IDH_ROUND( 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);
-        IDH_ROUND(14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);
-        IDH_ROUND(11,  8, 12,  0,  5,  2, 15, 13, 10, 14,  3,  6,  7,  1,  9,  4);
-        IDH_ROUND( 7,  9,  3,  1, 13, 12, 11, 14,  2,  6,  5, 10,  4,  0, 15,  8);
-        IDH_ROUND( 9,  0,  5,  7,  2,  4, 10, 15, 14,  1, 11, 12,  6,  8,  3, 13);
-        IDH_ROUND( 2, 12,  6, 10,  0, 11,  8,  3,  4, 13,  7,  5, 15, 14,  1,  9);
-        IDH_ROUND(12,  5,  1, 15, 14, 13,  4, 10,  0,  7,  6,  3,  9,  2,  8, 11);
-        IDH_ROUND(13, 11,  7, 14, 12,  1,  3,  9,  5,  0, 15,  4,  8,  6,  2, 10);
-        IDH_ROUND( 6, 15, 14,  9, 11,  3,  0,  8, 12,  2, 13,  7,  1,  4, 10,  5);
-        IDH_ROUND(10,  2,  8,  4,  7,  6,  1,  5, 15, 11,  9, 14,  3, 12, 13,  0);
-        IDH_ROUND( 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);
-        IDH_ROUND(14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);
+        IDH_ROUNDS(IDH_G);
         for (i = 0; i < 8; i++)
             h[i] ^= v[i] ^ v[i + 8];
     }
@@ -301,17 +308,6 @@ cdef extern from *:
             v[b] = IDH_X_ROT63(_mm256_xor_si256(v[b], v[c]));                           \\
         } while (0)
 
-    #define IDH_X_ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15) \\
-        do {                                                                         \\
-            IDH_X_G(0, 4,  8, 12, m[s0],  m[s1]);                                    \\
-            IDH_X_G(1, 5,  9, 13, m[s2],  m[s3]);                                    \\
-            IDH_X_G(2, 6, 10, 14, m[s4],  m[s5]);                                    \\
-            IDH_X_G(3, 7, 11, 15, m[s6],  m[s7]);                                    \\
-            IDH_X_G(0, 5, 10, 15, m[s8],  m[s9]);                                    \\
-            IDH_X_G(1, 6, 11, 12, m[s10], m[s11]);                                   \\
-            IDH_X_G(2, 7,  8, 13, m[s12], m[s13]);                                   \\
-            IDH_X_G(3, 4,  9, 14, m[s14], m[s15]);                                   \\
-        } while (0)
 
     /* The last (and only) message block of four ids after the same key block: lane k is
        block[k], of len[k] bytes (1..128); out[k] gets its digest. */
@@ -338,18 +334,7 @@ cdef extern from *:
         v[12] = _mm256_xor_si256(v[12], _mm256_setr_epi64x(
             IDH_BLOCK + len[0], IDH_BLOCK + len[1], IDH_BLOCK + len[2], IDH_BLOCK + len[3]));
         v[14] = _mm256_xor_si256(v[14], _mm256_set1_epi64x(-1));     /* the last block */
-        IDH_X_ROUND( 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);
-        IDH_X_ROUND(14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);
-        IDH_X_ROUND(11,  8, 12,  0,  5,  2, 15, 13, 10, 14,  3,  6,  7,  1,  9,  4);
-        IDH_X_ROUND( 7,  9,  3,  1, 13, 12, 11, 14,  2,  6,  5, 10,  4,  0, 15,  8);
-        IDH_X_ROUND( 9,  0,  5,  7,  2,  4, 10, 15, 14,  1, 11, 12,  6,  8,  3, 13);
-        IDH_X_ROUND( 2, 12,  6, 10,  0, 11,  8,  3,  4, 13,  7,  5, 15, 14,  1,  9);
-        IDH_X_ROUND(12,  5,  1, 15, 14, 13,  4, 10,  0,  7,  6,  3,  9,  2,  8, 11);
-        IDH_X_ROUND(13, 11,  7, 14, 12,  1,  3,  9,  5,  0, 15,  4,  8,  6,  2, 10);
-        IDH_X_ROUND( 6, 15, 14,  9, 11,  3,  0,  8, 12,  2, 13,  7,  1,  4, 10,  5);
-        IDH_X_ROUND(10,  2,  8,  4,  7,  6,  1,  5, 15, 11,  9, 14,  3, 12, 13,  0);
-        IDH_X_ROUND( 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15);
-        IDH_X_ROUND(14, 10,  4,  8,  9, 15, 13,  6,  1, 12,  0,  2, 11,  7,  5,  3);
+        IDH_ROUNDS(IDH_X_G);
         /* Only h[0] and h[1] make the 16-byte digest. */
         _mm256_storeu_si256((__m256i *)lo, _mm256_xor_si256(
             _mm256_set1_epi64x((long long)h[0]), _mm256_xor_si256(v[0], v[8])));
