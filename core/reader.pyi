@@ -20,6 +20,10 @@ class SnapshotReader:
     def _use_lmdb_api(self) -> None: ...
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
+    def answer_coded(
+        self, id: str, date: int, facility: str | None = None
+    ) -> tuple[bytes, str]:
+        """The SPEC 3 body of one lookup and its result code."""
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
     def answer_batch(

@@ -711,9 +711,15 @@ cdef class SnapshotReader:
 
     def answer(self, str id not None, long long date, facility=None):
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
+        return self.answer_coded(id, date, facility)[0]
+
+    def answer_coded(self, str id not None, long long date, facility=None):
+        """The SPEC 3 body of one lookup and its result code, `(b'{...}', "000")`: the service
+        audits and counts the code, which would otherwise be searched for in the body."""
         cdef Lookup item
         cdef Facility fac
         cdef JsonWriter w
+        cdef Result result
         self._check_open()
         check_date(date)
         read_facility(facility, &fac)
@@ -722,8 +728,8 @@ cdef class SnapshotReader:
             self._find(&item)
         jw_init(&w)
         try:
-            write_body(&w, id, &item, <uint32_t>date, &fac, self.tail)
-            return jw_bytes(&w)
+            result = write_body(&w, id, &item, <uint32_t>date, &fac, self.tail)
+            return jw_bytes(&w), _CODES[<int>result]
         finally:
             jw_free(&w)
 

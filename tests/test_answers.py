@@ -656,6 +656,9 @@ def test_compiled_and_reference_give_the_same_answers(compiled, reference, data,
                 got, expected = fast.answer(one, day, facility), slow.answer(one, day, facility)
                 assert orjson.loads(got) == orjson.loads(expected)
                 assert got == expected  # byte for byte, as DESIGN 6 promises
+                coded = fast.answer_coded(one, day, facility)
+                assert coded == (got, orjson.loads(got)["result"]["code"])
+                assert coded == slow.answer_coded(one, day, facility)
             many = fast.answer_many(asked, day, facility)
             assert many == slow.answer_many(asked, day, facility)
             singles = [orjson.loads(fast.answer(i, day, facility)) for i in asked]

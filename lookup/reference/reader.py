@@ -116,6 +116,12 @@ class SnapshotReader:
         check_date(date)
         return orjson.dumps(self._body(id, date, facility))
 
+    def answer_coded(self, id: str, date: int, facility: str | None = None) -> tuple[bytes, str]:
+        """The SPEC 3 body of one lookup and its result code."""
+        check_date(date)
+        body = self._body(id, date, facility)
+        return orjson.dumps(body), body["result"]["code"]
+
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
         check_date(date)

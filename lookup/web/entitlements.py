@@ -1,9 +1,8 @@
 """`GET /v1/entitlements/{id}`, `POST /v1/entitlements/batch`, `GET /v1/vneid/cards/{cccd}`.
 
 The core answers in JSON bytes; these handlers add the HTTP around them without decoding
-(SPEC 3 bodies as they are, a batch's whole answer included). Result codes, which the audit
-log and the metrics need, are read straight from the bytes of a single answer, and given
-alongside a batch's by the core.
+(SPEC 3 bodies as they are, a batch's whole answer included). The result codes, which the
+audit log and the metrics need, the core gives alongside the answers.
 
 Every handler takes the snapshot once, at its start (lookup.web.snapshots), and records the
 audit line before it answers: no audit record, no answer (SPEC 5).
@@ -38,17 +37,6 @@ __all__ = (
 
 MAX_BATCH = 1000  # SPEC 3
 BATCH_FIELDS = frozenset({"ids", "date", "facility"})
-
-# In the core's compact JSON a body holds `"result":{"code":"` exactly once, and no JSON
-# string can contain it (a quote inside a string is escaped), so a byte search finds the code.
-_CODE_AT = b'"result":{"code":"'
-_CODE_SKIP = len(_CODE_AT)
-# DESIGN 6 result codes: the hot path looks the three bytes up instead of decoding them.
-RESULT_CODES = (
-    "000", "001", "002", "003", "004", "010", "050", "100", "110",
-    "120", "121", "122", "123", "124", "205",
-)  # fmt: skip
-_CODES = {code.encode(): code for code in RESULT_CODES}
 
 
 class Today:
@@ -172,9 +160,7 @@ class EntitlementRoutes:
             snapshot = require_snapshot(self.watcher)
             day, facility = self._query(request)
             asked = request.match_info["id"]
-            body = snapshot.answer(asked, day, facility)
-            at = body.find(_CODE_AT) + _CODE_SKIP
-            code = _CODES.get(body[at : at + 3]) or body[at : at + 3].decode("ascii")
+            body, code = snapshot.answer_coded(asked, day, facility)
             try:
                 await self.record(
                     client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),

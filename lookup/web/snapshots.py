@@ -32,7 +32,9 @@ log = logging.getLogger("lookup.web")
 class Snapshot:
     """One open snapshot, with its answer functions bound once (they run on every request)."""
 
-    __slots__ = ("id", "name", "entitlements", "answer", "answer_batch", "created_at")
+    __slots__ = (
+        "id", "name", "entitlements", "answer", "answer_coded", "answer_batch", "created_at"
+    )  # fmt: skip
 
     def __init__(self, path: Path) -> None:
         self.entitlements = Entitlements(str(path))
@@ -41,6 +43,8 @@ class Snapshot:
         reader = self.entitlements.reader
         # reader.answer(id, date: packed yyyymmdd, facility: normalised or None) -> bytes
         self.answer = reader.answer
+        # reader.answer_coded(id, date, facility) -> (the same bytes, its result code "000")
+        self.answer_coded = reader.answer_coded
         # reader.answer_batch(ids, date, facility) -> ({"results": [...]} as bytes or a
         # memoryview of the core's buffer, b'["000",...]', {"000": 998, ...})
         self.answer_batch = reader.answer_batch
