@@ -165,14 +165,26 @@ cdef extern from *:
         lookup_utf8_ready = 1;
     }
 
+    /* The loads do not wait on the state: only the shift does, one cycle a byte. So the text
+       is checked as two halves at once, two independent chains: split where a character
+       starts (a byte that is not a continuation byte; past three of them the text is invalid
+       anyway, and the second half then starts on one and fails), each half must be valid. */
     static inline int lookup_is_utf8(const uint8_t *s, Py_ssize_t n) {
-        uint64_t state = U8_OK;
+        uint64_t first = U8_OK, second = U8_OK;
+        Py_ssize_t mid = n >> 1, i, j;
         if (!lookup_utf8_ready)
             lookup_utf8_fill();
-        /* The loads do not wait on the state: only the shift does, one cycle a byte. */
-        for (Py_ssize_t i = 0; i < n; i++)
-            state = lookup_utf8_rows[s[i]] >> (state & 63);
-        return (state & 63) == U8_OK;
+        for (int k = 0; k < 3 && mid < n && (s[mid] & 0xC0) == 0x80; k++)
+            mid++;
+        for (i = 0, j = mid; i < mid && j < n; i++, j++) {
+            first = lookup_utf8_rows[s[i]] >> (first & 63);
+            second = lookup_utf8_rows[s[j]] >> (second & 63);
+        }
+        for (; i < mid; i++)
+            first = lookup_utf8_rows[s[i]] >> (first & 63);
+        for (; j < n; j++)
+            second = lookup_utf8_rows[s[j]] >> (second & 63);
+        return (first & 63) == U8_OK && (second & 63) == U8_OK;
     }
     """
     bint _is_utf8 "lookup_is_utf8"(const uint8_t* s, Py_ssize_t n) noexcept
