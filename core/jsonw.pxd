@@ -64,6 +64,33 @@ cdef extern from *:
         w->cap = cap;
         return 1;
     }
+
+    /* The appends themselves, forced inline: left to itself gcc stops inlining in a unit as
+       large as reader.c (its inline-unit-growth budget runs out) and calls jw_raw, with a libc
+       memcpy, for each of the ~40 pieces an answer is made of. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define JW_INLINE static inline __attribute__((always_inline, unused))
+    #else
+    #define JW_INLINE static inline
+    #endif
+
+    /* Make room for `extra` more bytes; 0 when there is none (the writer has failed). */
+    JW_INLINE int jw_reserve(JsonWriter *w, Py_ssize_t extra) {
+        return extra <= w->cap - w->len || jw_grow(w, extra);
+    }
+
+    /* Append bytes that are already JSON. */
+    JW_INLINE void jw_raw(JsonWriter *w, const char *s, Py_ssize_t n) {
+        if (jw_reserve(w, n)) {
+            memcpy(w->buf + w->len, s, (size_t)n);
+            w->len += n;
+        }
+    }
+
+    /* Append a NUL-terminated literal that is already JSON (its length folds to a constant). */
+    JW_INLINE void jw_lit(JsonWriter *w, const char *s) {
+        jw_raw(w, s, (Py_ssize_t)strlen(s));
+    }
     #endif
     """
     enum:
@@ -75,6 +102,9 @@ cdef extern from *:
         bint failed
         char stack[JW_STACK_SIZE]
     bint jw_grow(JsonWriter* w, Py_ssize_t extra) noexcept
+    bint jw_reserve(JsonWriter* w, Py_ssize_t extra) noexcept
+    void jw_raw(JsonWriter* w, const char* s, Py_ssize_t n) noexcept
+    void jw_lit(JsonWriter* w, const char* s) noexcept
 
 
 cdef inline void jw_init(JsonWriter* w) noexcept:
@@ -108,25 +138,6 @@ cdef inline void jw_free(JsonWriter* w) noexcept:
     if w.buf != w.stack:
         PyMem_Free(w.buf)
     jw_init(w)
-
-
-cdef inline bint jw_reserve(JsonWriter* w, Py_ssize_t extra) noexcept:
-    """Make room for `extra` more bytes; False when there is none (the writer has failed)."""
-    if extra <= w.cap - w.len:
-        return True
-    return jw_grow(w, extra)
-
-
-cdef inline void jw_raw(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
-    """Append bytes that are already JSON."""
-    if jw_reserve(w, n):
-        memcpy(w.buf + w.len, s, n)
-        w.len += n
-
-
-cdef inline void jw_lit(JsonWriter* w, const char* s) noexcept:
-    """Append a NUL-terminated literal that is already JSON."""
-    jw_raw(w, s, <Py_ssize_t>strlen(s))
 
 
 cdef inline void jw_int(JsonWriter* w, long long value) noexcept:
