@@ -4,6 +4,7 @@ lookup/reference/ids.py, giving the same results and the same IdError messages."
 
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ
 from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
 
 from lookup.errors import IdError
 
@@ -12,6 +13,7 @@ __all__ = ("parse_id", "parse_facility")
 cdef extern from "Python.h":
     # Python 3.11 may still hold a str in its legacy form; 3.12+ makes this a no-op.
     int PyUnicode_READY(object text) except -1
+    int PyUnicode_1BYTE_KIND
 
 cdef object _IdError = IdError
 cdef str _CCCD = "cccd"
@@ -52,6 +54,9 @@ cdef int classify_id(str text, ParsedId* out) except -1:
     PyUnicode_READY(text)
     kind = PyUnicode_KIND(text)
     data = PyUnicode_DATA(text)
+    if (kind == PyUnicode_1BYTE_KIND and PyUnicode_GET_LENGTH(text) == 12
+            and _twelve_digits(<const char*>data)):
+        return _cccd(<const char*>data, out)
     for i in range(PyUnicode_GET_LENGTH(text)):
         c = PyUnicode_READ(kind, data, i)
         if _is_dropped(c):
@@ -70,6 +75,32 @@ cdef int classify_id(str text, ParsedId* out) except -1:
     elif n == 15 and _is_card_code(out.text):
         out.kind = ID_CARD
     return out.kind
+
+
+cdef inline bint _all_digits(uint64_t bytes, uint64_t mask) noexcept:
+    # A byte is a digit when its high nibble is 3 and stays 3 with 6 added (0x3A-0x3F carry into
+    # 4); no byte carries into the next, as 0x3F + 6 < 0x100. `mask` picks the bytes to check.
+    return ((bytes & 0xF0F0F0F0F0F0F0F0ULL & mask) == (0x3030303030303030ULL & mask)
+            and ((bytes + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL & mask)
+            == (0x3030303030303030ULL & mask))
+
+
+cdef inline bint _twelve_digits(const char* s) noexcept:
+    """Whether 12 one-byte characters are all digits: the common id, a CCCD typed plainly,
+    checked 8 and 4 bytes at a time instead of one character at a time."""
+    cdef uint64_t head, tail = 0
+    memcpy(&head, s, 8)
+    memcpy(&tail, s + 8, 4)
+    return _all_digits(head, 0xFFFFFFFFFFFFFFFFULL) and _all_digits(tail, 0xFFFFFFFFULL)
+
+
+cdef inline int _cccd(const char* digits, ParsedId* out) noexcept:
+    memcpy(out.text, digits, 12)
+    out.text[12] = 0
+    out.length = 12
+    out.number = _number(digits, 12)
+    out.kind = ID_CCCD
+    return ID_CCCD
 
 
 cdef inline uint64_t _number(const char* digits, int n) noexcept:

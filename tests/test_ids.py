@@ -124,6 +124,13 @@ _ID_LIKE = st.one_of(
         lambda n: st.lists(st.sampled_from(list("0123456789ABZaz5 ")), min_size=n, max_size=n + 2)
     )
     .map("".join),
+    # Exactly 12 one-byte characters, digits and the bytes around them (the compiled core checks
+    # a plain 12-character id 8 bytes at a time): "*/" and ":?" sit just below and above "0-9".
+    st.lists(
+        st.sampled_from(list("0123456789") * 6 + list("*/:;?@ a\x10\xb0\xb9")),
+        min_size=12,
+        max_size=12,
+    ).map("".join),
 )
 
 
