@@ -711,15 +711,20 @@ cdef class SnapshotReader:
 
     def answer(self, str id not None, long long date, facility=None):
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
-        return self.answer_coded(id, date, facility)[0]
+        cdef Result result
+        return self._answer(id, date, facility, &result)
 
     def answer_coded(self, str id not None, long long date, facility=None):
         """The SPEC 3 body of one lookup and its result code, `(b'{...}', "000")`: the service
         audits and counts the code, which would otherwise be searched for in the body."""
+        cdef Result result
+        body = self._answer(id, date, facility, &result)
+        return body, _CODES[<int>result]
+
+    cdef bytes _answer(self, str id, long long date, facility, Result* result):
         cdef Lookup item
         cdef Facility fac
         cdef JsonWriter w
-        cdef Result result
         self._check_open()
         check_date(date)
         read_facility(facility, &fac)
@@ -728,8 +733,8 @@ cdef class SnapshotReader:
             self._find(&item)
         jw_init(&w)
         try:
-            result = write_body(&w, id, &item, <uint32_t>date, &fac, self.tail)
-            return jw_bytes(&w), _CODES[<int>result]
+            result[0] = write_body(&w, id, &item, <uint32_t>date, &fac, self.tail)
+            return jw_bytes(&w)
         finally:
             jw_free(&w)
 
