@@ -472,7 +472,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "pair_ratios": single_runs["ratios"],
             "service_runs": [round(r["rps"]) for r in single_runs["a"]],
             "minimal_runs": [round(r["rps"]) for r in single_runs["b"]],
-            "steal": median_of(single_runs["a"] + single_runs["b"], "steal"),
+            "steal": round(median_of(single_runs["a"] + single_runs["b"], "steal"), 3),
             "steal_max": max(r["steal"] for r in single_runs["a"] + single_runs["b"]),
             "wrk_service_p50_ms": median_of(single_runs["a"], "p50_ms"),
             "wrk_service_p99_ms": median_of(single_runs["a"], "p99_ms"),
