@@ -137,7 +137,7 @@ def warm(data: Path) -> None:
     """Load the snapshot into the page cache as a publish leaves it (in 2 MB pieces where the
     kernel can), so a store built long ago, whose cache the kernel has since reclaimed or split,
     is measured as the service serves a fresh snapshot."""
-    from lookup.pagecache import load_in_large_pages
+    from lookup.store.pagecache import load_in_large_pages
     from lookup.store import DATA_FILE, DataDir
 
     load_in_large_pages(DataDir(data).current_path() / DATA_FILE)
@@ -395,7 +395,7 @@ def median_of(runs: list[dict[str, Any]], key: str = "rps") -> float:
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from lookup.keys import ClientStore
+    from lookup.service.clients import ClientStore
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

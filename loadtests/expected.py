@@ -42,12 +42,12 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from lookup.entitlements import today_in_vietnam
+from lookup.clock import today_in_vietnam
 from lookup.errors import IdError, RowError
-from lookup.extract import Extract
+from lookup.ingest.extract import Extract
 from lookup.reference import dates, ids, record, rules
 from lookup.reference.validate import PROVINCES, RowValidator
-from lookup.web.entitlements import Today
+from lookup.clock import Today
 
 __all__ = (
     "ConfigError",
@@ -272,7 +272,7 @@ def _count_keys(
     stream, raw = _open_binary(path)
     try:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text, strict=False)  # as lookup.extract reads it
+        reader = csv.reader(text, strict=False)  # as lookup.ingest.extract reads it
         next(reader, None)
         count, keys = counts.update, wanted.__contains__
         while True:

@@ -1,12 +1,15 @@
-"""Choose the compiled core or its plain-Python reference twin (docs/DESIGN.md 1).
+"""Choose the compiled core or its plain-Python reference twin (docs/DESIGN.md 1), yarl's way.
 
-Both expose the same modules: `ids` (parse_id, parse_facility), `csvrows` (Rows, feed_build),
-`validate` (RowValidator), `sorter` (ExternalSorter), `writer` (SnapshotWriter,
-equal_key_groups), `reader` (SnapshotReader) and `idhash` (IdHasher). The compiled core is
-used whenever it loads. Without it the reference takes over with a warning, unless
-LOOKUP_REQUIRE_CORE=1, which makes a missing core an error (CI, Docker) so a service never runs
-slow code silently.
-LOOKUP_CORE=python asks for the reference on purpose (debugging, comparisons).
+Callers use typed names: `_core.SnapshotReader`, `_core.RowValidator`, `_core.parse_id`... To a
+type checker they are the compiled units' stubs (core/*.pyi); at run time they come from the
+implementation chosen the first time one is used, so `lookup --help` and `lookup synth` load no
+compiled unit at all. The compiled core is used whenever it loads. Without it the reference
+takes over with a warning, unless LOOKUP_REQUIRE_CORE=1, which makes a missing core an error
+(CI, Docker) so a service never runs slow code silently. LOOKUP_CORE=python asks for the
+reference on purpose (debugging, comparisons).
+
+This is the only production module that imports `lookup.reference` (the test oracle): for the
+twins, and for the two helpers that have no compiled form (`decode_record`, `is_real_date`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,61 @@ import importlib
 import os
 import sys
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+__all__ = (
+    "CORE",
+    "UNITS",
+    "ExternalSorter",
+    "IdHasher",
+    "RowValidator",
+    "Rows",
+    "SnapshotReader",
+    "SnapshotWriter",
+    "count_line_ends",
+    "decode_record",
+    "equal_key_groups",
+    "feed_build",
+    "is_real_date",
+    "load",
+    "parse_facility",
+    "parse_id",
+)
+
+if TYPE_CHECKING:
+    from core.csvrows import Rows, count_line_ends, feed_build
+    from core.idhash import IdHasher
+    from core.ids import parse_facility, parse_id
+    from core.reader import SnapshotReader
+    from core.sorter import ExternalSorter
+    from core.validate import RowValidator
+    from core.writer import SnapshotWriter, equal_key_groups
+    from lookup.reference.dates import is_real_date
+    from lookup.reference.record import decode as decode_record
+
+    CORE: str
 
 UNITS = ("ids", "validate", "sorter", "writer", "reader", "csvrows", "idhash")
+
+# Each twin name and the unit that defines it, in core/ and in lookup/reference/ alike.
+TWINS = {
+    "parse_id": "ids",
+    "parse_facility": "ids",
+    "RowValidator": "validate",
+    "ExternalSorter": "sorter",
+    "SnapshotWriter": "writer",
+    "equal_key_groups": "writer",
+    "SnapshotReader": "reader",
+    "Rows": "csvrows",
+    "feed_build": "csvrows",
+    "count_line_ends": "csvrows",
+    "IdHasher": "idhash",
+}
+# Helpers of the reference that production uses as they are: (module, name).
+_REFERENCE_ONLY = {
+    "decode_record": ("lookup.reference.record", "decode"),
+    "is_real_date": ("lookup.reference.dates", "is_real_date"),
+}
 
 
 def load(kind: str) -> SimpleNamespace:
@@ -44,5 +100,20 @@ def _select() -> SimpleNamespace:
         return load("python")
 
 
-impl = _select()
-CORE = impl.kind
+_chosen: SimpleNamespace | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: resolved on first use, then kept as a plain module attribute.
+    global _chosen
+    if name in TWINS or name == "CORE":
+        if _chosen is None:
+            _chosen = _select()
+        value = _chosen.kind if name == "CORE" else getattr(getattr(_chosen, TWINS[name]), name)
+    elif name in _REFERENCE_ONLY:
+        module, attribute = _REFERENCE_ONLY[name]
+        value = getattr(importlib.import_module(module), attribute)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from lookup.errors import IdError, LookupServiceError
-from lookup.parallel import MAX_JOBS, MIN_SPLIT
+from lookup.ingest.parallel import MAX_JOBS, MIN_SPLIT
 from lookup.store import DataDir, default_data_dir
 
 Handler = Callable[[argparse.Namespace], tuple[Any, str]]
@@ -69,7 +69,7 @@ def cmd_synth(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_build(args: argparse.Namespace) -> tuple[Any, str]:
-    from lookup.build import build
+    from lookup.ingest.build import build
     from lookup.progress import Progress
 
     summary = build(
@@ -85,7 +85,7 @@ def cmd_build(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_apply(args: argparse.Namespace) -> tuple[Any, str]:
-    from lookup.delta import apply_delta
+    from lookup.ingest.delta import apply_delta
 
     s = apply_delta(_data(args), args.delta)
     return s, (
@@ -95,7 +95,8 @@ def cmd_apply(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_get(args: argparse.Namespace) -> tuple[Any, str]:
-    from lookup.entitlements import Entitlements, parse_date
+    from lookup.clock import parse_date
+    from lookup.query import Entitlements
 
     try:
         day = parse_date(args.date) if args.date else None
@@ -135,7 +136,7 @@ def cmd_prune(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_keys_add(args: argparse.Namespace) -> tuple[Any, str]:
-    from lookup.keys import InvalidClient
+    from lookup.service.clients import InvalidClient
 
     if (args.username is None) != (args.password is None):
         raise _UsageError("--username and --password go together (the client's gateway login)")
@@ -173,7 +174,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
-    from lookup.serve import serve
+    from lookup.service.supervisor import serve
 
     status = serve(
         args.data, host=args.host, port=args.port, workers=args.workers,
@@ -192,7 +193,7 @@ def cmd_demo(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _clients(args: argparse.Namespace):  # -> ClientStore, imported lazily like the others
-    from lookup.keys import ClientStore
+    from lookup.service.clients import ClientStore
 
     return ClientStore(args.data)
 
@@ -279,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    from lookup.keys import DEFAULT_BURST, DEFAULT_RATE
+    from lookup.service.clients import DEFAULT_BURST, DEFAULT_RATE
 
     p = keys_command("add", cmd_keys_add, "add a client; prints its key, once")
     p.add_argument("name", metavar="NAME", help="who the client is, e.g. bv-bach-mai-his")

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from lookup.entitlements import today_in_vietnam
-from lookup.keys import ClientStore, md5_hex
+from lookup.clock import today_in_vietnam
+from lookup.service.clients import ClientStore, md5_hex
 from lookup.store import DataDir, read_manifest
 
 __all__ = ("demo", "curl_lines")
@@ -40,9 +40,9 @@ def demo(
     rows: int = ROWS, out: TextIO | None = None,
 ) -> None:  # fmt: skip
     """Synthesise, build, make a demo key, serve and print ready-to-paste curl lines."""
-    from lookup.build import build
+    from lookup.ingest.build import build
     from lookup.progress import Progress
-    from lookup.serve import serve
+    from lookup.service.supervisor import serve
     from lookup.synth import synthesize
 
     out = out or sys.stdout

@@ -7,7 +7,7 @@ import datetime
 import os
 import tempfile
 
-import factory
+from helpers import rows as factory
 import lmdb
 import orjson
 import pytest

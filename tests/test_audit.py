@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import uvloop
 
-from lookup import audit as audit_module
-from lookup.audit import AuditLog, AuditUnavailable, load_secret
+from lookup.service import audit as audit_module
+from lookup.service.audit import AuditLog, AuditUnavailable, load_secret
 
 SECRET = b"s" * 32
 

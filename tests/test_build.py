@@ -9,11 +9,12 @@ from datetime import date
 import lmdb
 import orjson
 import pytest
-from files import person, write_csv
+from helpers.twins import use_implementation
+from helpers.files import person, write_csv
 
 from lookup import _core
-from lookup.build import BuildRejected, build
-from lookup.entitlements import Entitlements
+from lookup.ingest.build import BuildRejected, build
+from lookup.query import Entitlements
 from lookup.errors import ExtractError
 from lookup.store import DataDir
 
@@ -185,7 +186,7 @@ def test_compiled_and_reference_pipelines_build_the_same_store(tmp_path, monkeyp
     synthesize(str(extract), 3000, seed=7, as_of=DAY, invalid_rate=0.01)
     stores = {}
     for kind in ("compiled", "python"):
-        monkeypatch.setattr(_core, "impl", _core.load(kind))
+        use_implementation(monkeypatch, _core.load(kind))
         data = DataDir(tmp_path / kind)
         summary = build(data, str(extract), max_reject_ratio=0.5)
         stores[kind] = (dump(data.current_path()), rejects(summary), summary["data_quality"])

@@ -15,11 +15,14 @@ import lmdb
 import orjson
 import psutil
 import pytest
-from factory import COLUMNS
-from files import person
+from helpers.twins import use_implementation
+from helpers.rows import COLUMNS
+from helpers.files import person
 
-from lookup import _core, parallel
-from lookup.build import _range_starts, build
+from lookup import _core
+
+from lookup.ingest import parallel
+from lookup.ingest.build import _range_starts, build
 from lookup.errors import ExtractError
 from lookup.store import DataDir
 
@@ -31,11 +34,11 @@ def split_small_files(monkeypatch, impl):
     """Split files of any size, and run the build on the implementation under test (the
     workers are forked: they use it too)."""
     monkeypatch.setenv("LOOKUP_BUILD_MIN_SPLIT", "1")
-    monkeypatch.setattr(_core, "impl", impl)
+    use_implementation(monkeypatch, impl)
 
 
 def encode(rows: list[dict[str, str]], line_end: str) -> list[bytes]:
-    """Each row as write_csv (tests/files.py) writes it, the header first."""
+    """Each row as write_csv (tests/helpers/files.py) writes it, the header first."""
     out = []
     for values in [COLUMNS, *([row.get(name, "") for name in COLUMNS] for row in rows)]:
         text = io.StringIO()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from files import person, write_csv
+from helpers.files import person, write_csv
 
-from lookup.entitlements import Entitlements
+from lookup.query import Entitlements
 from lookup.store import DataDir
 
 DAY = date(2026, 6, 1)

@@ -11,14 +11,17 @@ import random
 import re
 
 import pytest
-from factory import COLUMNS, make_row
-from files import person, write_csv
+from helpers.twins import use_implementation
+from helpers.rows import COLUMNS, make_row
+from helpers.files import person, write_csv
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lookup import _core, parallel
+from lookup import _core
+
+from lookup.ingest import parallel
 from lookup.errors import ExtractError
-from lookup.extract import Extract
+from lookup.ingest.extract import Extract
 
 SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -172,7 +175,7 @@ def test_field_limit(compiled, reference, value, ok):
 @pytest.fixture(params=["compiled", "python"])
 def use(request, monkeypatch, compiled, reference):
     impl = compiled if request.param == "compiled" else reference
-    monkeypatch.setattr(_core, "impl", impl)
+    use_implementation(monkeypatch, impl)
     return impl
 
 
@@ -208,7 +211,7 @@ def test_truncated_gzip_names_the_line(compiled, reference, monkeypatch, tmp_pat
     path.write_bytes(whole[: len(whole) * 2 // 3])
     results = {}
     for impl in (compiled, reference):
-        monkeypatch.setattr(_core, "impl", impl)
+        use_implementation(monkeypatch, impl)
         seen: list = []
         with pytest.raises(ExtractError, match="cannot read") as err:
             with Extract(str(path)) as extract:
@@ -223,7 +226,7 @@ def test_truncated_gzip_names_the_line(compiled, reference, monkeypatch, tmp_pat
 
 
 def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
-    from lookup.build import _Sorters
+    from lookup.ingest.build import _Sorters
 
     rows = [person(i) for i in range(200)]
     rows[3]["prev_card_no"] = "HT3019999999999"
@@ -317,7 +320,7 @@ def test_count_line_ends(impl, data, ends):
 
 
 def test_line_at_counts_across_map_windows(impl, monkeypatch, tmp_path):
-    monkeypatch.setattr(_core, "impl", impl)
+    use_implementation(monkeypatch, impl)
     monkeypatch.setattr(parallel, "COUNT_WINDOW", mmap.ALLOCATIONGRANULARITY)
     data = (b"ab\r\n" * 10 + b"\r" + b"x\r\n" + b"\n") * 2000
     path = tmp_path / "x.csv"

@@ -6,11 +6,11 @@ from datetime import date
 
 import orjson
 import pytest
-from files import person, write_csv
+from helpers.files import person, write_csv
 
-from lookup.build import build
-from lookup.delta import DeltaRejected, apply_delta
-from lookup.entitlements import Entitlements
+from lookup.ingest.build import build
+from lookup.ingest.delta import DeltaRejected, apply_delta
+from lookup.query import Entitlements
 from lookup.store import DataDir
 
 DAY = date(2026, 6, 1)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from http_fixtures import (
+from helpers.server import (
     LiveServer,
     add_key,
     build_data,
@@ -21,7 +21,7 @@ from http_fixtures import (
 )
 
 from lookup import _core
-from lookup.keys import ClientStore
+from lookup.service.clients import ClientStore
 from lookup.store import DataDir
 from lookup.web.app import ServiceConfig
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
-from http_fixtures import (
+from helpers.server import (
     LiveServer,
     WorkerProcess,
     add_key,
@@ -20,10 +20,11 @@ from http_fixtures import (
     person,
 )
 
-from lookup.audit import load_secret
-from lookup.keys import ClientStore, md5_hex
+from lookup.service.audit import load_secret
+from lookup.service.clients import ClientStore, md5_hex
 from lookup.web.app import ServiceConfig
-from lookup.web.gateway import ANSWER_FIELDS, TokenSigner, compare_dob, compare_names
+from lookup.web.gateway import TokenSigner
+from lookup.web.gateway_rules import ANSWER_FIELDS, compare_dob, compare_names
 
 TOKEN = "/api/token/take"
 CHECK = "/api/egw/KQNhanLichSuKCB2024"
@@ -440,18 +441,18 @@ def test_compare_dob():
 def test_concurrent_logins_share_one_scrypt(gw, monkeypatch):
     # A HIS restarted at opening time logs its desks in at once: before the login cache fills,
     # every one of them would otherwise run its own 70 ms scrypt on the service's cores.
-    import lookup.keys
+    import lookup.service.clients
 
     add_key(gw.data, "bv-48001", ["his"], username="48001_BV", password="pw-48001")
     calls = []
-    stretch = lookup.keys._stretch
+    stretch = lookup.service.clients._stretch
 
     def counted(*args):
         calls.append(time.monotonic())
         time.sleep(0.2)  # keep the first one running while the others arrive
         return stretch(*args)
 
-    monkeypatch.setattr(lookup.keys, "_stretch", counted)
+    monkeypatch.setattr(lookup.service.clients, "_stretch", counted)
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda _: take_token(gw, "48001_BV", "pw-48001"), range(12)))
     assert [a["maKetQua"] for a in answers] == ["200"] * 12

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import aiohttp
-from http_fixtures import LiveServer, add_key, build_data, person
+from helpers.server import LiveServer, add_key, build_data, person
 
 from lookup.web.app import ServiceConfig
 

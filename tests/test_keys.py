@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from lookup.keys import (
+from lookup.service.clients import (
     DEFAULT_BURST,
     DEFAULT_RATE,
     Client,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lookup.build import build
-from lookup.entitlements import today_in_vietnam
+from lookup.ingest.build import build
+from lookup.clock import today_in_vietnam
 from lookup.store import DataDir
 from lookup.synth import synthesize
 

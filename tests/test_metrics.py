@@ -9,7 +9,7 @@ import timeit
 
 import pytest
 
-from lookup.metrics import BUCKETS, RESULT_CODES, ROUTES, Metrics, SharedCounters
+from lookup.service.metrics import BUCKETS, RESULT_CODES, ROUTES, Metrics, SharedCounters
 
 SAMPLE = re.compile(
     r'(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>(?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?'

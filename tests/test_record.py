@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from factory import make_row, split
+from helpers.rows import make_row, split
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

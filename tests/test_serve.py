@@ -23,11 +23,11 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
-from files import person, write_csv
+from helpers.files import person, write_csv
 
-from lookup.audit import load_secret
-from lookup.build import build
-from lookup.keys import ClientStore
+from lookup.service.audit import load_secret
+from lookup.ingest.build import build
+from lookup.service.clients import ClientStore
 from lookup.store import DataDir
 
 PEOPLE = 300

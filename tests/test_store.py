@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime
 
 import orjson
 import pytest
-from files import person, write_csv
+from helpers.files import person, write_csv
 
-from lookup.build import build
-from lookup.entitlements import Entitlements, parse_date, today_in_vietnam
+from lookup.ingest.build import build
+from lookup.clock import parse_date, today_in_vietnam
+from lookup.query import Entitlements
 from lookup.errors import IdError, StoreError
-from lookup.pagecache import load_in_large_pages
+from lookup.store.pagecache import load_in_large_pages
 from lookup.store import DataDir
 
 
@@ -110,7 +111,7 @@ def test_bad_date_parameters_are_named(text, message):
 
 
 def test_loading_a_file_in_large_pages_leaves_it_as_it_was(tmp_path):
-    """lookup.pagecache drops the file's cached pages and reads them back: same bytes, even
+    """lookup.store.pagecache drops the file's cached pages and reads them back: same bytes, even
     while another mapping of it is open (a page still mapped is simply not dropped)."""
     path = tmp_path / "data.mdb"
     content = os.urandom(3 << 20)

@@ -19,8 +19,8 @@ import pytest
 
 from lookup import synth
 from lookup.synth import COLUMNS, DELTA_COLUMNS, POPULATION_COLUMNS, synthesize, today_in_vietnam
-from lookup.synth_changes import strip_tone_marks
-from lookup.synth_world import Serials, World
+from lookup.synth.changes import strip_tone_marks
+from lookup.synth.world import Serials, World
 
 AS_OF = datetime.date(2026, 3, 15)
 ROWS = 20_000

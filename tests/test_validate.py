@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from factory import COLUMNS, make_row, split
+from helpers.rows import COLUMNS, make_row, split
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

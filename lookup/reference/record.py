@@ -10,6 +10,8 @@ import struct
 from collections import namedtuple
 from dataclasses import dataclass
 
+from lookup.schema import GENDERS, MANAGED_BY, REGIONS, STATUSES
+
 __all__ = (
     "VERSION",
     "HEADER",
@@ -38,19 +40,6 @@ _Header = namedtuple(
     " dob valid_from valid_to five_year prev_valid_to card_no facility prev_card_no",
 )
 
-# Index = the stored code (DESIGN 4); gender codes start at 1, code 0 (and region 0) is "none".
-GENDERS = (None, "male", "female", "unknown")
-STATUSES = (
-    "active",
-    "revoked",
-    "reduced",
-    "reduced_out_province",
-    "reduced_in_province",
-    "reduced_rejoined",
-    "reduced_stopped",
-)
-MANAGED_BY = ("vss", "defence", "police")
-REGIONS = (None, "K1", "K2", "K3")
 
 
 @dataclass(frozen=True, slots=True)

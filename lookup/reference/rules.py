@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from lookup.reference import dates
+from lookup.schema import ELIGIBLE, MESSAGES
 from lookup.reference.record import Record
 
 __all__ = (
@@ -26,44 +27,6 @@ __all__ = (
 )
 
 Body = dict[str, Any]
-
-# DESIGN 6 message table: code -> (message, message_en). 010 has two texts, one per side of the
-# window; 205's English text is the IdError message.
-MESSAGES = {
-    "000": ("Thẻ còn giá trị sử dụng", "Card valid"),
-    "001": (
-        "Thẻ do BHXH Bộ Quốc phòng quản lý, đề nghị kiểm tra thẻ và giấy tờ tùy thân",
-        "Card managed by the Ministry of National Defence insurance office: "
-        "check the card and ID by hand",
-    ),
-    "002": (
-        "Thẻ do BHXH Bộ Công an quản lý, đề nghị kiểm tra thẻ và giấy tờ tùy thân",
-        "Card managed by the Ministry of Public Security insurance office: "
-        "check the card and ID by hand",
-    ),
-    "003": (
-        "Thẻ cũ hết giá trị sử dụng, đã được cấp thẻ mới",
-        "Old card expired; a new card was issued",
-    ),
-    "004": (
-        "Thẻ cũ còn giá trị sử dụng, đã được cấp thẻ mới",
-        "Old card still valid; a new card was issued",
-    ),
-    "010 early": ("Thẻ chưa đến thời hạn sử dụng", "Card not yet valid on this date"),
-    "010 late": ("Thẻ hết giá trị sử dụng", "Card expired"),
-    "050": ("Không có thông tin thẻ", "No card found"),
-    "100": ("Lỗi dữ liệu thẻ", "Card data error"),
-    "110": ("Thẻ đã bị thu hồi", "Card revoked"),
-    "120": ("Thẻ đã báo giảm", "Card cut off"),
-    "121": ("Thẻ đã báo giảm: chuyển ngoại tỉnh", "Card cut off: moved out of the province"),
-    "122": ("Thẻ đã báo giảm: chuyển nội tỉnh", "Card cut off: moved within the province"),
-    "123": ("Thẻ đã báo giảm: tăng lại cùng đơn vị", "Card cut off: re-joined the same employer"),
-    "124": ("Thẻ đã báo giảm: dừng tham gia", "Card cut off: stopped participating"),
-    "205": ("Mã định danh không đúng định dạng", None),
-}
-
-# SPEC 3: the codes a hospital admits on (DOMAIN 4: HIS code treats these as "admit").
-ELIGIBLE = frozenset({"000", "001", "002", "004"})
 
 # DOMAIN 2: the share the fund pays, by benefit level (3rd character of the card code).
 COVERAGE_PCT = {1: 100, 2: 100, 3: 95, 4: 80, 5: 100}

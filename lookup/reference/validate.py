@@ -15,15 +15,9 @@ from typing import NamedTuple, NoReturn
 
 from lookup.errors import RowError
 from lookup.reference import dates, record
+from lookup.schema import PROVINCES
 
 __all__ = ("ValidRow", "RowValidator", "PROVINCES", "normalise_text")
-
-# CCCD digits 1-3 (DOMAIN.md 1): province codes in force before the 2025 merger; never reissued.
-PROVINCES = frozenset(
-    "001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 035"
-    " 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072"
-    " 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096".split()
-)
 
 # Data-quality flags (DESIGN 5): kept and counted, never a rejection.
 QUALITY_SEX_OR_CENTURY = 1

@@ -1,4 +1,4 @@
-"""`GET /v1/entitlements/{id}`, `POST /v1/entitlements/batch`, `GET /v1/vneid/cards/{cccd}`.
+"""`GET /v1/entitlements/{id}` and `POST /v1/entitlements/batch` (SPEC.md 3).
 
 The core answers in JSON bytes; these handlers add the HTTP around them without decoding
 (SPEC 3 bodies as they are, a batch's whole answer included). The result codes, which the
@@ -10,51 +10,24 @@ audit line before it answers: no audit record, no answer (SPEC 5).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from lookup import _core
-from lookup.audit import AuditLog, AuditUnavailable
-from lookup.entitlements import VIETNAM, pack, parse_date, today_in_vietnam
+from lookup.clock import pack_day, parse_date
 from lookup.errors import IdError
-from lookup.metrics import Metrics
-from lookup.web.errors import JSON, REQUEST_ID, ApiError, Frontline, Guard
-from lookup.web.snapshots import Snapshot, SnapshotWatcher
+from lookup.service.audit import AuditUnavailable
+from lookup.web.errors import JSON, ApiError, audit_unavailable
+from lookup.web.frontline import REQUEST_ID
+from lookup.web.resources import MAX_BATCH, WorkerResources
+from lookup.web.snapshots import require_snapshot
 
-__all__ = (
-    "EntitlementRoutes",
-    "Today",
-    "parse_facility",
-    "parse_day",
-    "require_snapshot",
-    "audit_unavailable",
-)
+__all__ = ("EntitlementRoutes", "parse_day", "parse_facility", "send_apart")
 
-MAX_BATCH = 1000  # SPEC 3
 BATCH_FIELDS = frozenset({"ids", "date", "facility"})
-
-
-class Today:
-    """Today's date in Vietnam, packed yyyymmdd; recomputed only when that day ends (DOMAIN 3)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._until = 0.0
-        self._packed = 0
-
-    def __call__(self) -> int:
-        now = self._clock()
-        if now >= self._until:
-            day = today_in_vietnam(datetime.fromtimestamp(now, UTC))
-            self._packed = pack(day)
-            midnight = datetime(day.year, day.month, day.day, tzinfo=VIETNAM) + timedelta(days=1)
-            self._until = midnight.timestamp()
-        return self._packed
 
 
 def parse_day(value: Any, today: Callable[[], int]) -> int:
@@ -64,7 +37,7 @@ def parse_day(value: Any, today: Callable[[], int]) -> int:
     if not isinstance(value, str):
         raise ApiError(400, "date", "date: must be a string YYYY-MM-DD")
     try:
-        return pack(parse_date(value))
+        return pack_day(parse_date(value))
     except IdError as exc:
         raise ApiError(400, "date", str(exc)) from None
 
@@ -76,7 +49,7 @@ def parse_facility(value: Any) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, "facility", "facility: must be a string, e.g. 01832")
     try:
-        return _core.impl.ids.parse_facility(value)  # type: ignore[no-any-return]
+        return _core.parse_facility(value)  # type: ignore[no-any-return]
     except IdError as exc:
         raise ApiError(400, "facility", str(exc)) from None
 
@@ -107,47 +80,23 @@ async def send_apart(
     return response
 
 
-def require_snapshot(watcher: SnapshotWatcher) -> Snapshot:
-    """Return the served snapshot, or raise 503 before the first one is published."""
-    snapshot = watcher.current
-    if snapshot is None:
-        raise ApiError(
-            503, "not_ready", "no snapshot to answer from yet; publish one with `lookup build`"
-        )
-    return snapshot
-
-
-def audit_unavailable(exc: AuditUnavailable) -> ApiError:
-    """Return the 503 for a lookup whose audit record could not be kept (SPEC 5)."""
-    return ApiError(
-        503, "audit_unavailable", "the audit log cannot be written, so no lookup is answered"
-    )
-
-
 class EntitlementRoutes:
     """The SPEC 3 entitlement routes; `bind` them to the open resources before serving."""
 
     def __init__(self, *, max_batch: int = MAX_BATCH) -> None:
         self.max_batch = max_batch
 
-    def bind(
-        self,
-        *,
-        watcher: SnapshotWatcher,
-        guard: Guard,
-        audit: AuditLog,
-        metrics: Metrics | None,
-        today: Today,
-        front: Frontline,
-    ) -> None:
+    def bind(self, resources: WorkerResources) -> None:
         """Bind the resources opened at startup (bound methods cached for the hot path)."""
+        front = resources.front
         self.front = front
         self.request_id = front.ids.for_request
-        self.watcher = watcher
-        self.guard = guard
-        self.record = audit.record
+        self.watcher = resources.watcher
+        self.guard = resources.guard
+        self.record = resources.audit.record
+        metrics = resources.metrics
         self.count_result = metrics.result if metrics is not None else None
-        self.today = today
+        self.today = resources.today
 
     async def one(self, request: web.Request) -> web.Response:
         """GET /v1/entitlements/{id}?date=&facility= [his]."""
@@ -166,8 +115,8 @@ class EntitlementRoutes:
                     client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),
                     snapshot=snapshot.id,
                 )  # fmt: skip
-            except AuditUnavailable as exc:
-                raise audit_unavailable(exc) from None
+            except AuditUnavailable:
+                raise audit_unavailable() from None
             if self.count_result is not None:
                 self.count_result(code)
             response = web.Response(
@@ -208,8 +157,8 @@ class EntitlementRoutes:
                 client=client.name, endpoint="batch", ids=ids,
                 results=orjson.Fragment(codes_json), snapshot=snapshot.id,
             )  # fmt: skip
-        except AuditUnavailable as exc:
-            raise audit_unavailable(exc) from None
+        except AuditUnavailable:
+            raise audit_unavailable() from None
         if self.count_result is not None:
             for code, count in counts.items():
                 self.count_result(code, count)
@@ -240,82 +189,3 @@ class EntitlementRoutes:
             raise ApiError(400, "ids", f"ids: {len(ids)} ids; at most {self.max_batch} per batch")
         return ids, parse_day(data.get("date"), self.today), parse_facility(data.get("facility"))
 
-    async def vneid_card(self, request: web.Request) -> web.Response:
-        """GET /v1/vneid/cards/{cccd} [vneid]: the card as the VNeID app shows it."""
-        client = self.guard(request, "vneid")
-        snapshot = require_snapshot(self.watcher)
-        asked = request.match_info["cccd"]
-        day = self.today()
-        body = orjson.loads(snapshot.answer(asked, day, None))
-        if body["id_type"] not in (None, "cccd"):
-            # VNeID signs a citizen in by their CCCD: a card code or social insurance number is
-            # not this endpoint's key, even when it names someone.
-            view = vneid_not_cccd(asked, body)
-        else:
-            view = vneid_view(body)
-        code = view["result"]["code"]
-        try:
-            await self.record(
-                client=client.name, endpoint="vneid", ids=(asked,), results=(code,),
-                snapshot=snapshot.id,
-            )  # fmt: skip
-        except AuditUnavailable as exc:
-            raise audit_unavailable(exc) from None
-        if self.count_result is not None:
-            self.count_result(code)
-        return web.Response(
-            body=orjson.dumps(view), headers={"Content-Type": JSON, "X-Snapshot": snapshot.id}
-        )
-
-
-# -- the VNeID card view ------------------------------------------------------------------------
-NOT_CCCD = "id: a VNeID card lookup takes a 12-digit CCCD"
-MALFORMED_VI = "Mã định danh không đúng định dạng"
-
-
-def vneid_view(body: dict[str, Any]) -> dict[str, Any]:
-    """Return the compact card view of a SPEC 3 body (documented in /openapi.json)."""
-    person, card = body["person"], body["card"]
-    return {
-        "id": body["id"],
-        "cccd": person["cccd"] if person else None,
-        "date": body["date"],
-        "result": body["result"],
-        "card": None
-        if card is None
-        else {
-            "holder_name": person["full_name"],
-            "dob": person["dob"],
-            "gender": person["gender"],
-            "card_no": card["card_no"],
-            "group": card["group"],
-            "benefit_level": card["benefit_level"],
-            "coverage_pct": card["coverage_pct"],
-            "facility_code": card["facility_code"],
-            "valid_from": card["valid_from"],
-            "valid_to": card["valid_to"],
-            "valid_until": card.get("valid_until", card["valid_to"]),
-            "five_year_date": card["five_year_date"],
-            "region_code": card["region_code"],
-            "status": card["status"],
-            "issuer": card["issuer"],
-        },
-        "snapshot": body["snapshot"],
-    }
-
-
-def vneid_not_cccd(asked: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Return the 205 view for an id that is well formed but not a CCCD."""
-    return {
-        "id": body["id"],
-        "cccd": None,
-        "date": body["date"],
-        "result": {
-            "code": "205",
-            "eligible": False,
-            "message": MALFORMED_VI,
-            "message_en": NOT_CCCD,
-        },
-        "card": None,
-        "snapshot": body["snapshot"],
-    }

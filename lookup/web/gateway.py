@@ -27,7 +27,6 @@ import hmac
 import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -37,47 +36,27 @@ import orjson
 from aiohttp import web
 
 from lookup import _core
-from lookup.audit import AuditLog, AuditUnavailable
 from lookup.errors import IdError
-from lookup.keys import Client, ClientStore
-from lookup.metrics import Metrics
-from lookup.reference.dates import is_real_date
-from lookup.web.entitlements import Today, audit_unavailable, require_snapshot
-from lookup.web.errors import JSON, Guard
-from lookup.web.snapshots import SnapshotWatcher
+from lookup.service.audit import AuditUnavailable
+from lookup.service.clients import Client
+from lookup.web.errors import JSON, audit_unavailable
+from lookup.web.gateway_rules import (
+    NOTES,
+    compare_dob,
+    compare_names,
+    gateway_answer,
+    parse_birth_date,
+)
+from lookup.web.resources import TOKEN_TTL, WorkerResources
+from lookup.web.snapshots import require_snapshot
 
 T = TypeVar("T")
 
-__all__ = (
-    "ANSWER_FIELDS",
-    "GatewayRoutes",
-    "TokenSigner",
-    "compare_dob",
-    "compare_names",
-    "gateway_answer",
-    "parse_birth_date",
-)
+__all__ = ("GatewayRoutes", "SingleFlight", "TokenSigner")
 
-TOKEN_TTL = 3600  # seconds; expires_in of the APIKey
 TOKEN_CACHE_MAX = 4096
 LOGIN_THREADS = 2  # scrypt logins at once; more wait (a login is rare: once per token)
 
-# DOMAIN 5: the answer's fields, in the gateway's order.
-ANSWER_FIELDS = (
-    "maKetQua", "ghiChu", "maThe", "hoTen", "ngaySinh", "gioiTinh", "diaChi", "maDKBD",
-    "cqBHXH", "gtTheTu", "gtTheDen", "maKV", "ngayDu5Nam", "maSoBHXH", "maTheCu", "maTheMoi",
-    "gtTheTuMoi", "gtTheDenMoi", "maDKBDMoi", "tenDKBDMoi", "dsLichSuKCB2018", "dsLichSuKT2018",
-)  # fmt: skip
-
-# Vietnamese verdicts for the codes the core does not produce (DOMAIN 4).
-NOTES = {
-    "060": "Họ tên không đúng",
-    "061": "Họ tên không đúng (chữ cái đầu đúng)",
-    "070": "Ngày sinh không đúng",
-    "205": "Sai định dạng tham số",
-    "401": "Xác thực không thành công",
-}
-GENDER = {"male": "Nam", "female": "Nữ"}
 
 
 # -- tokens -------------------------------------------------------------------------------------
@@ -123,106 +102,6 @@ class TokenSigner:
         if claims.get("k") != kind or claims["e"] < (now if now is not None else time.time()):
             return None
         return claims  # type: ignore[no-any-return]
-
-
-# -- SPEC 3.1 step 2: name and birth date -------------------------------------------------------
-def _fold_name(name: str) -> str:
-    # NFC before and after case folding: folding may decompose (e.g. U+0130).
-    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-    return " ".join(text.split())
-
-
-def compare_names(asked: str, stored: str) -> str | None:
-    """Return None when the names agree, "061" when only the first letter does, else "060"."""
-    a, s = _fold_name(asked), _fold_name(stored)
-    if a == s:
-        return None
-    return "061" if a[:1] == s[:1] else "060"
-
-
-_DOB_FORMATS = (
-    (re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII), (3, 2, 1)),  # dd/MM/yyyy
-    (re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})", re.ASCII), (3, 2, 1)),  # ddMMyyyy
-    (re.compile(r"([0-9]{1,2})/([0-9]{4})", re.ASCII), (2, 1, 0)),  # MM/yyyy
-    (re.compile(r"([0-9]{4})", re.ASCII), (1, 0, 0)),  # yyyy
-)
-
-
-def parse_birth_date(text: str) -> tuple[int, int, int] | None:
-    """Parse a gateway `ngaySinh` into (year, month, day), 0 for an absent part; None if bad."""
-    text = text.strip()
-    for pattern, (yi, mi, di) in _DOB_FORMATS:
-        match = pattern.fullmatch(text)
-        if match is None:
-            continue
-        year = int(match[yi])
-        month = int(match[mi]) if mi else 0
-        day = int(match[di]) if di else 0
-        if not is_real_date(year, month or 1, day or 1):  # also bounds the year: 1800-2299
-            return None
-        return year, month, day
-    return None
-
-
-def _stored_dob(text: str) -> tuple[int, int, int]:
-    parts = [int(p) for p in text.split("-")] + [0, 0]
-    return parts[0], parts[1], parts[2]
-
-
-def compare_dob(asked: tuple[int, int, int], stored: str) -> bool:
-    """Tell whether birth dates agree at the coarser of the two precisions (SPEC 3.1)."""
-    for a, s in zip(asked, _stored_dob(stored), strict=True):
-        if a == 0 or s == 0:
-            return True  # one side stops here: what both give agreed
-        if a != s:
-            return False
-    return True
-
-
-# -- the answer ---------------------------------------------------------------------------------
-def _dmy(iso: str | None) -> str | None:
-    """YYYY-MM-DD (or YYYY-MM, YYYY) as the gateway writes it: dd/MM/yyyy (MM/yyyy, yyyy)."""
-    if iso is None:
-        return None
-    return "/".join(reversed(iso.split("-")))
-
-
-def gateway_answer(
-    code: str, note: str, ma_the: str | None, body: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Return the gateway's answer for a result code; card fields only when `body` is given."""
-    answer: dict[str, Any] = dict.fromkeys(ANSWER_FIELDS)
-    answer["maKetQua"] = code
-    answer["ghiChu"] = note
-    answer["maThe"] = ma_the
-    if body is None:
-        return answer
-    person, card, new = body["person"], body["card"], body["replacement"]
-    answer.update(
-        maThe=card["card_no"],
-        hoTen=person["full_name"],
-        ngaySinh=_dmy(person["dob"]),
-        gioiTinh=GENDER.get(person["gender"]),
-        diaChi=person["address"],
-        maDKBD=card["facility_code"],
-        cqBHXH=card["issuer"],
-        gtTheTu=_dmy(card["valid_from"]),
-        gtTheDen=_dmy(card["valid_to"]),
-        maKV=card["region_code"],
-        ngayDu5Nam=_dmy(card["five_year_date"]),
-        maSoBHXH=person["bhxh_code"],
-    )
-    if new is None:
-        answer["maTheCu"] = card["prev_card_no"]  # the card this one replaced, if any
-    else:  # 003/004: the asked code is the old card (SPEC 3.1 step 3)
-        answer.update(
-            maTheCu=card["card_no"],
-            maTheMoi=new["card_no"],
-            gtTheTuMoi=_dmy(new["valid_from"]),
-            gtTheDenMoi=_dmy(new["valid_to"]),
-            maDKBDMoi=new["facility_code"],
-        )
-    return answer
 
 
 def _reply(answer: Mapping[str, Any], snapshot: str | None = None) -> web.Response:
@@ -293,28 +172,18 @@ class GatewayRoutes:
         self._clients_by_token: dict[str, Client] = {}
         self._logins: SingleFlight[Client | None] = SingleFlight()
 
-    def bind(
-        self,
-        *,
-        watcher: SnapshotWatcher,
-        clients: ClientStore,
-        guard: Guard,
-        audit: AuditLog,
-        metrics: Metrics | None,
-        today: Today,
-        signer: TokenSigner,
-        refresh: Callable[[], object] | None = None,
-    ) -> None:
+    def bind(self, resources: WorkerResources) -> None:
         """Bind the resources opened at startup."""
-        self._refresh = refresh or clients.reload_if_changed
+        self._refresh = resources.refresh_clients
         self._pool = ThreadPoolExecutor(max_workers=LOGIN_THREADS, thread_name_prefix="login")
-        self.watcher = watcher
-        self.clients = clients
-        self.guard = guard
-        self.record = audit.record
+        self.watcher = resources.watcher
+        self.clients = resources.clients
+        self.guard = resources.guard
+        self.record = resources.audit.record
+        metrics = resources.metrics
         self.count_result = metrics.result if metrics is not None else None
-        self.today = today
-        self.signer = signer
+        self.today = resources.today
+        self.signer = TokenSigner(resources.secret, ttl=resources.config.token_ttl)
 
     def forget_logins(self) -> None:
         """Drop verified logins (clients.json changed: a client may have been revoked)."""
@@ -417,8 +286,8 @@ class GatewayRoutes:
                 client=client.name, endpoint="gateway", ids=(ma_the or "",), results=(code,),
                 snapshot=snapshot.id, officer=officer or None,
             )  # fmt: skip
-        except AuditUnavailable as exc:
-            raise audit_unavailable(exc) from None
+        except AuditUnavailable:
+            raise audit_unavailable() from None
         if self.count_result is not None:
             self.count_result(code)
         return _reply(answer, snapshot.id)
@@ -437,7 +306,7 @@ class GatewayRoutes:
             _text(fields, "hoTenCb")  # DOMAIN 5: the officer is required since 2024-08-01
             if officer is None or not _CCCD.fullmatch(officer):
                 raise _BadField("cccdCb: the officer's 12-digit CCCD is required")
-            _core.impl.ids.parse_id(ma_the)
+            _core.parse_id(ma_the)
         except _BadField as exc:
             return "205", gateway_answer("205", f"{NOTES['205']}: {exc}", ma_the, None)
         except IdError as exc:

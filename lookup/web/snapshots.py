@@ -20,11 +20,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from lookup.entitlements import Entitlements
+from lookup.query import Entitlements
 from lookup.errors import LookupServiceError
 from lookup.store import DataDir, read_manifest
+from lookup.web.errors import ApiError
 
-__all__ = ("Snapshot", "SnapshotWatcher")
+__all__ = ("Snapshot", "SnapshotWatcher", "require_snapshot")
 
 log = logging.getLogger("lookup.web")
 
@@ -166,3 +167,13 @@ class SnapshotWatcher:
         if self.current is not None:
             self.current.close()
             self.current = None
+
+
+def require_snapshot(watcher: SnapshotWatcher) -> Snapshot:
+    """Return the served snapshot, or raise 503 before the first one is published."""
+    snapshot = watcher.current
+    if snapshot is None:
+        raise ApiError(
+            503, "not_ready", "no snapshot to answer from yet; publish one with `lookup build`"
+        )
+    return snapshot

@@ -44,6 +44,7 @@ from pathlib import Path
 import orjson
 
 from lookup import _core
+from lookup._os import write_durably
 from lookup.errors import LookupServiceError
 
 __all__ = ("AuditLog", "AuditUnavailable", "FSYNC_POLICIES", "load_secret")
@@ -67,21 +68,8 @@ def load_secret(data_dir: str | os.PathLike[str]) -> bytes:
     except FileNotFoundError:
         pass
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        # link() fails when the name exists: of two workers racing here, one secret wins and
-        # both read it, and nobody ever sees a half-written file.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
+    # Of two workers racing here, one secret wins and both read it.
+    write_durably(path, secrets.token_bytes(32), mode=0o600, exclusive=True)
     return _read_secret(path)
 
 
@@ -126,7 +114,7 @@ class AuditLog:
         # Keyed BLAKE2b is a MAC by design (RFC 7693); the core hashes a 1000-id batch in C
         # (core/idhash.pyx), ~10x faster than hashlib per id. Keys over 64 bytes are hashed.
         key = secret if len(secret) <= 64 else hashlib.blake2b(secret).digest()
-        self._hasher = _core.impl.idhash.IdHasher(key)
+        self._hasher = _core.IdHasher(key)
 
         self._fd = -1
         self._path: Path | None = None

@@ -10,11 +10,11 @@ import bisect
 import datetime
 import random
 import unicodedata
-from typing import TYPE_CHECKING
 
-from lookup import synth_data as data
-from lookup.synth_people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
-from lookup.synth_world import (
+from lookup.synth import tables as data
+from lookup.synth.people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
+from lookup.synth.output import OutFile
+from lookup.synth.world import (
     BHXH,
     CARD,
     CCCD,
@@ -35,9 +35,6 @@ from lookup.synth_world import (
     World,
     quote,
 )
-
-if TYPE_CHECKING:
-    from lookup.synth import OutFile
 
 __all__ = ("Population", "DeltaPlan", "keep_candidates", "strip_tone_marks", "clean_name")
 

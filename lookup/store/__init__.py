@@ -28,12 +28,13 @@ from typing import IO, Any
 
 import orjson
 
+from lookup._os import crash_point, fsync_path, write_durably
 from lookup.errors import StoreError
-from lookup.pagecache import load_in_large_pages
+from lookup.store.manifest import MANIFEST, read_manifest
+from lookup.store.pagecache import load_in_large_pages
 
 __all__ = ("DataDir", "SnapshotInfo", "default_data_dir")
 
-MANIFEST = "manifest.json"
 DATA_FILE = "data.mdb"
 CURRENT = "CURRENT"
 
@@ -142,7 +143,7 @@ class DataDir:
     def publish(self, snapshot_id: str, manifest: dict[str, Any]) -> Path:
         """Move a finished staging snapshot into place and make it current, atomically."""
         staged = self.staging / snapshot_id
-        write_file_durably(staged / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        write_durably(staged / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         for name in os.listdir(staged):
             fsync_path(staged / name)
         fsync_path(staged)
@@ -158,7 +159,7 @@ class DataDir:
 
     def set_current(self, snapshot_id: str) -> None:
         """Point CURRENT at a published snapshot (atomic rename)."""
-        write_file_durably(self.root / CURRENT, (snapshot_id + "\n").encode("ascii"))
+        write_durably(self.root / CURRENT, (snapshot_id + "\n").encode("ascii"))
 
     def rollback(self, snapshot_id: str | None = None) -> SnapshotInfo:
         """Make an older snapshot current: the one given, or the one before the current."""
@@ -206,35 +207,3 @@ def _close_inherited_locks() -> None:
 
 
 os.register_at_fork(after_in_child=_close_inherited_locks)
-
-
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        return orjson.loads((path / MANIFEST).read_bytes())  # type: ignore[no-any-return]
-    except (FileNotFoundError, NotADirectoryError, orjson.JSONDecodeError):
-        return None
-
-
-def write_file_durably(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new content."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def crash_point(name: str) -> None:
-    """Die here with SIGKILL when LOOKUP_CRASH_AT names this point (crash-safety tests)."""
-    if os.environ.get("LOOKUP_CRASH_AT") == name:
-        os.kill(os.getpid(), 9)

@@ -3,7 +3,7 @@
 Weights are relative (they need not sum to 100); where a figure is a published share it says
 so, the rest are plausible guesses that make the synthetic country look like the real one.
 Every text here is written in NFC; the loaders normalise again so an editor that saves NFD
-cannot break that, and `synth_world.World` refuses a text that would need CSV quoting.
+cannot break that, and `world.World` refuses a text that would need CSV quoting.
 
 Provinces are the 63 before the 2025 merger (their codes are the CCCD's, DOMAIN.md 1);
 population (thousands, 2023, GSO, rounded) weights where people live. Districts are real;
@@ -233,7 +233,7 @@ class Province(NamedTuple):
     kind: str  # "thành phố" or "tỉnh", for the issuer's name ("BHXH tỉnh Nghệ An")
     population: int  # thousands
     hardship: int  # 0 plain, 1 some hardship areas, 2 mountainous and poor
-    minority: str  # MINORITY naming style of synth_data, or "" for none
+    minority: str  # MINORITY naming style of tables, or "" for none
     magnet: bool  # draws migrants: many residents were born (CCCD) elsewhere
     districts: tuple[tuple[str, tuple[str, ...], bool], ...]  # (name, wards, island)
 

@@ -1,6 +1,6 @@
 """The world behind `lookup synth`: lookup tables, calendar and unique serials for one seed.
 
-`World` turns the tables of `synth_data` into flat lists once per seed, so that drawing a value
+`World` turns the tables of `tables` into flat lists once per seed, so that drawing a value
 is `table[random 16 bits]`; `Calendar` holds every date the generator writes as a precomputed
 ISO string indexed by day ordinal; `Serials` hands out unique code serials without remembering
 the codes already issued.
@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from lookup import synth_data as data
-from lookup.extract import COLUMNS  # SPEC.md 1.1, in the spec's order
-from lookup.synth_data import (
+from lookup.synth import tables as data
+from lookup.schema import COLUMNS  # SPEC.md 1.1, in the spec's order
+from lookup.synth.tables import (
     HAMLET_WORDS,
     PROVINCES,
     RURAL_COMMUNES,

@@ -24,11 +24,11 @@ from urllib.parse import urlencode
 import orjson
 import uvloop
 from aiohttp import web
-from files import person, write_csv
+from helpers.files import person, write_csv
 
-from lookup.build import build
-from lookup.entitlements import today_in_vietnam
-from lookup.keys import ClientStore
+from lookup.ingest.build import build
+from lookup.clock import today_in_vietnam
+from lookup.service.clients import ClientStore
 from lookup.store import DataDir
 from lookup.web.app import ServiceConfig, ServiceRunner, make_app
 
@@ -192,10 +192,10 @@ class WorkerProcess(HttpClient):
         self.port = 0
 
     def __enter__(self) -> WorkerProcess:
-        here = Path(__file__).resolve().parent
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent), str(here)])}
+        tests = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), *self.args],
+            [sys.executable, "-m", "helpers.server", *self.args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )  # fmt: skip
         assert self.process.stdout is not None

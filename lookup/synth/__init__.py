@@ -8,24 +8,19 @@ Reproducibility: everything is drawn from `random.Random` instances derived from
 per output (extract, invalid rows, population, delta) and shard of rows. The extract depends
 only on the seed, `as_of`, `rows` and `invalid_rate`: asking for a population file or a delta
 never changes it, nor does the number of processes. Codes are unique by construction (keyed
-permutations of per-prefix counters, see `synth_world.Serials`): no set of issued codes is kept.
+permutations of per-prefix counters, see `world.Serials`): no set of issued codes is kept.
 
-Modules: `synth_data` (tables), `synth_world` (lookup lists, calendar, serials), `synth_people`
-(drawing people), `synth_invalid` (broken rows), `synth_changes` (population file and delta).
+Modules: `tables` (names, groups, places, weights), `world` (lookup lists, calendar, serials),
+`people` (drawing people), `invalid` (broken rows), `changes` (population file and delta),
+`output` (the files).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import gzip
-import io
 import multiprocessing
 import os
-import queue
 import random
-import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,11 +28,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lookup.entitlements import today_in_vietnam
-from lookup.synth_changes import DeltaPlan, Population, keep_candidates
-from lookup.synth_invalid import Breaker
-from lookup.synth_people import FLAG_NAMES, Block, Person, PersonMaker
-from lookup.synth_world import (
+from lookup.clock import today_in_vietnam
+from lookup.schema import DELTA_COLUMNS, POPULATION_COLUMNS
+from lookup.synth.changes import DeltaPlan, Population, keep_candidates
+from lookup.synth.invalid import Breaker
+from lookup.synth.output import JoinedFile, OutFile, part_name
+from lookup.synth.people import FLAG_NAMES, Block, Person, PersonMaker
+from lookup.synth.world import (
     COLUMNS,
     FIVE_YEAR,
     MANAGED_BY,
@@ -47,14 +44,10 @@ from lookup.synth_world import (
     Serials,
     World,
     calendar_for,
-    quote,
 )
 
 __all__ = ("synthesize", "today_in_vietnam", "COLUMNS", "DELTA_COLUMNS", "POPULATION_COLUMNS")
 
-DELTA_COLUMNS = ("op",) + COLUMNS  # SPEC.md 1.2: op first
-POPULATION_COLUMNS = ("cccd", "full_name", "dob", "gender")  # SPEC.md 1.3
-GZIP_LEVEL = 3  # synthetic files are rewritten often: speed over the last percent of size
 # Both are part of what a seed means: changing one changes the files.
 BLOCK = 4096  # people drawn together, column by column
 SHARD_ROWS = 262_144  # rows per shard, the unit of parallel work (at most MAX_SHARDS of them)
@@ -102,17 +95,17 @@ def synthesize(
             index=k, first=first, rows=min(shard_rows, rows - first), seed=seed, as_of=as_of,
             invalid_rate=invalid_rate, mismatch_rate=mismatch_rate,
             candidates=plan.candidates_between(first, first + shard_rows) if plan else [],
-            extract_part=_part_name(out, k),
-            population_part=_part_name(population, k) if population else None,
+            extract_part=part_name(out, k),
+            population_part=part_name(population, k) if population else None,
         )
         for k, first in enumerate(range(0, max(rows, 1), shard_rows))
     ]  # fmt: skip
-    outputs: list[_Joined] = []
+    outputs: list[JoinedFile] = []
     totals = _Totals()
     try:
-        outputs.append(_Joined(out, COLUMNS))
+        outputs.append(JoinedFile(out, COLUMNS))
         if population:
-            outputs.append(_Joined(population, POPULATION_COLUMNS))
+            outputs.append(JoinedFile(population, POPULATION_COLUMNS))
         for result in _run(shards, workers):
             totals.add(result)
             for joined, part in zip(outputs, result["parts"], strict=False):
@@ -140,11 +133,6 @@ def synthesize(
         raise
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
-
-
-def _part_name(path: str, shard: int) -> str:
-    """Name the part file of one shard, beside the output (same file system) and as gzipped."""
-    return f"{path}.{os.getpid()}.part{shard}" + (".gz" if path.endswith(".gz") else "")
 
 
 @dataclass(frozen=True)
@@ -232,131 +220,6 @@ def _draw_shard(shard: _Shard) -> dict:
         "population": pop.summary() if pop else {},
         "kept": {i: p for i, p in kept.items() if i not in rejected},
     }
-
-
-class _Joined:
-    """A final output file: the header, then the shards' part files in order."""
-
-    def __init__(self, path: str, header: tuple[str, ...]) -> None:
-        self.path = path
-        self.tmp = f"{path}.tmp{os.getpid()}"
-        self.raw = open(self.tmp, "wb")
-        self.rows = 0
-        line = io.StringIO()
-        csv.writer(line, lineterminator="\n").writerow(header)
-        data = line.getvalue().encode("utf-8")
-        # Concatenated gzip members are one gzip file (RFC 1952); mtime=0: same bytes each run.
-        self.raw.write(gzip.compress(data, GZIP_LEVEL, mtime=0) if path.endswith(".gz") else data)
-
-    def append(self, part: tuple[str, int]) -> None:
-        """Append a finished part file and delete it."""
-        path, rows = part
-        with open(path, "rb") as f:
-            shutil.copyfileobj(f, self.raw, 1 << 20)
-        os.unlink(path)
-        self.rows += rows
-
-    def close(self) -> None:
-        """Move the finished file into place."""
-        self.raw.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        """Drop the unfinished file."""
-        self.raw.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
-
-
-class OutFile:
-    """One output CSV: written to a temporary name, renamed into place when complete.
-
-    A `.gz` name is compressed on a background thread (zlib releases the GIL), so compression
-    overlaps with drawing the next rows.
-    """
-
-    def __init__(self, path: str, header: tuple[str, ...] | None = None) -> None:
-        self.path = path
-        self.tmp = f"{path}.tmp{os.getpid()}"
-        self.raw = open(self.tmp, "wb")
-        self.rows = 0
-        self.gz: gzip.GzipFile | None = None
-        self.queue: queue.Queue[bytes | None] | None = None
-        self.error: BaseException | None = None
-        if path.endswith(".gz"):
-            # mtime=0 and no file name in the header: the same rows give the same bytes.
-            self.gz = gzip.GzipFile(
-                filename="", mode="wb", fileobj=self.raw, compresslevel=GZIP_LEVEL, mtime=0
-            )
-            self.queue = queue.Queue(maxsize=8)
-            self.thread = threading.Thread(target=self._drain, name="synth-gzip", daemon=True)
-            self.thread.start()
-        if header:
-            line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow(header)
-            self._put(line.getvalue())
-
-    def write_lines(self, lines: list[str]) -> None:
-        """Write CSV lines (without line ends).
-
-        Lines are joined from CSV-encoded fields (synth_world.quote): the same bytes the csv
-        module writes, at a fraction of its cost (it reads each character twice).
-        """
-        if lines:
-            self._put("\n".join(lines) + "\n")
-            self.rows += len(lines)
-
-    def write_rows(self, rows: list[list[str]]) -> None:
-        """Write rows of plain values."""
-        self.write_lines([",".join(map(quote, row)) for row in rows])
-
-    def _put(self, text: str) -> None:
-        # surrogateescape lets deliberately broken rows carry bytes that are not UTF-8.
-        data = text.encode("utf-8", "surrogateescape")
-        if self.queue is None:
-            self.raw.write(data)
-            return
-        if self.error is not None:
-            raise self.error
-        self.queue.put(data)
-
-    def _drain(self) -> None:
-        """Compress and write queued chunks until None arrives (the writer thread)."""
-        assert self.queue is not None and self.gz is not None
-        while (data := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.gz.write(data)
-                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-                    self.error = exc
-
-    def _finish_thread(self) -> None:
-        if self.queue is not None:
-            self.queue.put(None)
-            self.thread.join()
-            self.queue = None
-
-    def close(self) -> None:
-        """Finish the file and move it into place."""
-        self._finish_thread()
-        if self.error is not None:
-            raise self.error
-        if self.gz is not None:
-            self.gz.close()  # leaves self.raw open
-        self.raw.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        """Drop a file that will not be finished."""
-        self._finish_thread()
-        for stream in (self.gz, self.raw):
-            try:
-                if stream is not None:
-                    stream.close()
-            except Exception:  # noqa: BLE001 - already failing; the first error is the one
-                pass
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
 
 
 class _Stats:

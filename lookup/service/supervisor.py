@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import logging
 import os
@@ -31,10 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from lookup.audit import FSYNC_POLICIES, load_secret
+from lookup.service.audit import FSYNC_POLICIES, load_secret
+from lookup._os import die_with_parent
 from lookup.errors import LookupServiceError
-from lookup.keys import ClientStore
-from lookup.metrics import SharedCounters
+from lookup.service.clients import ClientStore
+from lookup.service.metrics import SharedCounters
 from lookup.store import DataDir
 
 __all__ = ("ServeError", "serve")
@@ -212,14 +212,6 @@ async def _run_worker(spec: _WorkerSpec, index: int, shared: SharedCounters, rea
         await runner.drain(DRAIN_GRACE)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this worker if the supervisor dies (no orphaned workers)."""
-    PR_SET_PDEATHSIG = 1
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 # -- supervisor -----------------------------------------------------------------------------
 @dataclass
 class _Child:
@@ -392,7 +384,7 @@ class Supervisor:
                 self.selector.close()  # the supervisor's epoll fd is not the worker's
                 for fd in self._wake:
                     os.close(fd)
-                _die_with_parent()
+                die_with_parent(signal.SIGTERM)  # no orphaned workers
                 status = _worker_main(self.spec, index, self.shared, ready_w)
             except BaseException:
                 traceback.print_exc()

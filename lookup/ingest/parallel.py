@@ -4,7 +4,7 @@ A plain extract is cut into byte ranges at line ends: each range after the first
 after the first `\\n` at or after its share of the file. That is where a row starts unless a
 quoted value spanning lines straddles the cut (RFC 4180 allows it; it is rare). So the reader of
 a range stops at the first row boundary at or past the next range's start (csvrows.Rows.stop_at)
-and says where it stopped: if that is not the next range's start, lookup.build throws away what
+and says where it stopped: if that is not the next range's start, lookup.ingest.build throws away what
 the later ranges read and reads the rest again itself.
 
 A worker numbers its rows with physical lines, as the serial read does: it counts the line ends
@@ -15,15 +15,14 @@ build (PR_SET_PDEATHSIG), and keeps no copy of the data directory's writer lock 
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from lookup import _core
+from lookup._os import die_with_parent
 from lookup.errors import ExtractError, StoreError
 
 __all__ = ("MIN_SPLIT", "MAX_JOBS", "default_jobs", "range_starts", "line_at", "Tally", "Worker")
@@ -75,7 +74,7 @@ def line_at(path: str, offset: int) -> int:
             size = min(COUNT_WINDOW, offset - at)
             with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ, offset=at) as window:
                 window.madvise(mmap.MADV_SEQUENTIAL)
-                ends += _core.impl.csvrows.count_line_ends(window)
+                ends += _core.count_line_ends(window)
                 if previous_cr and window[0] == 0x0A:
                     ends -= 1  # a \r\n across two windows: counted as a lone \r and as a \n
                 previous_cr = window[size - 1] == 0x0D
@@ -139,24 +138,15 @@ def _run(parent: int, name: str, results: Any, target: Callable[..., Any], args:
     """The worker's body: its result goes to the pipe as (failed, value)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
     try:
-        _die_with(parent)
+        # A build killed with SIGKILL runs no cleanup: a worker left behind would go on
+        # writing into its staging.
+        die_with_parent(signal.SIGKILL, parent)
         outcome = (False, target(*args))
     except ExtractError as exc:  # the file's fault: said as the serial read says it
         outcome = (True, exc)
     except BaseException as exc:  # anything else fails the build, naming the worker
         outcome = (True, StoreError(f"{name} failed: {type(exc).__name__}: {exc}"))
     results.send(outcome)
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this worker when the build process dies (Linux): a build killed with
-    SIGKILL runs no cleanup, and a worker left behind would go on writing into its staging."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent:  # the parent died before prctl
-        os._exit(1)
 
 
 def _exit_reason(code: int | None) -> str:

@@ -12,8 +12,8 @@ import datetime
 import io
 import random
 
-from lookup.synth_people import Block
-from lookup.synth_world import (
+from lookup.synth.people import Block
+from lookup.synth.world import (
     ADDRESS,
     BHXH,
     CARD,

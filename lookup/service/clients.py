@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from lookup.errors import LookupServiceError
-from lookup.store import fsync_path
+from lookup._os import write_durably
 
 __all__ = (
     "SCOPES",
@@ -318,7 +318,7 @@ class ClientStore:
             records = self._read()
             yield records
             data = orjson.dumps({"version": 1, "clients": records}, option=orjson.OPT_INDENT_2)
-            _write_private(self.path, data)
+            write_durably(self.path, data, mode=0o600)
         self._stamp = None  # force the reload below even within one mtime tick
         self.reload_if_changed()
 
@@ -334,22 +334,6 @@ def _check_scopes(scopes: Iterable[str]) -> frozenset[str]:
     if not scope_set:
         raise InvalidClient("give at least one scope: " + ", ".join(sorted(SCOPES)))
     return scope_set
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Replace `path` atomically (temp file, fsync, rename) with a file only its owner reads."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # a leftover .tmp may have had looser bits
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_path(path.parent)
 
 
 def _now() -> str:

@@ -16,11 +16,11 @@ import lmdb
 import orjson
 
 from lookup import _core
-from lookup.build import snapshot_identity
 from lookup.errors import RowError, StoreError
-from lookup.extract import Extract
-from lookup.reference.record import decode
-from lookup.store import DataDir, crash_point
+from lookup.ingest.extract import Extract
+from lookup._os import crash_point
+from lookup.store import DataDir
+from lookup.store.manifest import snapshot_identity
 
 __all__ = ("apply_delta", "DeltaRejected")
 
@@ -58,7 +58,7 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
             str(staging), map_size=2 * parent_size + 2 * delta_bytes + 64 * 2**20, max_dbs=4,
             lock=False, sync=False, metasync=False, subdir=True,
         )  # fmt: skip
-        identity = snapshot_identity(snapshot_id, "delta", path, parent=parent.name)
+        identity = snapshot_identity(snapshot_id, "delta", path, core=_core.CORE, parent=parent.name)
         try:
             counts = _apply(env, ops, path, identity)
             env.sync(True)
@@ -91,7 +91,7 @@ def _read_delta(path: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str, 
     errors: list[tuple[int, str, str]] = []
     first_line: dict[bytes, int] = {}
     with Extract(path, delta=True) as extract:
-        validate = _core.impl.validate.RowValidator(extract.columns, delta=True).validate
+        validate = _core.RowValidator(extract.columns, delta=True).validate
         for line, values in extract:
             try:
                 row = validate(values)
@@ -128,7 +128,7 @@ def _apply(
                         (line, "cccd", "cccd: delete of a person who is not in the store")
                     )
                 continue
-            record = decode(old)
+            record = _core.decode_record(old)
             txn.delete(int(record.bhxh_code).to_bytes(8, "big"), db=bhxh)
             for card in (record.card_no, record.prev_card_no):
                 if card:

@@ -16,8 +16,8 @@ import unicodedata
 from array import array
 from typing import NamedTuple
 
-from lookup import synth_data as data
-from lookup.synth_world import (
+from lookup.synth import tables as data
+from lookup.synth.world import (
     ADDRESS,
     BHXH,
     BITS,

@@ -12,7 +12,7 @@ import os
 import lmdb
 import orjson
 
-from lookup.extract import COLUMNS
+from lookup.schema import COLUMNS
 from lookup.reference.validate import RowValidator
 
 __all__ = ("COLUMNS", "make_row", "split", "write_snapshot")

@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from factory import COLUMNS, make_row
+from helpers.rows import COLUMNS, make_row
 
 
 def write_csv(

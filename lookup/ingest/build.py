@@ -8,7 +8,7 @@ The build streams: rows are validated one at a time by the core and handed to ex
                people cccd -> record
                bhxh   bhxh -> cccd + line
                cards  card -> cccd + line + which       (current and previous card codes)
-             with --jobs N, in N processes over byte ranges of a plain extract (lookup.parallel):
+             with --jobs N, in N processes over byte ranges of a plain extract (lookup.ingest.parallel):
              each worker sorts its range into sorters of its own and hands their sorted runs to
              the parent's sorters, which merge them after their own: entries of equal keys stay
              in line order, so the result is the serial read's, byte for byte
@@ -25,32 +25,30 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lookup import _core, parallel
+from lookup import _core
+
+from lookup.ingest import parallel
 from lookup.errors import StoreError
-from lookup.extract import Extract
+from lookup.ingest.extract import Extract
 from lookup.progress import Progress
-from lookup.store import DataDir, crash_point
+from lookup._os import crash_point
+from lookup.schema import QUALITY_FLAGS
+from lookup.store import DataDir
+from lookup.store.manifest import snapshot_identity
 
-__all__ = ("build", "BuildRejected", "snapshot_identity")
+__all__ = ("build", "BuildRejected")
 
-FORMAT_VERSION = 1
 # Per sorter, shared by the processes of a parallel read: four sorters stay near 1 GB in all,
 # whatever the extract size.
 SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
 # The data-quality flags of a validated row: bit 1, 2, 4 (docs/DESIGN.md 5).
-QUALITY_FLAGS = (
-    "cccd_sex_or_century_mismatch",
-    "cccd_birth_year_mismatch",
-    "cccd_unknown_province",
-)
 CURRENT, PREVIOUS = b"\x00", b"\x01"
 MAX_LINES_NAMED = 5
 
@@ -100,7 +98,7 @@ def build(
             }
             if read.rows == 0 or rejected > max_reject_ratio * read.rows:
                 raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
-            identity = snapshot_identity(snapshot_id, "build", source)
+            identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
             counts = _write_store(
                 staging, sorters, rejected_keys, read.record_bytes, identity, progress
             )
@@ -240,7 +238,7 @@ def _feed(
 ) -> _Read:
     """Read the extract's rows, up to the first row boundary at or past byte `stop` if given,
     into the sorters; report(bytes read, rows) now and then."""
-    validator = _core.impl.validate.RowValidator(extract.columns)
+    validator = _core.RowValidator(extract.columns)
 
     def tick(rows: int) -> None:
         report(extract.position()[0], rows)
@@ -250,7 +248,7 @@ def _feed(
     with extract.reading() as lines:
         if stop is not None:
             lines.stop_at(stop - extract.start)
-        rows, invalid, record_bytes, flagged = _core.impl.csvrows.feed_build(
+        rows, invalid, record_bytes, flagged = _core.feed_build(
             lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
             rejects.add, tick,
         )  # fmt: skip
@@ -264,7 +262,7 @@ def _find_shared_keys(sorters: _Sorters, rejects: _Rejects, progress: Progress) 
     Returns the CCCD keys of the rejected rows: after the CCCD check each names one row.
     """
     progress.phase("checking duplicates")
-    equal_key_groups = _core.impl.writer.equal_key_groups
+    equal_key_groups = _core.equal_key_groups
     rejected_lines: set[int] = set()
     rejected_keys: set[bytes] = set()
     found: list[tuple[int, str, str]] = []
@@ -321,19 +319,6 @@ def _too_many_rejected(summary: dict[str, Any], ratio: float) -> str:
 
 
 # -- write ----------------------------------------------------------------------------------
-def snapshot_identity(snapshot_id: str, kind: str, source: str, **extra: Any) -> dict[str, Any]:
-    """Return what a snapshot says about itself, in its `meta` db and its manifest.json."""
-    return {
-        "id": snapshot_id,
-        "format": FORMAT_VERSION,
-        "kind": kind,
-        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "core": _core.CORE,
-        "source": str(source),
-        **extra,
-    }
-
-
 def _write_store(
     staging: Path,
     sorters: _Sorters,
@@ -346,7 +331,7 @@ def _write_store(
     # Appended pages are full; twice the payload plus per-entry overhead is ample headroom.
     map_size = 2 * (record_bytes + entries * 48) + 64 * 2**20
     counts = {}
-    with _core.impl.writer.SnapshotWriter(str(staging), map_size) as writer:
+    with _core.SnapshotWriter(str(staging), map_size) as writer:
         for name, sorter, by_value in (
             ("people", sorters.people, False),
             ("bhxh", sorters.bhxh, True),
@@ -365,7 +350,7 @@ def _write_store(
 class _Sorters:
     def __init__(self, directory: Path, memory: int = SORT_MEMORY) -> None:
         directory.mkdir(parents=True)
-        Sorter = _core.impl.sorter.ExternalSorter
+        Sorter = _core.ExternalSorter
         self.ids = Sorter(8, str(directory), memory // 8)
         self.people = Sorter(8, str(directory), memory)
         self.bhxh = Sorter(8, str(directory), memory // 4)

@@ -18,19 +18,7 @@ from typing import Any, BinaryIO
 
 from lookup import _core
 from lookup.errors import ExtractError
-
-# SPEC.md 1.1, in the order the spec lists them (and lookup synth writes them).
-COLUMNS = (
-    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address", "facility_code",
-    "valid_from", "valid_to", "five_year_date", "region_code", "status", "managed_by",
-    "prev_card_no", "prev_valid_to", "issuer",
-)  # fmt: skip
-OPTIONAL = (
-    "address", "five_year_date", "region_code", "status", "managed_by", "prev_card_no",
-    "prev_valid_to", "issuer",
-)  # fmt: skip
-REQUIRED = tuple(name for name in COLUMNS if name not in OPTIONAL)
-DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
+from lookup.schema import COLUMNS, DELTA_REQUIRED, REQUIRED
 
 GZIP_MAGIC = b"\x1f\x8b"
 # A value over 64 KiB (csvrows.FIELD_LIMIT) is an error naming the line: broken quoting.
@@ -43,7 +31,7 @@ class Extract:
     find a rejected row with `sed -n 'Np'` even when quoted values span lines.
 
     `Extract(path, start=S, line=N, columns=C)` reads a range of a plain (not gzip) extract whose
-    header was read already: the rows from byte S, which starts physical line N (lookup.build's
+    header was read already: the rows from byte S, which starts physical line N (lookup.ingest.build's
     workers read ranges of a big extract so).
     """
 
@@ -65,7 +53,7 @@ class Extract:
             self._file.seek(start)
         elif self._file.peek(2)[:2] == GZIP_MAGIC:
             self._stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
-        self._rows = _core.impl.csvrows.Rows(self._stream, line)
+        self._rows = _core.Rows(self._stream, line)
         try:
             self.columns = columns or self._read_header()
         except BaseException:
