@@ -1,0 +1,44 @@
+"""Small pieces shared by the reader tests (test_reader.py, test_reader_agreement.py).
+
+`person()` is a valid row with its own ids, `pasted()` an id as a hospital pastes it, `ask()` one
+answer decoded, and `write_raw()` an LMDB store written key by key, bypassing the build.
+"""
+
+from __future__ import annotations
+
+import lmdb
+import orjson
+
+from helpers import rows as factory
+
+DAY = 20260615  # inside the default 2026 card window
+
+
+def person(n: int, group: str = "DN", level: str = "4", **overrides: str | None) -> dict:
+    """A valid row for person number n: its own CCCD, social insurance number and card code."""
+    bhxh = f"01{n:08d}"
+    ids = {"cccd": f"001085{n:06d}", "bhxh_code": bhxh, "card_no": f"{group}{level}01{bhxh}"}
+    return factory.make_row(**{**ids, **overrides})
+
+
+def pasted(code: str) -> str:
+    """The id as a hospital pastes it: spaced out, lower case (DOMAIN 1)."""
+    return " " + " ".join(code[i : i + 4] for i in range(0, len(code), 4)).lower() + "\t"
+
+
+def ask(reader, id: str, date: int = DAY, facility: str | None = None) -> dict:
+    return orjson.loads(reader.answer(id, date, facility))
+
+
+def write_raw(directory, people=(), bhxh=(), cards=(), manifest=b'{"id": "raw"}', dbs=None):
+    env = lmdb.open(str(directory), map_size=1 << 24, max_dbs=4, lock=False, lib_version=0)
+    with env.begin(write=True) as txn:
+        for name, items in (("people", people), ("bhxh", bhxh), ("cards", cards)):
+            if dbs is None or name in dbs:
+                db = env.open_db(name.encode(), txn=txn)
+                for key, value in items:
+                    txn.put(key, value, db=db)
+        if manifest is not None:
+            txn.put(b"manifest", manifest, db=env.open_db(b"meta", txn=txn))
+    env.close()
+    return str(directory)
