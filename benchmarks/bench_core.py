@@ -44,8 +44,19 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     extract = work / f"extract-{args.rows}.csv"
     if not extract.exists():
-        run(["synth", "--rows", str(args.rows), "--seed", "1", "--as-of", "2026-06-01",
-             "--out", str(extract)])  # fmt: skip
+        run(
+            [
+                "synth",
+                "--rows",
+                str(args.rows),
+                "--seed",
+                "1",
+                "--as-of",
+                "2026-06-01",
+                "--out",
+                str(extract),
+            ]
+        )
     data = DataDir(work / "data")
     result: dict = {"machine": machine(), "rows": args.rows, "core": _core.CORE}
     if not args.lookups_only:
@@ -73,8 +84,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median counts")
     p.add_argument("--work", default="/tmp/lookup-bench")
     p.add_argument("--core", type=int, default=1, help="the core the lookups are pinned to")
-    p.add_argument("--build-jobs", type=int, default=os.cpu_count() or 1,
-                   help="`lookup build --jobs` (default: every core)")  # fmt: skip
+    p.add_argument(
+        "--build-jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="`lookup build --jobs` (default: every core)",
+    )
     p.add_argument(
         "--lookups-only",
         action="store_true",
@@ -88,8 +103,11 @@ def run(args: list[str]) -> tuple[float, int]:
     largest process of its tree (the build's job processes are its children)."""
     every_core = set(range(os.cpu_count() or 1))
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "lookup", *args], stdout=subprocess.DEVNULL,
-                            preexec_fn=lambda: os.sched_setaffinity(0, every_core))  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lookup", *args],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, every_core),
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"lookup {' '.join(args)} failed")
@@ -121,8 +139,9 @@ def bench_raw_append(path: Path, work: Path) -> dict:
     target = work / "raw-append"
     shutil.rmtree(target, ignore_errors=True)
     size = sum(len(k) + len(v) for k, v in items)
-    with lmdb.open(str(target), map_size=4 * size + 2**26, max_dbs=4, lock=False, sync=False,
-                   lib_version=0) as env:  # fmt: skip
+    with lmdb.open(
+        str(target), map_size=4 * size + 2**26, max_dbs=4, lock=False, sync=False, lib_version=0
+    ) as env:
         db = env.open_db(b"people")
         started = time.perf_counter()
         with env.begin(write=True, db=db) as txn:
@@ -235,14 +254,23 @@ def markdown(r: dict) -> str:
     c = lk.get("compiled", {})
     rows = [
         ("raw py-lmdb `txn.get` loop", f"{lk['raw_get_per_s']:,} gets/s", "1.00x (baseline)"),
-        ("core single answer, ID string -> JSON", f"{c.get('single_per_s', 0):,} answers/s",
-         f"{c.get('single_ratio', 0):.2f}x (target >= 0.8x)"),
-        ("core batches of 1000", f"{c.get('batch_ids_per_s', 0):,} ids/s",
-         f"{c.get('batch_ratio', 0):.2f}x (target >= 1.5x)"),
+        (
+            "core single answer, ID string -> JSON",
+            f"{c.get('single_per_s', 0):,} answers/s",
+            f"{c.get('single_ratio', 0):.2f}x (target >= 0.8x)",
+        ),
+        (
+            "core batches of 1000",
+            f"{c.get('batch_ids_per_s', 0):,} ids/s",
+            f"{c.get('batch_ratio', 0):.2f}x (target >= 1.5x)",
+        ),
         ("raw py-lmdb `putmulti(append=True)`", f"{a['rows_per_s']:,} rows/s", "1.00x (baseline)"),
-        ("`lookup build`, CSV -> published snapshot", f"{b['rows_per_s']:,} rows/s",
-         f"{b['ratio_vs_append']:.2f}x (target >= 0.2x)"),
-    ]  # fmt: skip
+        (
+            "`lookup build`, CSV -> published snapshot",
+            f"{b['rows_per_s']:,} rows/s",
+            f"{b['ratio_vs_append']:.2f}x (target >= 0.2x)",
+        ),
+    ]
     if "python" in lk:
         p = lk["python"]
         rate = f"{p['single_per_s']:,} answers/s"

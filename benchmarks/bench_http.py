@@ -96,8 +96,9 @@ def prepare_store(work: Path, rows: int) -> tuple[Path, dict[str, Any]]:
 
     extract = work / f"extract-{rows}.csv"
     if not extract.exists():
-        run_lookup("synth", "--rows", str(rows), "--seed", "1", "--as-of", AS_OF,
-                   "--out", str(extract))  # fmt: skip
+        run_lookup(
+            "synth", "--rows", str(rows), "--seed", "1", "--as-of", AS_OF, "--out", str(extract)
+        )
     data = DataDir(work / "data")
     try:
         manifest = data.list()[-1].manifest if data.list() else {}
@@ -119,8 +120,7 @@ def sample_cccds(data: Path, count: int, seed: int = 42) -> list[str]:
 
     rng = random.Random(seed)
     chosen: list[bytes] = []
-    with lmdb.open(str(DataDir(data).current_path()), readonly=True, lock=False,
-                   max_dbs=4) as env:  # fmt: skip
+    with lmdb.open(str(DataDir(data).current_path()), readonly=True, lock=False, max_dbs=4) as env:
         db = env.open_db(b"people", create=False)
         with env.begin(db=db) as txn:
             for n, key in enumerate(txn.cursor().iternext(values=False)):
@@ -137,8 +137,8 @@ def warm(data: Path) -> None:
     """Load the snapshot into the page cache as a publish leaves it (in 2 MB pieces where the
     kernel can), so a store built long ago, whose cache the kernel has since reclaimed or split,
     is measured as the service serves a fresh snapshot."""
-    from lookup.store.pagecache import load_in_large_pages
     from lookup.store import DATA_FILE, DataDir
+    from lookup.store.pagecache import load_in_large_pages
 
     load_in_large_pages(DataDir(data).current_path() / DATA_FILE)
 
@@ -157,8 +157,9 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         with open(log, "w") as out:
-            self.proc = subprocess.Popen(["taskset", "-c", str(core), *argv], stdout=out,
-                                         stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                ["taskset", "-c", str(core), *argv], stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 120
         while not self._listening():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -209,19 +210,37 @@ def steal_ticks() -> int:
         return int(f.readline().split()[8])
 
 
-def wrk(url: str, script: Path, args: list[str], *, core: int, connections: int,
-        seconds: float) -> dict[str, Any]:  # fmt: skip
+def wrk(
+    url: str, script: Path, args: list[str], *, core: int, connections: int, seconds: float
+) -> dict[str, Any]:
     """Run wrk (one thread) pinned to `core`; return requests/s, latency, error counts and the
     share of the machine's CPU time the hypervisor gave to other tenants meanwhile (steal)."""
     stolen = steal_ticks()
     out = subprocess.run(
-        ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s",
-         "--latency", "-s", str(script), url, "--", *args],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            "taskset",
+            "-c",
+            str(core),
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     stolen = (steal_ticks() - stolen) / (os.sysconf("SC_CLK_TCK") * seconds * (os.cpu_count() or 1))
-    result: dict[str, Any] = {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]),
-                              "steal": round(stolen, 3)}  # fmt: skip
+    result: dict[str, Any] = {
+        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]),
+        "steal": round(stolen, 3),
+    }
     for pct in ("50", "99"):
         m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
         result[f"p{pct}_ms"] = round(_ms(m[1]), 3) if m else None
@@ -378,11 +397,34 @@ def openloop_main(args: argparse.Namespace) -> None:
     print(orjson.dumps(result).decode())
 
 
-def openloop(port: int, ids: Path, key: str | None, rate: float, seconds: float, *,
-             core: int, connections: int) -> dict[str, Any]:  # fmt: skip
-    argv = ["taskset", "-c", str(core), sys.executable, __file__, "--openloop", "--port",
-            str(port), "--ids-file", str(ids), "--rate", str(rate), "--seconds", str(seconds),
-            "--connections", str(connections)]  # fmt: skip
+def openloop(
+    port: int,
+    ids: Path,
+    key: str | None,
+    rate: float,
+    seconds: float,
+    *,
+    core: int,
+    connections: int,
+) -> dict[str, Any]:
+    argv = [
+        "taskset",
+        "-c",
+        str(core),
+        sys.executable,
+        __file__,
+        "--openloop",
+        "--port",
+        str(port),
+        "--ids-file",
+        str(ids),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+    ]
     if key:
         argv += ["--key", key]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -416,20 +458,31 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
         def start(label: str, argv: list[str]) -> Server:
             port = free_port()
-            server = Server(label, [*argv, "--port", str(port)], port, core,
-                            scratch / f"{label}.log")  # fmt: skip
+            server = Server(
+                label, [*argv, "--port", str(port)], port, core, scratch / f"{label}.log"
+            )
             servers.append(server)
             return server
 
-        service = start("service", [sys.executable, "-m", "lookup", "serve", "--data", str(data),
-                                    "--workers", "1"])  # fmt: skip
+        service = start(
+            "service",
+            [sys.executable, "-m", "lookup", "serve", "--data", str(data), "--workers", "1"],
+        )
         batch_bytes = len(_post_batch(service.port, key, ids))
-        minimal = start("minimal", [sys.executable, str(HERE / "minimal_app.py"),
-                                    "--batch-bytes", str(batch_bytes)])  # fmt: skip
+        minimal = start(
+            "minimal",
+            [sys.executable, str(HERE / "minimal_app.py"), "--batch-bytes", str(batch_bytes)],
+        )
 
         def measure(server: Server, script: Path, seconds: float) -> dict[str, Any]:
-            return wrk(server.url, script, [str(ids), key, str(server.port)], core=client,
-                       connections=args.connections, seconds=seconds)  # fmt: skip
+            return wrk(
+                server.url,
+                script,
+                [str(ids), key, str(server.port)],
+                core=client,
+                connections=args.connections,
+                seconds=seconds,
+            )
 
         for server in (service, minimal):  # warm-up: caches, the JIT-less interpreter's dicts
             measure(server, single, 3)
@@ -447,7 +500,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "server_core": core,
                 "client_core": client,
                 "audit_fsync": "interval",
-            },  # fmt: skip
+            },
         }
 
         def paired(a: Server, b: Server, script: Path, rounds: int) -> dict[str, Any]:
@@ -459,8 +512,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 for server, runs in order if r % 2 == 0 else order[::-1]:
                     runs.append(measure(server, script, args.duration))
             ratios = sorted(x["rps"] / y["rps"] for x, y in zip(ra, rb, strict=True))
-            return {"a": ra, "b": rb, "ratio": statistics.median(ratios),
-                    "ratios": [round(x, 3) for x in ratios]}  # fmt: skip
+            return {
+                "a": ra,
+                "b": rb,
+                "ratio": statistics.median(ratios),
+                "ratios": [round(x, 3) for x in ratios],
+            }
 
         single_runs = paired(service, minimal, single, args.rounds)
         batch_runs = paired(service, minimal, batch, args.rounds)
@@ -493,8 +550,15 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             rate = share * svc_rps
             point = {"share_of_service_peak": share}
             for server, label in ((service, "service"), (minimal, "minimal")):
-                point[label] = openloop(server.port, ids, key, rate, args.duration, core=client,
-                                        connections=args.openloop_connections)  # fmt: skip
+                point[label] = openloop(
+                    server.port,
+                    ids,
+                    key,
+                    rate,
+                    args.duration,
+                    core=client,
+                    connections=args.openloop_connections,
+                )
             curve.append(point)
         result["latency"] = curve
         half = min(curve, key=lambda p: abs(p["share_of_service_peak"] - 0.5))
@@ -511,10 +575,24 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
         if not args.skip_metrics:
             # Both fresh, alike but for the switch (the first service has served batches).
-            on = start("metrics-on", [sys.executable, "-m", "lookup", "serve", "--data",
-                                      str(data), "--workers", "1"])  # fmt: skip
-            off = start("metrics-off", [sys.executable, "-m", "lookup", "serve", "--data",
-                                        str(data), "--workers", "1", "--no-metrics"])  # fmt: skip
+            on = start(
+                "metrics-on",
+                [sys.executable, "-m", "lookup", "serve", "--data", str(data), "--workers", "1"],
+            )
+            off = start(
+                "metrics-off",
+                [
+                    sys.executable,
+                    "-m",
+                    "lookup",
+                    "serve",
+                    "--data",
+                    str(data),
+                    "--workers",
+                    "1",
+                    "--no-metrics",
+                ],
+            )
             for server in (on, off):
                 measure(server, single, 3)
             # A few percent is the question: twice the rounds of the other measurements.
@@ -544,9 +622,12 @@ def _post_batch(port: int, key: str, ids: Path) -> bytes:
     chosen = ids.read_text().split()[:BATCH]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", "/v1/entitlements/batch", body=orjson.dumps({"ids": chosen}),
-                     headers={"Authorization": f"Bearer {key}",
-                              "Content-Type": "application/json"})  # fmt: skip
+        conn.request(
+            "POST",
+            "/v1/entitlements/batch",
+            body=orjson.dumps({"ids": chosen}),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
         reply = conn.getresponse()
         body = reply.read()
         if reply.status != 200:
@@ -559,27 +640,48 @@ def _post_batch(port: int, key: str, ids: Path) -> bytes:
 def markdown(r: dict[str, Any]) -> str:
     s, b, h = r["single"], r["batch"], r["latency_at_half_peak"]
     rows = [
-        ("minimal aiohttp app, fixed 300-byte body", f"{s['minimal_rps']:,} req/s",
-         "1.00x (baseline)"),
-        ("`GET /v1/entitlements/{cccd}`, random ids", f"{s['service_rps']:,} req/s",
-         f"{s['ratio']:.2f}x (target >= 0.75x)" + (
-             f"; pairs {min(s['pair_ratios']):.2f}-{max(s['pair_ratios']):.2f}x"
-             if s.get("pair_ratios") else "")),
-        (f"latency at {h['rate_rps']:,} req/s offered (half the peak), open loop",
-         f"p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms",
-         f"minimal app: p50 {h['minimal_p50_ms']:.2f} ms, p99 {h['minimal_p99_ms']:.2f} ms"),
-        ("minimal app, canned batch answer of the same size",
-         f"{b['minimal_batches_per_s']:,} batches/s", "1.00x (baseline)"),
-        ("`POST /v1/entitlements/batch`, 1000 random ids", f"{b['service_ids_per_s']:,} ids/s",
-         f"{b['ratio']:.2f}x; target >= 500,000 ids/s"),
-    ]  # fmt: skip
+        (
+            "minimal aiohttp app, fixed 300-byte body",
+            f"{s['minimal_rps']:,} req/s",
+            "1.00x (baseline)",
+        ),
+        (
+            "`GET /v1/entitlements/{cccd}`, random ids",
+            f"{s['service_rps']:,} req/s",
+            f"{s['ratio']:.2f}x (target >= 0.75x)"
+            + (
+                f"; pairs {min(s['pair_ratios']):.2f}-{max(s['pair_ratios']):.2f}x"
+                if s.get("pair_ratios")
+                else ""
+            ),
+        ),
+        (
+            f"latency at {h['rate_rps']:,} req/s offered (half the peak), open loop",
+            f"p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms",
+            f"minimal app: p50 {h['minimal_p50_ms']:.2f} ms, p99 {h['minimal_p99_ms']:.2f} ms",
+        ),
+        (
+            "minimal app, canned batch answer of the same size",
+            f"{b['minimal_batches_per_s']:,} batches/s",
+            "1.00x (baseline)",
+        ),
+        (
+            "`POST /v1/entitlements/batch`, 1000 random ids",
+            f"{b['service_ids_per_s']:,} ids/s",
+            f"{b['ratio']:.2f}x; target >= 500,000 ids/s",
+        ),
+    ]
     if "metrics" in r:
         m = r["metrics"]
         costs = m.get("pair_costs") or [m["cost"]]
-        rows.append(("metrics on vs off (single lookups)",
-                     f"{m['on_rps']:,} vs {m['off_rps']:,} req/s",
-                     f"{m['cost']:+.1%} cost, median of {len(costs)} pairs "
-                     f"({min(costs):+.1%} to {max(costs):+.1%}); target < 5%"))  # fmt: skip
+        rows.append(
+            (
+                "metrics on vs off (single lookups)",
+                f"{m['on_rps']:,} vs {m['off_rps']:,} req/s",
+                f"{m['cost']:+.1%} cost, median of {len(costs)} pairs "
+                f"({min(costs):+.1%} to {max(costs):+.1%}); target < 5%",
+            )
+        )
     table = "| measurement | rate | vs baseline |\n|---|---|---|\n" + "\n".join(
         f"| {m} | {rate} | {ratio} |" for m, rate, ratio in rows
     )
@@ -609,8 +711,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=32, help="wrk connections")
     p.add_argument("--openloop-connections", type=int, default=32)
     p.add_argument("--ids", type=int, default=100_000, help="random existing CCCDs to ask")
-    p.add_argument("--latency-shares", type=float, nargs="+", default=[0.25, 0.5, 0.75, 0.9],
-                   help="open-loop rates, as shares of the service's peak")  # fmt: skip
+    p.add_argument(
+        "--latency-shares",
+        type=float,
+        nargs="+",
+        default=[0.25, 0.5, 0.75, 0.9],
+        help="open-loop rates, as shares of the service's peak",
+    )
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--skip-metrics", action="store_true")

@@ -76,8 +76,16 @@ def run(argv: list[str], label: str) -> str:
 
 
 def run_core(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
-    argv = [sys.executable, str(HERE / "bench_core.py"), "--rows", str(args.rows),
-            "--work", args.work, "--core", str(args.client_core)]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(HERE / "bench_core.py"),
+        "--rows",
+        str(args.rows),
+        "--work",
+        args.work,
+        "--core",
+        str(args.client_core),
+    ]
     out = run(argv, "bench_core")
     result, end = json.JSONDecoder().raw_decode(out.lstrip())
     table = out.lstrip()[end:].strip()
@@ -85,10 +93,24 @@ def run_core(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
 
 
 def run_http(args: argparse.Namespace, json_out: Path) -> tuple[dict[str, Any], str, str]:
-    argv = [sys.executable, str(HERE / "bench_http.py"), "--rows", str(args.rows), "--work",
-            args.work, "--duration", str(args.duration), "--rounds", str(args.rounds),
-            "--server-core", str(args.server_core), "--client-core", str(args.client_core),
-            "--json-out", str(json_out)]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(HERE / "bench_http.py"),
+        "--rows",
+        str(args.rows),
+        "--work",
+        args.work,
+        "--duration",
+        str(args.duration),
+        "--rounds",
+        str(args.rounds),
+        "--server-core",
+        str(args.server_core),
+        "--client-core",
+        str(args.client_core),
+        "--json-out",
+        str(json_out),
+    ]
     out = run(argv, "bench_http")
     result = json.loads(json_out.read_text())
     table = out[out.index("| measurement") :].strip()
@@ -109,38 +131,47 @@ def chart(core: dict[str, Any] | None, http: dict[str, Any] | None, path: Path) 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("run_all: matplotlib not installed (pip install -e '.[bench]'): no chart",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "run_all: matplotlib not installed (pip install -e '.[bench]'): no chart",
+            file=sys.stderr,
+        )
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     bars: list[tuple[str, float, float]] = []  # label, ratio to its baseline, target ratio
     if core:
         c = core.get("lookups", {}).get("compiled", {})
         if c:
-            bars += [("core single\nvs raw get", c["single_ratio"], 0.8),
-                     ("core batch\nvs raw get", c["batch_ratio"], 1.5)]  # fmt: skip
+            bars += [
+                ("core single\nvs raw get", c["single_ratio"], 0.8),
+                ("core batch\nvs raw get", c["batch_ratio"], 1.5),
+            ]
         if "build" in core:
             bars.append(("build vs\nraw append", core["build"]["ratio_vs_append"], 0.2))
     if http:
         bars.append(("HTTP single vs\nminimal app", http["single"]["ratio"], 0.75))
-        bars.append(("HTTP batch ids/s\nvs 500k target",
-                     http["batch"]["service_ids_per_s"] / 500_000, 1.0))  # fmt: skip
+        bars.append(
+            ("HTTP batch ids/s\nvs 500k target", http["batch"]["service_ids_per_s"] / 500_000, 1.0)
+        )
         if "metrics" in http:
             m = http["metrics"]
             bars.append(("metrics on\nvs off", m["on_rps"] / m["off_rps"], 0.95))
     xs = range(len(bars))
-    left.bar(xs, [b[1] for b in bars], color=["tab:green" if b[1] >= b[2] else "tab:red"
-                                               for b in bars])  # fmt: skip
-    left.scatter(xs, [b[2] for b in bars], marker="_", s=900, color="black", zorder=3,
-                 label="target")  # fmt: skip
+    left.bar(
+        xs, [b[1] for b in bars], color=["tab:green" if b[1] >= b[2] else "tab:red" for b in bars]
+    )
+    left.scatter(
+        xs, [b[2] for b in bars], marker="_", s=900, color="black", zorder=3, label="target"
+    )
     left.set_xticks(list(xs), [b[0] for b in bars], fontsize=8)
     left.set_ylabel("ratio to the baseline measured in the same run")
     left.set_title("Throughput (green: target met)")
     left.legend()
     if http and http.get("latency"):
         for label, style in (("service", "-o"), ("minimal", "--s")):
-            points = [(p[label]["target_rps"], p[label]["p50_ms"], p[label]["p99_ms"])
-                      for p in http["latency"]]  # fmt: skip
+            points = [
+                (p[label]["target_rps"], p[label]["p50_ms"], p[label]["p99_ms"])
+                for p in http["latency"]
+            ]
             rates = [p[0] for p in points]
             right.plot(rates, [p[1] for p in points], style, label=f"{label} p50")
             right.plot(rates, [p[2] for p in points], style, label=f"{label} p99", alpha=0.6)
@@ -159,8 +190,15 @@ def chart(core: dict[str, Any] | None, http: dict[str, Any] | None, path: Path) 
     return True
 
 
-def section(m: dict[str, Any], args: argparse.Namespace, core: Any, http: Any,
-            has_chart: bool, chart_path: Path, out: Path) -> str:  # fmt: skip
+def section(
+    m: dict[str, Any],
+    args: argparse.Namespace,
+    core: Any,
+    http: Any,
+    has_chart: bool,
+    chart_path: Path,
+    out: Path,
+) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.2f}" for x in m["load_average"])
     lines = [
@@ -190,8 +228,10 @@ def write_benchmarks(path: Path, text: str, m: dict[str, Any]) -> None:
     if path.exists():
         current = path.read_text()
     else:
-        desc = (f"{m['cores']} cores ({m['cpu']}), {m['memory_mib']:,} MiB RAM, {m['os']}, "
-                f"Python {m['python']}.")  # fmt: skip
+        desc = (
+            f"{m['cores']} cores ({m['cpu']}), {m['memory_mib']:,} MiB RAM, {m['os']}, "
+            f"Python {m['python']}."
+        )
         current = NEW_FILE.format(machine=desc)
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)

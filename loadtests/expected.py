@@ -42,12 +42,11 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from lookup.clock import today_in_vietnam
+from lookup.clock import Today, today_in_vietnam
 from lookup.errors import IdError, RowError
 from lookup.ingest.extract import Extract
 from lookup.reference import dates, ids, record, rules
 from lookup.reference.validate import PROVINCES, RowValidator
-from lookup.clock import Today
 
 __all__ = (
     "ConfigError",
@@ -167,7 +166,7 @@ class Sample:
 
 def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO]:
     """Return (stream of the CSV's bytes, the file on disk); gzip by its magic, as the build."""
-    raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by the caller
+    raw = open(path, "rb", buffering=1 << 20)  # closed by the caller
     if raw.peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
     return raw, raw
@@ -532,10 +531,23 @@ def gateway_fields(code: str, body: dict[str, Any] | None) -> dict[str, Any]:
     """The gateway answer's fields (DOMAIN 5) that follow from a SPEC 3 body; None: no card data."""
     fields: dict[str, Any] = {"maKetQua": code}
     card_fields = (
-        "hoTen", "ngaySinh", "gioiTinh", "diaChi", "maDKBD", "cqBHXH", "gtTheTu", "gtTheDen",
-        "maKV", "ngayDu5Nam", "maSoBHXH", "maTheCu", "maTheMoi", "gtTheTuMoi", "gtTheDenMoi",
+        "hoTen",
+        "ngaySinh",
+        "gioiTinh",
+        "diaChi",
+        "maDKBD",
+        "cqBHXH",
+        "gtTheTu",
+        "gtTheDen",
+        "maKV",
+        "ngayDu5Nam",
+        "maSoBHXH",
+        "maTheCu",
+        "maTheMoi",
+        "gtTheTuMoi",
+        "gtTheDenMoi",
         "maDKBDMoi",
-    )  # fmt: skip
+    )
     if body is None:
         return {**fields, **dict.fromkeys(card_fields)}
     person, card, new = body["person"], body["card"], body["replacement"]

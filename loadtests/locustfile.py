@@ -95,9 +95,12 @@ def _load(environment: Any, **_: Any) -> None:
                 "or leave ReceptionDesk out by naming the user classes to run"
             )
         sample = ex.load_sample(
-            settings.extract, settings.sample, seed=settings.seed, cache_dir=settings.cache_dir,
+            settings.extract,
+            settings.sample,
+            seed=settings.seed,
+            cache_dir=settings.cache_dir,
             pause=cooperate,
-        )  # fmt: skip
+        )
         EXPECTED = ex.Expected(sample, settings.date, pause=cooperate)
         SETTINGS = settings
         # Hundreds of thousands of long-lived objects: keep them out of the garbage collector's
@@ -225,9 +228,14 @@ class _Caller(FastHttpUser):
             kind = rng.choice(("cccd", "bhxh_code", "card_no"))
             return rng.choice(x.unknown[kind]), None
         group = (
-            "valid" if roll < 0.86 else "expired" if roll < 0.91 else "cut_off" if roll < 0.96
+            "valid"
+            if roll < 0.86
+            else "expired"
+            if roll < 0.91
+            else "cut_off"
+            if roll < 0.96
             else "replaced"
-        )  # fmt: skip
+        )
         i = x.person(group, rng)
         if group == "replaced":  # asked by the previous card code: 003 / 004
             return x.ask(i, "prev_card_no"), i
@@ -328,13 +336,19 @@ class ReceptionDesk(_Caller):
                 return False
             key = js.get("APIKey") if isinstance(js, dict) else None
             if resp.status_code != 200 or js.get("maKetQua") != "200" or not key:
-                resp.failure(f"token refused: HTTP {resp.status_code}, maKetQua "
-                             f"{js.get('maKetQua') if isinstance(js, dict) else None}")  # fmt: skip
+                resp.failure(
+                    f"token refused: HTTP {resp.status_code}, maKetQua "
+                    f"{js.get('maKetQua') if isinstance(js, dict) else None}"
+                )
                 return False
-            self.query = urlencode({
-                "token": key["access_token"], "id_token": key["id_token"],
-                "username": self.username, "password": self.password_md5,
-            })  # fmt: skip
+            self.query = urlencode(
+                {
+                    "token": key["access_token"],
+                    "id_token": key["id_token"],
+                    "username": self.username,
+                    "password": self.password_md5,
+                }
+            )
             self.first = True
             return True
 
@@ -373,9 +387,13 @@ class ReceptionDesk(_Caller):
         for attempt in (1, 2):
             renew = False
             with self.client.request(
-                "POST", f"{CHECK}?{self.query}", data=body, headers=FORM, catch_response=True,
+                "POST",
+                f"{CHECK}?{self.query}",
+                data=body,
+                headers=FORM,
+                catch_response=True,
                 name=CHECK_FIRST if self.first else CHECK,
-            ) as resp:  # fmt: skip
+            ) as resp:
                 self.first = False
                 js = json_body(resp)
                 if js is None:
@@ -514,8 +532,9 @@ class BadTraffic(_Caller):
     def wrong_key(self) -> None:
         asked, _ = self.pick((("cccd", 1.0),))
         headers = {"Authorization": f"Bearer lk_wrong{self.rng.getrandbits(64):016x}"}
-        with self.rest("GET", f"/v1/entitlements/{quote(asked, safe='')}", name=WRONG_KEY,
-                       headers=headers) as resp:  # fmt: skip
+        with self.rest(
+            "GET", f"/v1/entitlements/{quote(asked, safe='')}", name=WRONG_KEY, headers=headers
+        ) as resp:
             expect_error(resp, 401, "unauthorized")
 
     @task(1)
@@ -524,9 +543,13 @@ class BadTraffic(_Caller):
         ids = [filler] * (OVERSIZED_BYTES // 15)
         headers = {**self.auth, "Content-Type": "application/json"}
         with self.client.request(
-            "POST", BATCH, data=orjson.dumps({"ids": ids}), headers=headers, name=OVERSIZED,
+            "POST",
+            BATCH,
+            data=orjson.dumps({"ids": ids}),
+            headers=headers,
+            name=OVERSIZED,
             catch_response=True,
-        ) as resp:  # fmt: skip
+        ) as resp:
             expect_error(resp, 413, "body_too_large")
 
 

@@ -147,9 +147,12 @@ class Verdict:
             broken.extend(f"{label}: {p}" for p in problems)
         memory = self._memory_lines(broken)
         seconds = max(1e-9, (total.last_request_timestamp or 0) - (total.start_time or 0))
-        print(f"\nload test verdict ({total.num_requests:,} requests, "
-              f"{total.num_failures:,} failed, {total.num_requests / seconds:,.0f} req/s "
-              "over the run):", file=out)  # fmt: skip
+        print(
+            f"\nload test verdict ({total.num_requests:,} requests, "
+            f"{total.num_failures:,} failed, {total.num_requests / seconds:,.0f} req/s "
+            "over the run):",
+            file=out,
+        )
         for line in lines:
             print(line, file=out)
         for line in self._cpu_lines(environment):

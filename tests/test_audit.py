@@ -44,18 +44,32 @@ def lines(directory) -> list[dict]:
 
 
 def new_log(tmp_path, **kwargs) -> AuditLog:
-    return AuditLog(tmp_path / "audit", worker=kwargs.pop("worker", "w0"),
-                    secret=kwargs.pop("secret", SECRET), **kwargs)  # fmt: skip
+    return AuditLog(
+        tmp_path / "audit",
+        worker=kwargs.pop("worker", "w0"),
+        secret=kwargs.pop("secret", SECRET),
+        **kwargs,
+    )
 
 
 def test_one_record_per_call_with_hashed_ids(tmp_path, run):
     async def main():
         log = new_log(tmp_path)
-        await log.record(client="bv-1", endpoint="entitlement", ids=["001085012345"],
-                         results=["000"], snapshot="snap-1")  # fmt: skip
-        await log.record(client="batcher", endpoint="batch", ids=["001085012345", "x-1", ""],
-                         results=["000", "205", "205"], snapshot="snap-1",
-                         officer="Nguyễn Văn An 001190000001")  # fmt: skip
+        await log.record(
+            client="bv-1",
+            endpoint="entitlement",
+            ids=["001085012345"],
+            results=["000"],
+            snapshot="snap-1",
+        )
+        await log.record(
+            client="batcher",
+            endpoint="batch",
+            ids=["001085012345", "x-1", ""],
+            results=["000", "205", "205"],
+            snapshot="snap-1",
+            officer="Nguyễn Văn An 001190000001",
+        )
         await log.close()
         return log
 
@@ -93,11 +107,18 @@ def test_hash_id_is_keyed_and_folds_spacing_and_case():
 def test_concurrent_records_share_writes(tmp_path, run):
     async def main():
         log = new_log(tmp_path, fsync="never")
-        await asyncio.gather(*(
-            log.record(client="c", endpoint="entitlement", ids=[f"{n:012d}"], results=["050"],
-                       snapshot="s")
-            for n in range(500)
-        ))  # fmt: skip
+        await asyncio.gather(
+            *(
+                log.record(
+                    client="c",
+                    endpoint="entitlement",
+                    ids=[f"{n:012d}"],
+                    results=["050"],
+                    snapshot="s",
+                )
+                for n in range(500)
+            )
+        )
         assert log.backlog == 0
         await log.close()
         return log
@@ -126,7 +147,7 @@ def test_a_cancelled_request_does_not_cancel_its_neighbours(tmp_path, run):
         calls = [
             asyncio.ensure_future(
                 log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
-            )  # fmt: skip
+            )
             for n in range(3)
         ]
         await asyncio.sleep(0)
@@ -139,13 +160,15 @@ def test_a_cancelled_request_does_not_cancel_its_neighbours(tmp_path, run):
 
 
 def test_files_rotate_at_midnight_utc(tmp_path, run):
-    times = iter([
-        datetime(2026, 6, 1, 23, 59, 59, 500000, tzinfo=UTC).timestamp(),  # constructor open
-        datetime(2026, 6, 1, 23, 59, 59, 600000, tzinfo=UTC).timestamp(),  # record
-        datetime(2026, 6, 1, 23, 59, 59, 700000, tzinfo=UTC).timestamp(),  # its write
-        datetime(2026, 6, 2, 0, 0, 0, 100000, tzinfo=UTC).timestamp(),
-        datetime(2026, 6, 2, 0, 0, 0, 200000, tzinfo=UTC).timestamp(),
-    ])  # fmt: skip
+    times = iter(
+        [
+            datetime(2026, 6, 1, 23, 59, 59, 500000, tzinfo=UTC).timestamp(),  # constructor open
+            datetime(2026, 6, 1, 23, 59, 59, 600000, tzinfo=UTC).timestamp(),  # record
+            datetime(2026, 6, 1, 23, 59, 59, 700000, tzinfo=UTC).timestamp(),  # its write
+            datetime(2026, 6, 2, 0, 0, 0, 100000, tzinfo=UTC).timestamp(),
+            datetime(2026, 6, 2, 0, 0, 0, 200000, tzinfo=UTC).timestamp(),
+        ]
+    )
 
     async def main():
         log = new_log(tmp_path, worker="3", clock=lambda: next(times), fsync="interval")
@@ -216,10 +239,12 @@ def test_disk_full_fails_every_waiter_and_recovers(tmp_path, run, monkeypatch):
         log = new_log(tmp_path, fsync="never")
         monkeypatch.setattr(audit_module.os, "write", write)
         results = await asyncio.gather(
-            *(log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
-              for n in range(10)),
+            *(
+                log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
+                for n in range(10)
+            ),
             return_exceptions=True,
-        )  # fmt: skip
+        )
         assert all(isinstance(r, AuditUnavailable) for r in results)
         assert "ENOSPC" in str(results[0]) and log.backlog == 0 and not log._healthy
         full = False
@@ -265,10 +290,12 @@ def test_fsync_always_syncs_before_record_returns(tmp_path, run, fsyncs):
         for n in range(3):
             await log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
             assert len(fsyncs) == n + 1
-        await asyncio.gather(*(
-            log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
-            for n in range(50)
-        ))  # fmt: skip
+        await asyncio.gather(
+            *(
+                log.record(client="c", endpoint="e", ids=[str(n)], results=["000"], snapshot="s")
+                for n in range(50)
+            )
+        )
         assert len(fsyncs) <= 3 + 5  # grouped writes share their fsync too
         await log.close()
 

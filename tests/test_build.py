@@ -9,14 +9,15 @@ from datetime import date
 import lmdb
 import orjson
 import pytest
-from helpers.twins import use_implementation
-from helpers.files import person, write_csv
 
 from lookup import _core
+from lookup.errors import ExtractError
 from lookup.ingest.build import BuildRejected, build
 from lookup.query import Entitlements
-from lookup.errors import ExtractError
 from lookup.store import DataDir
+
+from helpers.files import person, write_csv
+from helpers.twins import use_implementation
 
 DAY = date(2026, 6, 1)
 

@@ -15,16 +15,15 @@ import lmdb
 import orjson
 import psutil
 import pytest
-from helpers.twins import use_implementation
-from helpers.rows import COLUMNS
-from helpers.files import person
 
-from lookup import _core
-
+from lookup.errors import ExtractError
 from lookup.ingest import parallel
 from lookup.ingest.build import _range_starts, build
-from lookup.errors import ExtractError
 from lookup.store import DataDir
+
+from helpers.files import person
+from helpers.rows import COLUMNS
+from helpers.twins import use_implementation
 
 ROWS = 3000
 

@@ -12,9 +12,12 @@ import pytest
 
 def lookup(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lookup", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "lookup", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, "LOOKUP_DATA": ""},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +25,21 @@ def store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     extract, delta = folder / "extract.csv.gz", folder / "delta.csv"
     synth = lookup(
-        "synth", "--rows", "2000", "--seed", "3", "--as-of", "2026-06-01", "--out", str(extract),
-        "--delta", str(delta), "--changes", "40", "--json",
-    )  # fmt: skip
+        "synth",
+        "--rows",
+        "2000",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-06-01",
+        "--out",
+        str(extract),
+        "--delta",
+        str(delta),
+        "--changes",
+        "40",
+        "--json",
+    )
     assert synth.returncode == 0, synth.stderr
     assert json.loads(synth.stdout)["rows"] == 2000
     built = lookup("build", str(extract), "--data", str(folder / "data"))

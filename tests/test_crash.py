@@ -15,10 +15,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers.files import person, write_csv
 
 from lookup.query import Entitlements
 from lookup.store import DataDir
+
+from helpers.files import person, write_csv
 
 DAY = date(2026, 6, 1)
 SAMPLE = [0, 17, 399]
@@ -26,9 +27,12 @@ SAMPLE = [0, 17, 399]
 
 def lookup(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lookup", *args], env={**os.environ, **(env or {})},
-        capture_output=True, text=True, **kw,
-    )  # fmt: skip
+        [sys.executable, "-m", "lookup", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        **kw,
+    )
 
 
 def state(data: DataDir) -> tuple[str | None, str, list[str]]:
@@ -96,9 +100,14 @@ SPLIT = {"LOOKUP_BUILD_MIN_SPLIT": "1"}  # workers read ranges of even a small e
 def test_build_killed_at_a_point(data, extracts, point):
     before = state(data)
     killed = lookup(
-        "build", str(extracts[1]), "--data", str(data.root), "--jobs", "2",
+        "build",
+        str(extracts[1]),
+        "--data",
+        str(data.root),
+        "--jobs",
+        "2",
         env={"LOOKUP_CRASH_AT": point, **SPLIT},
-    )  # fmt: skip
+    )
     assert killed.returncode == -signal.SIGKILL
     assert_recovers(data, before, extracts[1])
 
@@ -109,11 +118,21 @@ def start_build_and_catch_workers(data: DataDir, extract: Path) -> tuple[subproc
     would stay open as long as a worker does)."""
     with open(data.root / "stderr", "w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lookup", "build", str(extract), "--data", str(data.root),
-             "--jobs", "3"],
+            [
+                sys.executable,
+                "-m",
+                "lookup",
+                "build",
+                str(extract),
+                "--data",
+                str(data.root),
+                "--jobs",
+                "3",
+            ],
             env={**os.environ, **SPLIT, "LOOKUP_CORE": "python"},
-            stdout=subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     build = psutil.Process(proc.pid)
     deadline = time.monotonic() + 30
     while len(workers := build.children()) < 2:
@@ -157,8 +176,10 @@ def test_a_killed_worker_fails_the_build(data, extracts):
     stderr = (data.root / "stderr").read_text()
     assert re.search(
         r"^lookup build: build worker \d \(bytes [\d,]+-[\d,]+ of .*second.csv\) was killed by "
-        r"SIGKILL \(out of memory\?\); nothing was published$", stderr, re.MULTILINE
-    ), stderr  # fmt: skip
+        r"SIGKILL \(out of memory\?\); nothing was published$",
+        stderr,
+        re.MULTILINE,
+    ), stderr
     assert state(data) == before
     assert not (data.root / "staging").exists()
     assert not any(map(running, workers))
@@ -169,8 +190,9 @@ def test_build_killed_at_a_moment(data, extracts, build_seconds, fraction):
     before = state(data)
     proc = subprocess.Popen(
         [sys.executable, "-m", "lookup", "build", str(extracts[1]), "--data", str(data.root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(fraction * build_seconds)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -187,9 +209,12 @@ def test_build_killed_at_a_moment(data, extracts, build_seconds, fraction):
 def test_delta_killed_before_publish(data, extracts):
     before = state(data)
     killed = lookup(
-        "apply", str(extracts[2]), "--data", str(data.root),
+        "apply",
+        str(extracts[2]),
+        "--data",
+        str(data.root),
         env={"LOOKUP_CRASH_AT": "delta-before-publish"},
-    )  # fmt: skip
+    )
     assert killed.returncode == -signal.SIGKILL
     assert state(data) == before
     done = lookup("apply", str(extracts[2]), "--data", str(data.root))

@@ -11,17 +11,16 @@ import random
 import re
 
 import pytest
-from helpers.twins import use_implementation
-from helpers.rows import COLUMNS, make_row
-from helpers.files import person, write_csv
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lookup import _core
-
-from lookup.ingest import parallel
 from lookup.errors import ExtractError
+from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
+
+from helpers.files import person, write_csv
+from helpers.rows import COLUMNS, make_row
+from helpers.twins import use_implementation
 
 SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -85,9 +84,20 @@ TEXT = st.text(
 ROWS = st.lists(st.lists(TEXT, max_size=5), max_size=8)
 # CSV syntax, bad and good UTF-8 (a lone lead byte, a lone continuation byte), a BOM, a NUL.
 PIECES = [
-    b",", b'"', b'""', b"\r", b"\n", b"\r\n", b"a", b" ", b"\xc3", b"\xa9", b"\xe1\xba\xa0",
-    b"\xef\xbb\xbf", b"\x00",
-]  # fmt: skip
+    b",",
+    b'"',
+    b'""',
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"a",
+    b" ",
+    b"\xc3",
+    b"\xa9",
+    b"\xe1\xba\xa0",
+    b"\xef\xbb\xbf",
+    b"\x00",
+]
 
 
 @SETTINGS
@@ -125,7 +135,7 @@ def test_any_bytes_read_alike(compiled, reference, data, sizes):
         (b"\xef\xbb\xbf", [("first", None)]),
         (b"\n\na\n", [("first", []), (3, ["a"])]),
         (b"h\r\n1,2\r\n\r\n3,4", [("first", ["h"]), (2, ["1", "2"]), (4, ["3", "4"])]),
-        (b"h\n\"a\nb\",c\nd\n", [("first", ["h"]), (2, ["a\nb", "c"]), (4, ["d"])]),
+        (b'h\n"a\nb",c\nd\n', [("first", ["h"]), (2, ["a\nb", "c"]), (4, ["d"])]),
         (b'h\nx,"open\nto the end', [("first", ["h"]), (2, ["x", "open\nto the end"])]),
         (b'h\nx,"', [("first", ["h"]), (2, ["x", ""])]),
         (b'h\nab"c"d,"q"after"x"', [("first", ["h"]), (2, ['ab"c"d', 'qafter"x"'])]),
@@ -137,10 +147,24 @@ def test_any_bytes_read_alike(compiled, reference, data, sizes):
         (b"h\na,\n", [("first", ["h"]), (2, ["a", ""])]),
         (b'"\xc3"\xa9,"\xc3""\xa9"', [("first", ["\udcc3\udca9", '\udcc3"\udca9'])]),
     ],
-    ids=["empty", "bom-only", "blank-first", "crlf", "multiline", "unclosed", "quote-at-eof",
-         "stray-quotes", "escaped", "lone-cr", "quoted-cr", "bad-utf8", "second-bom", "trailing",
-         "bad-utf8-quoted"],
-)  # fmt: skip
+    ids=[
+        "empty",
+        "bom-only",
+        "blank-first",
+        "crlf",
+        "multiline",
+        "unclosed",
+        "quote-at-eof",
+        "stray-quotes",
+        "escaped",
+        "lone-cr",
+        "quoted-cr",
+        "bad-utf8",
+        "second-bom",
+        "trailing",
+        "bad-utf8-quoted",
+    ],
+)
 def test_edge_cases(compiled, reference, data, expected):
     assert agree(compiled, reference, data) == expected
 
@@ -159,9 +183,19 @@ def test_edge_cases(compiled, reference, data, expected):
         (b"x" * (10 * LIMIT), False),
         (b'"x"' + b"x" * (10 * LIMIT), False),  # text after the closing quote counts too
     ],
-    ids=["ascii", "ascii+1", "utf8", "utf8+1", "quoted", "quoted+1", "escaped", "open", "long",
-         "after-quote"],
-)  # fmt: skip
+    ids=[
+        "ascii",
+        "ascii+1",
+        "utf8",
+        "utf8+1",
+        "quoted",
+        "quoted+1",
+        "escaped",
+        "open",
+        "long",
+        "after-quote",
+    ],
+)
 def test_field_limit(compiled, reference, value, ok):
     data = b"h\n\n1\n2," + value + b",3\n4\n"
     expected = agree(compiled, reference, data, [4096, 65536, 100_000])
@@ -241,9 +275,15 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
             lines = impl.csvrows.Rows(f)
             validator = impl.validate.RowValidator(lines.first())
             result = impl.csvrows.feed_build(
-                lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
-                lambda *reject, into=rejected: into.append(reject), print,
-            )  # fmt: skip
+                lines,
+                validator,
+                sorters.ids,
+                sorters.people,
+                sorters.bhxh,
+                sorters.cards,
+                lambda *reject, into=rejected: into.append(reject),
+                print,
+            )
             entries = [list(s.items()) for s in (sorters.ids, sorters.people, sorters.bhxh)]
             entries.append(list(sorters.cards.items()))
         results[impl.kind] = (result, rejected, entries)
@@ -259,9 +299,12 @@ def test_feed_build_refuses_a_delta_validator(use, tmp_path):
     sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(4)]
     with pytest.raises(ValueError, match="delta"):
         use.csvrows.feed_build(
-            use.csvrows.Rows(io.BytesIO(b"")), use.validate.RowValidator(["op", "cccd"], True),
-            *sorters, print, print,
-        )  # fmt: skip
+            use.csvrows.Rows(io.BytesIO(b"")),
+            use.validate.RowValidator(["op", "cccd"], True),
+            *sorters,
+            print,
+            print,
+        )
 
 
 # --- pieces of a file: a build worker's range ---------------------------------------------------

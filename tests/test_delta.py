@@ -6,12 +6,13 @@ from datetime import date
 
 import orjson
 import pytest
-from helpers.files import person, write_csv
 
 from lookup.ingest.build import build
 from lookup.ingest.delta import DeltaRejected, apply_delta
 from lookup.query import Entitlements
 from lookup.store import DataDir
+
+from helpers.files import person, write_csv
 
 DAY = date(2026, 6, 1)
 DELTA_COLUMNS = ["op", *person(0)]
@@ -44,9 +45,12 @@ def delete(n: int) -> dict[str, str]:
 def test_delta_adds_changes_and_deletes(data, tmp_path):
     parent = data.current_id()
     renewed = upsert(
-        2, card_no="HT301" + person(2)["bhxh_code"], prev_card_no=person(2)["card_no"],
-        prev_valid_to="2026-03-31", valid_from="2026-04-01",
-    )  # fmt: skip
+        2,
+        card_no="HT301" + person(2)["bhxh_code"],
+        prev_card_no=person(2)["card_no"],
+        prev_valid_to="2026-03-31",
+        valid_from="2026-04-01",
+    )
     summary = apply_delta(
         data, delta(tmp_path, [upsert(1, full_name="Vũ Thị Lan"), renewed, delete(3), upsert(50)])
     )
@@ -106,6 +110,9 @@ def test_conflicts_with_the_store_reject_the_delta(data, tmp_path):
     with pytest.raises(DeltaRejected) as err:
         apply_delta(data, delta(tmp_path, rows))
     assert [(line, field) for line, field, _ in err.value.errors] == [
-        (2, "bhxh_code"), (2, "card_no"), (3, "prev_card_no"), (4, "cccd"),
-    ]  # fmt: skip
+        (2, "bhxh_code"),
+        (2, "card_no"),
+        (3, "prev_card_no"),
+        (4, "cccd"),
+    ]
     assert data.current_id() == before and not (data.root / "staging").exists()

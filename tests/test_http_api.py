@@ -11,6 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+
+from lookup import _core
+from lookup.service.clients import ClientStore
+from lookup.store import DataDir
+from lookup.web.app import ServiceConfig
+
 from helpers.server import (
     LiveServer,
     add_key,
@@ -20,11 +26,6 @@ from helpers.server import (
     person,
 )
 
-from lookup import _core
-from lookup.service.clients import ClientStore
-from lookup.store import DataDir
-from lookup.web.app import ServiceConfig
-
 JSON = "application/json; charset=utf-8"
 SCOPES = {
     "his": ["his"],
@@ -33,13 +34,25 @@ SCOPES = {
     "admin": ["admin"],
 }
 ROWS = [
-    person(1, full_name="Nguyễn Văn An", valid_from=days_from_today(-100),
-           valid_to=days_from_today(100), facility_code="01832"),
-    person(2, full_name="Trần Thị Bình", gender="2", dob="1950",
-           valid_from=days_from_today(-100), valid_to=days_from_today(100),
-           prev_card_no="DN4019900000002", prev_valid_to=days_from_today(-101)),
+    person(
+        1,
+        full_name="Nguyễn Văn An",
+        valid_from=days_from_today(-100),
+        valid_to=days_from_today(100),
+        facility_code="01832",
+    ),
+    person(
+        2,
+        full_name="Trần Thị Bình",
+        gender="2",
+        dob="1950",
+        valid_from=days_from_today(-100),
+        valid_to=days_from_today(100),
+        prev_card_no="DN4019900000002",
+        prev_valid_to=days_from_today(-101),
+    ),
     person(3, full_name="Lê Văn Cường", valid_from="2025-01-01", valid_to="2025-12-31"),
-]  # fmt: skip
+]
 CCCD1, BHXH1, CARD1 = "001085000001", "0100000001", "DN4010100000001"
 
 
@@ -92,10 +105,22 @@ def test_entitlement_body_is_what_lookup_get_prints(api):
     """SPEC 2: `lookup get` prints the same body as the HTTP API (the core's, untouched)."""
     reply = get(api, f"/v1/entitlements/{CCCD1}", query={"date": "2026-06-01", "facility": "01832"})
     printed = subprocess.run(
-        [sys.executable, "-m", "lookup", "get", CCCD1, "--date", "2026-06-01",
-         "--facility", "01832", "--data", str(api.data.root)],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lookup",
+            "get",
+            CCCD1,
+            "--date",
+            "2026-06-01",
+            "--facility",
+            "01832",
+            "--data",
+            str(api.data.root),
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     assert reply.body + b"\n" == printed
 
 
@@ -336,8 +361,12 @@ def test_batch_names_the_id_that_is_not_a_string(api):
 
 
 def test_batch_body_that_is_not_json_is_400_body(api):
-    reply = api.post("/v1/entitlements/batch", key=api.keys["batch"], body=b"ids=1",
-                     headers={"Content-Type": "application/json"})  # fmt: skip
+    reply = api.post(
+        "/v1/entitlements/batch",
+        key=api.keys["batch"],
+        body=b"ids=1",
+        headers={"Content-Type": "application/json"},
+    )
     error_of(reply, 400, "body")
 
 
@@ -410,8 +439,10 @@ def test_metrics_count_each_answer_of_a_batch_by_its_result(api):
     assert batch(api, {"ids": [CCCD1, "001085999999", CCCD1, "nonsense"]}).status == 200
     after = results()
     assert {c: after[c] - before.get(c, 0) for c in after if after[c] != before.get(c, 0)} == {
-        "000": 2, "050": 1, "205": 1,
-    }  # fmt: skip
+        "000": 2,
+        "050": 1,
+        "205": 1,
+    }
 
 
 # -- description ---------------------------------------------------------------------------------
@@ -442,8 +473,12 @@ def test_openapi_describes_every_route(api):
         "NotReady",
     } <= set(errors)
     assert set(spec["components"]["schemas"]["CardCheckResponse"]["properties"]) >= {
-        "maKetQua", "ghiChu", "maThe", "maTheMoi", "dsLichSuKCB2018",
-    }  # fmt: skip
+        "maKetQua",
+        "ghiChu",
+        "maThe",
+        "maTheMoi",
+        "dsLichSuKCB2018",
+    }
 
 
 def test_openapi_is_a_valid_openapi_document(api):
@@ -475,8 +510,9 @@ def test_each_lookup_leaves_one_audit_record_without_the_id(api):
     batch(api, {"ids": [CCCD1, "001085999999"]})
     records = audit_lines(api.data)[before:]
     assert [(r["client"], r["endpoint"], r["results"]) for r in records] == [
-        ("his", "entitlement", ["010"]), ("batch", "batch", ["000", "050"]),
-    ]  # fmt: skip
+        ("his", "entitlement", ["010"]),
+        ("batch", "batch", ["000", "050"]),
+    ]
     text = json.dumps(records)
     assert "001085000003" not in text and CCCD1 not in text
     assert all(r["snapshot"] == api.data.current_id() for r in records)

@@ -10,6 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
+
+from lookup.service.audit import load_secret
+from lookup.service.clients import ClientStore, md5_hex
+from lookup.web.app import ServiceConfig
+from lookup.web.gateway import TokenSigner
+from lookup.web.gateway_rules import ANSWER_FIELDS, compare_dob, compare_names
+
 from helpers.server import (
     LiveServer,
     WorkerProcess,
@@ -19,12 +26,6 @@ from helpers.server import (
     dmy,
     person,
 )
-
-from lookup.service.audit import load_secret
-from lookup.service.clients import ClientStore, md5_hex
-from lookup.web.app import ServiceConfig
-from lookup.web.gateway import TokenSigner
-from lookup.web.gateway_rules import ANSWER_FIELDS, compare_dob, compare_names
 
 TOKEN = "/api/token/take"
 CHECK = "/api/egw/KQNhanLichSuKCB2024"
@@ -89,8 +90,12 @@ def take_token(server, username=USER, password=PASSWORD, form=True):
 
 def credentials(login, password=PASSWORD):
     key = login["APIKey"]
-    return {"token": key["access_token"], "id_token": key["id_token"],
-            "username": key["username"], "password": md5_hex(password)}  # fmt: skip
+    return {
+        "token": key["access_token"],
+        "id_token": key["id_token"],
+        "username": key["username"],
+        "password": md5_hex(password),
+    }
 
 
 def check(server, ma_the, ho_ten=NAME, ngay_sinh=DOB, *, form=True, query=None, **extra):
@@ -140,15 +145,23 @@ def test_drives_the_gateway_as_a_his_client_does(gw):
     """Form-urlencoded login with the MD5 password, then a form-urlencoded check with the
     credentials in the query string: the exact calls of the HIS code written for VSS."""
     login = gw.post(
-        TOKEN, body=f"username={USER}&password={md5_hex(PASSWORD)}".encode(),
+        TOKEN,
+        body=f"username={USER}&password={md5_hex(PASSWORD)}".encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
-    ).json()  # fmt: skip
+    ).json()
     key = login["APIKey"]
-    query = urlencode({"token": key["access_token"], "id_token": key["id_token"],
-                       "username": USER, "password": md5_hex(PASSWORD)})  # fmt: skip
+    query = urlencode(
+        {
+            "token": key["access_token"],
+            "id_token": key["id_token"],
+            "username": USER,
+            "password": md5_hex(PASSWORD),
+        }
+    )
     body = urlencode({"maThe": card(1), "hoTen": NAME, "ngaySinh": DOB, **OFFICER}).encode()
-    reply = gw.post(f"{CHECK}?{query}", body=body,
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    reply = gw.post(
+        f"{CHECK}?{query}", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("application/json")
     answer = reply.json()
     assert answer["maKetQua"] == "000" and answer["maThe"] == card(1)
@@ -198,16 +211,16 @@ def test_a_revoked_client_is_refused_within_a_poll(gw):
 def test_an_expired_token_is_401(gw):
     signer = TokenSigner(load_secret(gw.data.root))
     access, id_token = signer.issue("bv-01832", USER, now=time.time() - 3601)
-    query = {"token": access, "id_token": id_token, "username": USER,
-             "password": md5_hex(PASSWORD)}  # fmt: skip
+    query = {"token": access, "id_token": id_token, "username": USER, "password": md5_hex(PASSWORD)}
     assert check(gw, card(1), query=query)["maKetQua"] == "401"
 
 
 def test_the_check_is_rate_limited_with_429(gw):
     query = credentials(take_token(gw, "slow_BV", "x"), password="x")
     assert check(gw, card(1), query=query)["maKetQua"] == "000"
-    reply = gw.post(CHECK, query=query, form={"maThe": card(1), "hoTen": NAME,
-                                              "ngaySinh": DOB, **OFFICER})  # fmt: skip
+    reply = gw.post(
+        CHECK, query=query, form={"maThe": card(1), "hoTen": NAME, "ngaySinh": DOB, **OFFICER}
+    )
     assert reply.status == 429 and int(reply.headers["Retry-After"]) >= 1
     assert reply.json()["error"]["code"] == "rate_limited"
 
@@ -403,15 +416,23 @@ def test_205_comes_before_050(gw):
 
 
 def test_a_body_that_is_not_json_or_a_form_is_205(gw):
-    reply = gw.post(CHECK, query=credentials(gw.login), body=b"{not json",
-                    headers={"Content-Type": "application/json"})  # fmt: skip
+    reply = gw.post(
+        CHECK,
+        query=credentials(gw.login),
+        body=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert reply.status == 200 and reply.json()["maKetQua"] == "205"
 
 
 def test_each_check_is_audited_with_the_officer_hashed(gw):
     def records():  # this worker's (w0) file
-        return [json.loads(line) for p in sorted((gw.data.root / "audit").glob("*-w0.jsonl"))
-                for line in p.read_text().splitlines() if line]  # fmt: skip
+        return [
+            json.loads(line)
+            for p in sorted((gw.data.root / "audit").glob("*-w0.jsonl"))
+            for line in p.read_text().splitlines()
+            if line
+        ]
 
     before = len(records())
     check(gw, card(7))

@@ -7,9 +7,10 @@ import asyncio
 import time
 
 import aiohttp
-from helpers.server import LiveServer, add_key, build_data, person
 
 from lookup.web.app import ServiceConfig
+
+from helpers.server import LiveServer, add_key, build_data, person
 
 PEOPLE = 40
 CLIENTS = 8

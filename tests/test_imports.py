@@ -130,10 +130,8 @@ def test_help_loads_no_compiled_unit():
 
 def test_synth_loads_no_compiled_unit(tmp_path):
     out = tmp_path / "x.csv"
-    loaded = _lookup_modules_after(
-        f"from lookup.cli import main\nassert main(['synth', '--rows', '50', '--out', {str(out)!r}])"
-        " == 0"
-    )
+    argv = ["synth", "--rows", "50", "--out", str(out)]
+    loaded = _lookup_modules_after(f"from lookup.cli import main\nassert main({argv!r}) == 0")
     assert out.stat().st_size > 0 and "lookup.synth" in loaded
     assert not {m for m in loaded if m.startswith("core")}
 

@@ -153,9 +153,11 @@ def test_rate_limiter_keeps_clients_apart():
 
 def lookup(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lookup", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "lookup", *args],
+        capture_output=True,
+        text=True,
         env={**os.environ, "LOOKUP_DATA": ""},
-    )  # fmt: skip
+    )
 
 
 def test_cli_keys_add_prints_the_key_alone_then_list_and_revoke(tmp_path):
@@ -167,9 +169,20 @@ def test_cli_keys_add_prints_the_key_alone_then_list_and_revoke(tmp_path):
     assert ClientStore(tmp_path).authenticate(key).scopes == {"his", "vneid"}
 
     added = lookup(
-        "keys", "add", "gw", "--scopes", "his", "--username", "01832_BV", "--password", "pw",
-        "--rate", "0", "--json", *data,
-    )  # fmt: skip
+        "keys",
+        "add",
+        "gw",
+        "--scopes",
+        "his",
+        "--username",
+        "01832_BV",
+        "--password",
+        "pw",
+        "--rate",
+        "0",
+        "--json",
+        *data,
+    )
     body = json.loads(added.stdout)
     assert body["key"].startswith("lk_") and body["gateway_username"] == "01832_BV"
     assert body["rate_per_s"] == 0

@@ -16,12 +16,23 @@ DAY = 20260615
 
 RECORD = record.encode(
     record.Record(
-        gender="female", status="active", managed_by="vss", region_code=None, dob=19850412,
-        valid_from=20260101, valid_to=20261231, five_year_date=None, prev_valid_to=None,
-        card_no="DN4010100000001", facility_code="01832", prev_card_no=None,
-        full_name="Trần Thị Bình", address="Số 7, phố Huế, Hà Nội", issuer=None,
+        gender="female",
+        status="active",
+        managed_by="vss",
+        region_code=None,
+        dob=19850412,
+        valid_from=20260101,
+        valid_to=20261231,
+        five_year_date=None,
+        prev_valid_to=None,
+        card_no="DN4010100000001",
+        facility_code="01832",
+        prev_card_no=None,
+        full_name="Trần Thị Bình",
+        address="Số 7, phố Huế, Hà Nội",
+        issuer=None,
     )
-)  # fmt: skip
+)
 
 # Clumps of consecutive CCCDs (as people are: a province, a century and sex, a birth year)
 # spread over the whole 12-digit range, with gaps between them of every size.

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lookup.ingest.build import build
 from lookup.clock import today_in_vietnam
+from lookup.ingest.build import build
 from lookup.store import DataDir
 from lookup.synth import synthesize
 
@@ -55,11 +55,28 @@ def serve_data(root: Path, source: Path) -> tuple[Path, str]:
     data = root / "data"
     build(DataDir(data), str(source))
     key = subprocess.run(
-        [sys.executable, "-m", "lookup", "keys", "add", "loadtest", "--scopes",
-         "his,batch,vneid", "--rate", "0", "--username", GATEWAY_USER, "--password",
-         GATEWAY_PASSWORD, "--data", str(data)],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lookup",
+            "keys",
+            "add",
+            "loadtest",
+            "--scopes",
+            "his,batch,vneid",
+            "--rate",
+            "0",
+            "--username",
+            GATEWAY_USER,
+            "--password",
+            GATEWAY_PASSWORD,
+            "--data",
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return data, key
 
 
@@ -72,10 +89,21 @@ class Server:
         self.log = data.parent / "serve.log"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lookup", "serve", "--data", str(data), "--port",
-                 str(self.port), "--workers", "1"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "lookup",
+                    "serve",
+                    "--data",
+                    str(data),
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -105,14 +133,35 @@ def run_locust(server: Server, key: str, extract: Path, day: str, cache: Path, s
         "LOOKUP_DATE": day,
         "LOOKUP_CACHE_DIR": str(cache),
         # Wiring, not speed: a loaded CI machine must not fail this test on a p99.
-        **{f"LOOKUP_{kind}_P{p}_MS": "5000" for kind in ("SINGLE", "BATCH", "LOGIN")
-           for p in ("95", "99")},
-    }  # fmt: skip
+        **{
+            f"LOOKUP_{kind}_P{p}_MS": "5000"
+            for kind in ("SINGLE", "BATCH", "LOGIN")
+            for p in ("95", "99")
+        },
+    }
     return subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", server.url,
-         "--headless", "-u", "20", "-r", "20", "-t", f"{seconds}s", "--only-summary"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--host",
+            server.url,
+            "--headless",
+            "-u",
+            "20",
+            "-r",
+            "20",
+            "-t",
+            f"{seconds}s",
+            "--only-summary",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_run_against_the_right_snapshot_passes(extract, tmp_path):
@@ -127,8 +176,12 @@ def test_a_run_against_the_right_snapshot_passes(extract, tmp_path):
     assert result.returncode == 0, output
     assert "all thresholds held" in output, output
     assert "wrong answer" not in output, output
-    for name in ("/api/egw/KQNhanLichSuKCB2024", "/v1/entitlements/[id]",
-                 "/v1/vneid/cards/[cccd]", "/v1/entitlements/batch"):  # fmt: skip
+    for name in (
+        "/api/egw/KQNhanLichSuKCB2024",
+        "/v1/entitlements/[id]",
+        "/v1/vneid/cards/[cccd]",
+        "/v1/entitlements/batch",
+    ):
         assert name in output, output
 
 

@@ -74,9 +74,10 @@ def test_histogram_buckets_are_cumulative_and_inf_equals_count():
         metrics.request("entitlement", 200, d)
     samples = parse(metrics.render(snapshot_id=None, snapshot_age_s=None, audit_backlog=0))
     buckets = [
-        (labels["le"], value) for labels, value in samples["lookup_request_duration_seconds_bucket"]
+        (labels["le"], value)
+        for labels, value in samples["lookup_request_duration_seconds_bucket"]
         if labels["route"] == "/v1/entitlements/{id}"
-    ]  # fmt: skip
+    ]
     assert [le for le, _ in buckets] == [*(f"{b:g}" for b in BUCKETS), "+Inf"]
     values = [v for _, v in buckets]
     assert values == sorted(values)  # cumulative

@@ -13,11 +13,12 @@ import os
 
 import orjson
 import pytest
-from helpers import rows as factory
-from helpers.answers import DAY, ask, pasted, person, write_raw
 
 from lookup.errors import StoreError
 from lookup.reference import record, rules
+
+from helpers import rows as factory
+from helpers.answers import DAY, ask, pasted, person, write_raw
 
 MESSAGE_205 = "Mã định danh không đúng định dạng"
 

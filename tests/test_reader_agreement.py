@@ -15,13 +15,14 @@ import tempfile
 import lmdb
 import orjson
 import pytest
-from helpers import rows as factory
-from helpers.answers import DAY, ask, pasted, person, write_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lookup.errors import StoreError
 from lookup.reference import record
+
+from helpers import rows as factory
+from helpers.answers import DAY, ask, pasted, person, write_raw
 
 # --- compiled and reference agree on random snapshots ---------------------------------------
 

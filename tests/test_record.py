@@ -5,12 +5,13 @@ from __future__ import annotations
 import struct
 
 import pytest
-from helpers.rows import make_row, split
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lookup.reference import dates, record
 from lookup.reference.validate import normalise_text
+
+from helpers.rows import make_row, split
 
 # --- the reference codec -------------------------------------------------------------------------
 

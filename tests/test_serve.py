@@ -23,12 +23,13 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pytest
-from helpers.files import person, write_csv
 
-from lookup.service.audit import load_secret
 from lookup.ingest.build import build
+from lookup.service.audit import load_secret
 from lookup.service.clients import ClientStore
 from lookup.store import DataDir
+
+from helpers.files import person, write_csv
 
 PEOPLE = 300
 pytestmark = pytest.mark.slow
@@ -91,10 +92,23 @@ class Server:
         self.errors = data.parent / f"serve-{self.port}.err"
         with open(self.errors, "w") as errors:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lookup", "serve", "--data", str(data), "--port",
-                 str(self.port), "--workers", str(workers), *args],
-                stdout=subprocess.PIPE, stderr=errors, text=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "lookup",
+                    "serve",
+                    "--data",
+                    str(data),
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(workers),
+                    *args,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
         self.out = Lines(self.proc.stdout)
         self.first_line = self.out.readline(timeout=30)
         assert self.first_line.startswith(f"serving {self.url} with {workers} worker"), (
@@ -153,7 +167,7 @@ def test_serves_with_two_workers_each_its_own_process(store, server):
     seen = wait_until(
         lambda: len({json.loads(get(f"{server.url}/readyz")[1])["pid"] for _ in range(20)}) == 2,
         what="both workers to answer /readyz",
-    )  # fmt: skip
+    )
     assert seen
     metrics = get(f"{server.url}/metrics", key)[1].decode()
     assert "lookup_workers 2" in metrics
@@ -166,16 +180,19 @@ def test_a_killed_worker_is_restarted_and_serves(store, server):
     after = wait_until(
         lambda: (w := server.workers()) and len(w) == 2 and before[0] not in w and w,
         what="the supervisor to restart the worker",
-    )  # fmt: skip
+    )
     assert before[1] in after
     # The new worker listens too: every answer comes back, whichever worker the kernel picks.
     for cccd in cccds[:40]:
         assert get(f"{server.url}/v1/entitlements/{cccd}", key)[0] == 200
     pids = wait_until(
-        lambda: (p := {json.loads(get(f"{server.url}/readyz")[1])["pid"] for _ in range(30)})
-        == set(after) and p,
+        lambda: (
+            (p := {json.loads(get(f"{server.url}/readyz")[1])["pid"] for _ in range(30)})
+            == set(after)
+            and p
+        ),
         what="the restarted worker to answer",
-    )  # fmt: skip
+    )
     assert pids == set(after)
     metrics = get(f"{server.url}/metrics", key)[1].decode()
     assert re.search(r"^lookup_worker_restarts_total [1-9]", metrics, re.M), metrics
@@ -335,18 +352,31 @@ def _read_answer(client: socket.socket) -> bytes:
 
 def test_serve_fails_clearly_without_a_snapshot_or_with_the_port_taken(tmp_path, store):
     empty = subprocess.run(
-        [sys.executable, "-m", "lookup", "serve", "--data", str(tmp_path / "none"), "--port",
-         str(free_port())], capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lookup",
+            "serve",
+            "--data",
+            str(tmp_path / "none"),
+            "--port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert empty.returncode == 1 and "lookup build" in empty.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         busy = subprocess.run(
-            [sys.executable, "-m", "lookup", "serve", "--data", str(store[0]), "--port",
-             str(port)], capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            [sys.executable, "-m", "lookup", "serve", "--data", str(store[0]), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert busy.returncode == 1 and f"port {port}" in busy.stderr and "--port" in busy.stderr
 
 
@@ -355,10 +385,24 @@ def test_demo_prints_curl_lines_that_work(tmp_path):
     errors = tmp_path / "demo.err"
     with open(errors, "w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lookup", "demo", "--data", str(tmp_path / "data"), "--port",
-             str(port), "--workers", "1", "--rows", "3000"],
-            stdout=subprocess.PIPE, stderr=stderr, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "lookup",
+                "demo",
+                "--data",
+                str(tmp_path / "data"),
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--rows",
+                "3000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         out, lines = Lines(proc.stdout), []
         while not any("Ctrl-C" in line for line in lines):
@@ -388,9 +432,12 @@ def test_demo_prints_curl_lines_that_work(tmp_path):
 def shell(script: str, timeout: float = 30) -> tuple[int, str, str]:
     """Run a bash script in its own process group; kill the whole group if it hangs."""
     proc = subprocess.Popen(
-        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ["bash", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

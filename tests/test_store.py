@@ -8,14 +8,15 @@ from datetime import UTC, date, datetime
 
 import orjson
 import pytest
-from helpers.files import person, write_csv
 
-from lookup.ingest.build import build
 from lookup.clock import parse_date, today_in_vietnam
-from lookup.query import Entitlements
 from lookup.errors import IdError, StoreError
-from lookup.store.pagecache import load_in_large_pages
+from lookup.ingest.build import build
+from lookup.query import Entitlements
 from lookup.store import DataDir
+from lookup.store.pagecache import load_in_large_pages
+
+from helpers.files import person, write_csv
 
 
 @pytest.fixture

@@ -33,11 +33,26 @@ PROVINCES = set(
     " 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072"
     " 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096".split()
 )
-LEVEL = {g: lv for lv, gs in ((1, "CC TE"), (2, "CK CB KC HN DT DK XD BT TS"), (3, "HT TC CN"),
-         (4, "DN HX CH NN TK HC XK TB NO CT XB TN CS XN MS HD TQ TA TY HG LS PV HS SV GB GD"),
-         (5, "QN CA CY")) for g in gs.split()}  # fmt: skip
-STATUSES = {"active", "revoked", "reduced", "reduced_out_province", "reduced_in_province",
-            "reduced_rejoined", "reduced_stopped"}  # fmt: skip
+LEVEL = {
+    g: lv
+    for lv, gs in (
+        (1, "CC TE"),
+        (2, "CK CB KC HN DT DK XD BT TS"),
+        (3, "HT TC CN"),
+        (4, "DN HX CH NN TK HC XK TB NO CT XB TN CS XN MS HD TQ TA TY HG LS PV HS SV GB GD"),
+        (5, "QN CA CY"),
+    )
+    for g in gs.split()
+}
+STATUSES = {
+    "active",
+    "revoked",
+    "reduced",
+    "reduced_out_province",
+    "reduced_in_province",
+    "reduced_rejoined",
+    "reduced_stopped",
+}
 CCCD = re.compile(r"[0-9]{12}")
 BHXH = re.compile(r"[0-9]{10}")
 CARD = re.compile(r"[A-Z]{2}[1-5][0-9]{12}")
@@ -137,8 +152,12 @@ def cccd_agrees(cccd: str, dob: str, gender: str) -> bool:
     digit = int(cccd[3])
     century = {18: 8, 19: 0, 20: 2, 21: 4, 22: 6}[year // 100]
     sex_ok = gender == "3" or digit % 2 == int(gender) - 1
-    return cccd[:3] in PROVINCES and digit - digit % 2 == century and sex_ok and (
-        cccd[4:6] == f"{year % 100:02d}")  # fmt: skip
+    return (
+        cccd[:3] in PROVINCES
+        and digit - digit % 2 == century
+        and sex_ok
+        and (cccd[4:6] == f"{year % 100:02d}")
+    )
 
 
 def te_limit(dob: str) -> datetime.date:
@@ -155,9 +174,16 @@ def national(tmp_path_factory):
     """One 20k-row extract with its population file and delta."""
     d = tmp_path_factory.mktemp("synth")
     paths = {k: str(d / f"{k}.csv") for k in ("extract", "population", "delta")}
-    summary = synthesize(paths["extract"], ROWS, seed=11, as_of=AS_OF,
-                         population=paths["population"], mismatch_rate=MISMATCH,
-                         delta=paths["delta"], changes=CHANGES)  # fmt: skip
+    summary = synthesize(
+        paths["extract"],
+        ROWS,
+        seed=11,
+        as_of=AS_OF,
+        population=paths["population"],
+        mismatch_rate=MISMATCH,
+        delta=paths["delta"],
+        changes=CHANGES,
+    )
     files = {k: read_csv(p) for k, p in paths.items()}
     return summary, paths, files
 
@@ -193,8 +219,16 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path):
     a, b, c = (str(tmp_path / name) for name in ("a.csv", "b.csv", "c.csv"))
     synthesize(a, 3000, seed=5, as_of=AS_OF)
     # Asking for the other files too must not change the extract.
-    synthesize(b, 3000, seed=5, as_of=AS_OF, population=str(tmp_path / "p.csv"),
-               mismatch_rate=0.2, delta=str(tmp_path / "d.csv"), changes=100)  # fmt: skip
+    synthesize(
+        b,
+        3000,
+        seed=5,
+        as_of=AS_OF,
+        population=str(tmp_path / "p.csv"),
+        mismatch_rate=0.2,
+        delta=str(tmp_path / "d.csv"),
+        changes=100,
+    )
     synthesize(c, 3000, seed=6, as_of=AS_OF)
     data = [Path(p).read_bytes() for p in (a, b, c)]
     assert data[0] == data[1]
@@ -208,9 +242,18 @@ def test_shards_give_the_same_files_on_one_process_or_several(tmp_path, monkeypa
     for workers in (1, 2):
         d = tmp_path / str(workers)
         d.mkdir()
-        summary = synthesize(str(d / "e.csv.gz"), 4000, seed=3, as_of=AS_OF, workers=workers,
-                             population=str(d / "p.csv"), mismatch_rate=0.1,
-                             delta=str(d / "d.csv"), changes=300, invalid_rate=0.01)  # fmt: skip
+        summary = synthesize(
+            str(d / "e.csv.gz"),
+            4000,
+            seed=3,
+            as_of=AS_OF,
+            workers=workers,
+            population=str(d / "p.csv"),
+            mismatch_rate=0.1,
+            delta=str(d / "d.csv"),
+            changes=300,
+            invalid_rate=0.01,
+        )
         runs[workers] = [(d / n).read_bytes() for n in ("e.csv.gz", "p.csv", "d.csv")], summary
         assert sorted(p.name for p in d.iterdir()) == ["d.csv", "e.csv.gz", "p.csv"]
     assert runs[1][0] == runs[2][0]
@@ -284,8 +327,14 @@ def test_serial_slices_never_meet():
     world = World(3)
     codes: set[str] = set()
     drawn = 0
-    for space, shard in (("extract", 0), ("extract", 1), ("extract", 511), ("population", 0),
-                         ("population", 7), ("delta", None)):  # fmt: skip
+    for space, shard in (
+        ("extract", 0),
+        ("extract", 1),
+        ("extract", 511),
+        ("population", 0),
+        ("population", 7),
+        ("delta", None),
+    ):
         serials = Serials(world, 6, space, shard)
         count = serials.limit if shard is not None else 50_000
         codes.update(serials.codes([42_007] * count, ["042007"] * count))
@@ -345,8 +394,27 @@ def test_age_pyramid_looks_like_vietnam(people):
 
 def test_cards_follow_the_groups_benefit_levels(people):
     groups = collections.Counter(p["card_no"][:2] for p in people)
-    for group in ("DN", "HC", "CH", "NN", "TE", "HT", "HN", "CN", "HS", "SV", "GD", "CC", "CK",
-                  "CB", "BT", "TS", "QN", "CA", "CY"):  # fmt: skip
+    for group in (
+        "DN",
+        "HC",
+        "CH",
+        "NN",
+        "TE",
+        "HT",
+        "HN",
+        "CN",
+        "HS",
+        "SV",
+        "GD",
+        "CC",
+        "CK",
+        "CB",
+        "BT",
+        "TS",
+        "QN",
+        "CA",
+        "CY",
+    ):
         assert groups[group] > 0, group
     assert 0.07 <= groups["TE"] / ROWS <= 0.12
     assert {g for g, _ in groups.most_common(2)} == {"DN", "GD"}  # workers and households
@@ -356,7 +424,8 @@ def test_cards_follow_the_groups_benefit_levels(people):
         expected = 2 if group == "CN" and p["valid_from"] >= cn_level_2_from else LEVEL[group]
         assert level == expected, p
         assert p["managed_by"] == {"QN": "defence", "CY": "defence", "CA": "police"}.get(
-            group, "vss")  # fmt: skip
+            group, "vss"
+        )
         assert p["facility_code"][:2] == p["card_no"][3:5]
         assert p["bhxh_code"][:2] in {code[1:] for code in PROVINCES}
 
@@ -379,7 +448,10 @@ def test_windows_statuses_and_edge_cases_occur_as_in_real_data(people, national)
     cut_off = sum(n for s, n in statuses.items() if s.startswith("reduced")) / ROWS
     assert 0.01 <= cut_off <= 0.02
     assert collections.Counter(p["managed_by"] for p in people).keys() == {
-        "vss", "defence", "police"}  # fmt: skip
+        "vss",
+        "defence",
+        "police",
+    }
     regions = collections.Counter(p["region_code"] for p in people)
     assert {"K1", "K2", "K3"} <= regions.keys()
     assert 0.03 <= (ROWS - regions[""]) / ROWS <= 0.08
@@ -547,7 +619,6 @@ def test_the_reference_validator_rejects_the_broken_rows(tmp_path):
             validator.validate(row)
         except errors.RowError as exc:
             rejected[exc.field] += 1
-    dups = summary["invalid_kinds"].get("dup_cccd", 0) + summary["invalid_kinds"].get(
-        "dup_bhxh", 0)  # fmt: skip
+    dups = summary["invalid_kinds"].get("dup_cccd", 0) + summary["invalid_kinds"].get("dup_bhxh", 0)
     assert sum(rejected.values()) == summary["invalid"] - dups
     assert len(rejected) >= 10

@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from helpers.rows import COLUMNS, make_row, split
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lookup.errors import RowError
 from lookup.reference import record as rec
+
+from helpers.rows import COLUMNS, make_row, split
 
 # --- helpers ------------------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ import os
 import lmdb
 import orjson
 
-from lookup.schema import COLUMNS
 from lookup.reference.validate import RowValidator
+from lookup.schema import COLUMNS
 
 __all__ = ("COLUMNS", "make_row", "split", "write_snapshot")
 

@@ -24,20 +24,21 @@ from urllib.parse import urlencode
 import orjson
 import uvloop
 from aiohttp import web
-from helpers.files import person, write_csv
 
-from lookup.ingest.build import build
 from lookup.clock import today_in_vietnam
+from lookup.ingest.build import build
 from lookup.service.clients import ClientStore
 from lookup.store import DataDir
 from lookup.web.app import ServiceConfig, ServiceRunner, make_app
 
+from helpers.files import person, write_csv
+
 __all__ = (
     "LiveServer",
-    "WorkerProcess",
     "Reply",
-    "build_data",
+    "WorkerProcess",
     "add_key",
+    "build_data",
     "days_from_today",
     "dmy",
     "parse_raw",
@@ -196,8 +197,10 @@ class WorkerProcess(HttpClient):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "helpers.server", *self.args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         assert line, "the worker process did not start"
