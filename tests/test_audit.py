@@ -1,4 +1,4 @@
-"""The audit log (SPEC.md 5, lookup/audit.py): one record per answer with keyed hashes, grouped
+"""The audit log (SPEC.md 5, lookup/service/audit.py): one record per answer with keyed hashes, grouped
 writes, daily files, failure and recovery, fsync policies. Runs on asyncio and uvloop."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Keyed id hashes for the audit log (core/idhash.pyx, lookup/reference/idhash.py): both
-implementations give exactly what lookup/audit.py's hashlib formula gives, for any str (lone
+implementations give exactly what lookup/service/audit.py's hashlib formula gives, for any str (lone
 surrogates, whitespace, lower case, ids spanning several 128-byte blocks, the empty id) and any
 key of 1-64 bytes, and hash_ids_json gives orjson.dumps of the list byte for byte, whether the
 compiled batch hashes four ids at once (AVX2) or one at a time."""
@@ -19,7 +19,7 @@ SETTINGS = settings(
 )
 KEY = bytes(range(32))
 
-# lookup/audit.py's formula, written out independently of both implementations.
+# lookup/service/audit.py's formula, written out independently of both implementations.
 _FOLD = str.maketrans(
     {" ": None, "\t": None, "\r": None, "\n": None}
     | {chr(c): chr(c - 32) for c in range(ord("a"), ord("z") + 1)}

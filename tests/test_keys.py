@@ -1,4 +1,4 @@
-"""API clients (lookup/keys.py): keys shown once and stored hashed, scopes, gateway logins,
+"""API clients (lookup/service/clients.py): keys shown once and stored hashed, scopes, gateway logins,
 revocation seen by other workers, and the per-worker token bucket."""
 
 from __future__ import annotations

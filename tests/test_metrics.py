@@ -1,4 +1,4 @@
-"""Metrics (lookup/metrics.py): counters in shared memory summed over workers, and the
+"""Metrics (lookup/service/metrics.py): counters in shared memory summed over workers, and the
 Prometheus text format."""
 
 from __future__ import annotations
