@@ -21,6 +21,10 @@ default 1):
   metrics  the same single-lookup run against `lookup serve` with metrics on and with
            `--no-metrics` (target: under 5% apart).
 
+With `--against PYTHON` (the python of another checkout's virtual environment, e.g. the commit
+before a change) it measures only `single` and `batch`, of this checkout's service against that
+one's, in alternating rounds on the same store: the before/after of a change in one sitting.
+
 wrk must be installed (apt-get install wrk). Prints a JSON summary and a Markdown table;
 `--json-out FILE` also writes the JSON (benchmarks/run_all.py reads it).
 """
@@ -469,10 +473,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             [sys.executable, "-m", "lookup", "serve", "--data", str(data), "--workers", "1"],
         )
         batch_bytes = len(_post_batch(service.port, key, ids))
-        minimal = start(
-            "minimal",
-            [sys.executable, str(HERE / "minimal_app.py"), "--batch-bytes", str(batch_bytes)],
-        )
+        if args.against:  # the other checkout's service stands where the minimal app would
+            baseline = start(
+                "against",
+                [args.against, "-m", "lookup", "serve", "--data", str(data), "--workers", "1"],
+            )
+        else:
+            baseline = start(
+                "minimal",
+                [sys.executable, str(HERE / "minimal_app.py"), "--batch-bytes", str(batch_bytes)],
+            )
 
         def measure(server: Server, script: Path, seconds: float) -> dict[str, Any]:
             return wrk(
@@ -484,7 +494,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 seconds=seconds,
             )
 
-        for server in (service, minimal):  # warm-up: caches, the JIT-less interpreter's dicts
+        for server in (service, baseline):  # warm-up: caches, the JIT-less interpreter's dicts
             measure(server, single, 3)
             measure(server, batch, 2)
 
@@ -519,8 +529,24 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "ratios": [round(x, 3) for x in ratios],
             }
 
-        single_runs = paired(service, minimal, single, args.rounds)
-        batch_runs = paired(service, minimal, batch, args.rounds)
+        single_runs = paired(service, baseline, single, args.rounds)
+        batch_runs = paired(service, baseline, batch, args.rounds)
+        if args.against:
+            result["against"] = {
+                "python": args.against,
+                **{
+                    kind: {
+                        "ratio": round(runs["ratio"], 3),
+                        "pair_ratios": runs["ratios"],
+                        "this_rps": round(median_of(runs["a"]), 1),
+                        "against_rps": round(median_of(runs["b"]), 1),
+                        "steal": round(median_of(runs["a"] + runs["b"], "steal"), 3),
+                        "steal_max": max(r["steal"] for r in runs["a"] + runs["b"]),
+                    }
+                    for kind, runs in (("single", single_runs), ("batch", batch_runs))
+                },
+            }
+            return result
         svc_rps, min_rps = median_of(single_runs["a"]), median_of(single_runs["b"])
         result["single"] = {
             "service_rps": round(svc_rps),
@@ -549,7 +575,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for share in args.latency_shares:
             rate = share * svc_rps
             point = {"share_of_service_peak": share}
-            for server, label in ((service, "service"), (minimal, "minimal")):
+            for server, label in ((service, "service"), (baseline, "minimal")):
                 point[label] = openloop(
                     server.port,
                     ids,
@@ -638,6 +664,25 @@ def _post_batch(port: int, key: str, ids: Path) -> bytes:
 
 
 def markdown(r: dict[str, Any]) -> str:
+    if "against" in r:
+        st = r["settings"]
+        lines = [
+            "| measurement | this checkout | the other | ratio (median of pairs) | pairs |",
+            "|---|---|---|---|---|",
+        ]
+        for kind, unit in (("single", "req/s"), ("batch", "batches/s")):
+            a = r["against"][kind]
+            lines.append(
+                f"| {kind} | {a['this_rps']:,} {unit} | {a['against_rps']:,} {unit} | "
+                f"{a['ratio']:.3f}x | {min(a['pair_ratios']):.2f}-{max(a['pair_ratios']):.2f}x |"
+            )
+        steal = r["against"]["single"]
+        return "\n".join(lines) + (
+            f"\n\nStore: {r['rows']:,} rows; both `lookup serve --workers 1` pinned to core "
+            f"{st['server_core']}, wrk on core {st['client_core']}; {st['rounds']} alternating "
+            f"rounds of {st['duration_s']:g} s; steal median {steal['steal']:.0%} "
+            f"(at most {steal['steal_max']:.0%})."
+        )
     s, b, h = r["single"], r["batch"], r["latency_at_half_peak"]
     rows = [
         (
@@ -721,6 +766,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--skip-metrics", action="store_true")
+    p.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="compare with the service of another checkout's virtual environment python",
+    )
     p.add_argument("--json-out", metavar="FILE")
     # Internal: the pinned helper processes this script starts.
     p.add_argument("--openloop", action="store_true", help=argparse.SUPPRESS)
