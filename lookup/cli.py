@@ -10,13 +10,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lookup.errors import IdError, LookupServiceError
 from lookup.ingest.parallel import MAX_JOBS, MIN_SPLIT
 from lookup.store import DataDir, default_data_dir
+
+if TYPE_CHECKING:
+    from lookup.service.clients import ClientStore
 
 Handler = Callable[[argparse.Namespace], tuple[Any, str]]
 
@@ -192,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> tuple[Any, str]:
     return {"stopped": True}, "demo stopped"
 
 
-def _clients(args: argparse.Namespace):  # -> ClientStore, imported lazily like the others
+def _clients(args: argparse.Namespace) -> ClientStore:  # imported lazily like the others
     from lookup.service.clients import ClientStore
 
     return ClientStore(args.data)

@@ -19,7 +19,8 @@ from typing import TextIO
 
 from lookup.clock import today_in_vietnam
 from lookup.service.clients import ClientStore, md5_hex
-from lookup.store import DataDir, read_manifest
+from lookup.store import DataDir
+from lookup.store.manifest import read_manifest
 
 __all__ = ("demo", "curl_lines")
 

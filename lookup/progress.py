@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 
 class Progress:
     """Report phases and counts of a long command; silent unless enabled."""
 
-    def __init__(self, enabled: bool | None = None, stream=None) -> None:
+    def __init__(self, enabled: bool | None = None, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._phase = ""

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -40,6 +40,9 @@ from lookup._os import crash_point
 from lookup.schema import QUALITY_FLAGS
 from lookup.store import DataDir
 from lookup.store.manifest import snapshot_identity
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 __all__ = ("build", "BuildRejected")
 
@@ -136,7 +139,8 @@ class _Read:
         self.rows += later.rows
         self.invalid += later.invalid
         self.record_bytes += later.record_bytes
-        self.flagged = tuple(a + b for a, b in zip(self.flagged, later.flagged, strict=True))
+        (a1, a2, a4), (b1, b2, b4) = self.flagged, later.flagged
+        self.flagged = (a1 + b1, a2 + b2, a4 + b4)
         self.end, self.line = later.end, later.line
 
 
@@ -387,8 +391,8 @@ class _Rejects:
     def __init__(self, path: Path, *, header: bool = True) -> None:
         self.path = path
         self._header = header
-        self._file = None
-        self._writer = None
+        self._file: TextIO | None = None
+        self._writer: Writer | None = None
         self.count = 0
         self.rejected_rows = 0  # rows rejected for sharing a key (set by _find_shared_keys)
 
@@ -401,11 +405,12 @@ class _Rejects:
         if part is None:
             return
         self._open()
+        assert self._file is not None  # _open() opened it
         with open(part, newline="", encoding="utf-8") as rows:
             shutil.copyfileobj(rows, self._file)
         self.count += count
 
-    def _open(self) -> Any:
+    def _open(self) -> Writer:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115

@@ -12,9 +12,10 @@ import csv
 import gzip
 import io
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from lookup import _core
 from lookup.errors import ExtractError
@@ -79,8 +80,7 @@ class Extract:
             )
         if any("\udc80" <= ch <= "\udcff" for name in header for ch in name):
             raise ExtractError(f"{self.path}: not a CSV {kind}: the header is not valid UTF-8")
-        seen: set[str] = set()
-        duplicated = sorted({name for name in header if name in seen or seen.add(name)})
+        duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
         if duplicated:
             raise ExtractError(f"{self.path}: column given twice: {', '.join(duplicated)}")
         unknown = [name for name in header if name not in expected]
@@ -137,6 +137,7 @@ class Extract:
 
 def _open(path: str) -> io.BufferedReader:
     try:
-        return open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by Extract.close
+        # Closed by Extract.close. Typed BinaryIO for a buffer size but -1 or 1: a BufferedReader.
+        return cast(io.BufferedReader, open(path, "rb", buffering=1 << 20))  # noqa: SIM115
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open: {exc.strerror}") from exc

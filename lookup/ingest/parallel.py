@@ -19,7 +19,7 @@ import mmap
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from lookup import _core
 from lookup._os import die_with_parent
@@ -55,7 +55,7 @@ def range_starts(path: str, size: int, jobs: int) -> list[int]:
     return starts
 
 
-def _after_next_newline(f: Any) -> int:
+def _after_next_newline(f: BinaryIO) -> int:
     while chunk := f.read(SCAN_CHUNK):
         at = chunk.find(b"\n")
         if at >= 0:
@@ -134,7 +134,9 @@ class Worker:
         self._results.close()
 
 
-def _run(parent: int, name: str, results: Any, target: Callable[..., Any], args: tuple) -> None:
+def _run(
+    parent: int, name: str, results: Any, target: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
     """The worker's body: its result goes to the pipe as (failed, value)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
     try:

@@ -108,8 +108,8 @@ def count_line_ends(data: Any) -> int:
     """The line ends in data (a buffer: a window of an extract mapped in memory) as Rows counts
     them: \\n, \\r\\n and a lone \\r (a \\r at the end too). A build worker numbers its range's
     rows from the line ends before it (lookup/parallel.py)."""
-    data = bytes(data)
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    raw = bytes(data)
+    return raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
 
 
 def feed_build(

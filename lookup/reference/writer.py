@@ -25,7 +25,7 @@ class SnapshotWriter:
 
     def __init__(self, path: str, map_size: int) -> None:
         # One writer and no reader until publish: no lock file (DESIGN 4).
-        self._env = lmdb.open(
+        self._env: lmdb.Environment | None = lmdb.open(
             path, map_size=map_size, max_dbs=4, lock=False, sync=False, metasync=False,
             lib_version=0, subdir=True,
         )  # fmt: skip
@@ -44,7 +44,9 @@ class SnapshotWriter:
         An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
         with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
         """
-        db = self._env.open_db(name)
+        env = self._env
+        assert env is not None, "the writer is closed"
+        db = env.open_db(name)
         end = None if value_size < 0 else value_size
 
         def kept() -> Iterator[tuple[bytes, bytes]]:
@@ -62,7 +64,7 @@ class SnapshotWriter:
         written = 0
         stream = kept()
         while True:
-            with self._env.begin(write=True, db=db) as txn:
+            with env.begin(write=True, db=db) as txn:
                 added = txn.cursor().putmulti(islice(stream, COMMIT_EVERY), append=True)[1]
             written += added
             if added < COMMIT_EVERY:
@@ -70,7 +72,9 @@ class SnapshotWriter:
 
     def put(self, name: bytes, key: bytes, value: bytes) -> None:
         """Store one entry (the snapshot's identity in `meta`)."""
-        with self._env.begin(write=True, db=self._env.open_db(name)) as txn:
+        env = self._env
+        assert env is not None, "the writer is closed"
+        with env.begin(write=True, db=env.open_db(name)) as txn:
             txn.put(key, value)
 
     def close(self) -> None:
@@ -89,7 +93,8 @@ class SnapshotWriter:
 
 def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
     """Yield the values of each run of two or more equal keys in key-sorted items."""
-    previous_key, group = None, []
+    previous_key: bytes | None = None
+    group: list[bytes] = []
     for key, value in items:
         if key != previous_key:
             if len(group) > 1:

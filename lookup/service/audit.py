@@ -144,7 +144,7 @@ class AuditLog:
     # -- public -----------------------------------------------------------------------------
     def hash_id(self, id: str) -> str:
         """Return the keyed hash of an id: BLAKE2b-128 under the audit secret, 32 hex digits."""
-        return self._hasher.hash_id(id)  # type: ignore[no-any-return]
+        return self._hasher.hash_id(id)
 
     def record(
         self, *, client: str, endpoint: str, ids: Sequence[str],

@@ -15,6 +15,7 @@ readers only ever open what CURRENT named, so no partial snapshot is ever visibl
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import os
 import secrets
@@ -174,7 +175,7 @@ class DataDir:
         self.set_current(target.id)
         return target
 
-    def prune(self, keep: int) -> list[str]:
+    def prune(self, keep: int) -> builtins.list[str]:  # `list` here is DataDir.list
         """Delete all but the newest `keep` snapshots; the current one is always kept."""
         if keep < 1:
             raise StoreError("--keep must be at least 1")

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from lookup.clock import today_in_vietnam
 from lookup.schema import DELTA_COLUMNS, POPULATION_COLUMNS
@@ -70,7 +71,7 @@ def synthesize(
     changes: int = 0,
     invalid_rate: float = 0.0,
     workers: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Write a synthetic extract of `rows` people to `out`; optionally a population and delta.
 
     `as_of` (default today in Vietnam) is the day card windows are laid around. A `.gz` name
@@ -152,7 +153,7 @@ class _Shard:
     population_part: str | None
 
 
-def _run(shards: list[_Shard], workers: int | None) -> Iterator[dict]:
+def _run(shards: list[_Shard], workers: int | None) -> Iterator[dict[str, Any]]:
     """Yield the shards' results in order, drawn here or in a pool of processes."""
     workers = min(workers or _cpus(), len(shards))
     if workers <= 1:
@@ -176,7 +177,7 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _draw_shard(shard: _Shard) -> dict:
+def _draw_shard(shard: _Shard) -> dict[str, Any]:
     """Draw one shard into its part files; return its counts and the delta's candidates."""
     world, cal = _world(shard.seed), calendar_for(shard.as_of)
 
@@ -255,7 +256,7 @@ class _Stats:
         self.replaced += other.replaced
         self.five_year += other.five_year
 
-    def summary(self, rows: int) -> dict:
+    def summary(self, rows: int) -> dict[str, Any]:
         """Return the counts as the summary's fields."""
         flags = {
             name: sum(n for bits, n in self.flags.items() if bits & bit)
@@ -290,7 +291,7 @@ class _Totals:
         self.population = False
         self.kept: dict[int, Person] = {}
 
-    def add(self, result: dict) -> None:
+    def add(self, result: dict[str, Any]) -> None:
         """Add one shard's result."""
         self.stats.merge(result["stats"])
         invalid, pop = result["invalid"], result["population"]
@@ -304,7 +305,7 @@ class _Totals:
             self.mismatch_kinds.update(pop["population_mismatch_kinds"])
         self.kept.update(result["kept"])
 
-    def summary(self, rows: int) -> dict:
+    def summary(self, rows: int) -> dict[str, Any]:
         """Return the summary's counts."""
         summary = self.stats.summary(rows)
         summary.update(

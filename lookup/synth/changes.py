@@ -10,6 +10,7 @@ import bisect
 import datetime
 import random
 import unicodedata
+from typing import Any
 
 from lookup.synth import tables as data
 from lookup.synth.people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
@@ -126,7 +127,7 @@ class Population:
             self.uninsured += len(places)
         out.write_lines(list(map(",".join, records)))
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Return the population counts for the summary."""
         return {
             "population_not_insured": self.uninsured,
@@ -162,11 +163,11 @@ class Population:
         )
         return datetime.date.fromordinal(self.rng.randint(first, last.toordinal())).isoformat()
 
-    def _name_diacritics(self, record, person):
+    def _name_diacritics(self, record: list[str], person: Person) -> list[str] | None:
         bare = strip_tone_marks(record[1])
         return None if bare == record[1] else [record[0], bare, record[2], record[3]]
 
-    def _name_typo(self, record, person):
+    def _name_typo(self, record: list[str], person: Person) -> list[str] | None:
         rng, name = self.rng, record[1]
         for _ in range(10):
             k = rng.randrange(1, len(name))
@@ -182,7 +183,7 @@ class Population:
                 return [record[0], typo, record[2], record[3]]
         return None
 
-    def _name_swap(self, record, person):
+    def _name_swap(self, record: list[str], person: Person) -> list[str] | None:
         surname, middle, given = person.name_parts
         if not surname:
             return None  # minority pattern: no separate given name
@@ -193,7 +194,7 @@ class Population:
         name = " ".join(part for part in (surname, middle, other) if part)
         return [record[0], name, record[2], record[3]]
 
-    def _dob_changed(self, record, person):
+    def _dob_changed(self, record: list[str], person: Person) -> list[str] | None:
         rng, dob = self.rng, record[2]
         if len(dob) == 4:
             new = str(int(dob) + rng.choice((-1, 1)))
@@ -208,7 +209,7 @@ class Population:
             new = d.isoformat()
         return [record[0], record[1], new, record[3]]
 
-    def _gender(self, record, person):
+    def _gender(self, record: list[str], person: Person) -> list[str] | None:
         g = record[3]
         new = {"1": "2", "2": "1", "3": "1"}[g] if self.rng.random() < 0.9 or g == "3" else "3"
         return [record[0], record[1], record[2], new]
@@ -240,7 +241,7 @@ class DeltaPlan:
         lo = bisect.bisect_left(self.candidates, first)
         return self.candidates[lo : bisect.bisect_left(self.candidates, end)]
 
-    def write(self, out: OutFile, kept: dict[int, Person]) -> dict:
+    def write(self, out: OutFile, kept: dict[int, Person]) -> dict[str, Any]:
         """Write the delta: changes to kept people, deletions, then newcomers.
 
         `kept` holds the candidates as generated, less those a build rejects (broken rows and

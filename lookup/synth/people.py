@@ -125,7 +125,7 @@ class Block:
         self.year: list[int] = []
         self.te_limit: dict[int, int] = {}  # person -> last day of the TE card (DOMAIN.md 3)
         self.valid_from: list[int] = []
-        self.place: list[tuple] = []
+        self.place: list[tuple[str, bool, str, list[str]]] = []
 
     def lines(self) -> list[str]:
         """Return the CSV lines (without line ends)."""
@@ -176,11 +176,11 @@ class PersonMaker:
         self.born_elsewhere = [_t(share) for share in world.born_elsewhere]
 
     # -- bulk random draws -------------------------------------------------------------
-    def u16(self, n: int) -> array:
+    def u16(self, n: int) -> array[int]:
         """Return n random 16-bit integers."""
         return draw_u16(self.rng, n)
 
-    def u32(self, n: int) -> array:
+    def u32(self, n: int) -> array[int]:
         """Return n random 32-bit integers."""
         return draw_u32(self.rng, n)
 
@@ -234,7 +234,9 @@ class PersonMaker:
         )
         return b.person(0)
 
-    def _people(self, b: Block, ages, dobs, group) -> None:
+    def _people(
+        self, b: Block, ages: list[int] | None, dobs: list[int] | None, group: str | None
+    ) -> None:
         """Draw where people live, their ages, birth days, groups (DOMAIN.md 2) and sex."""
         w, cal, n = self.w, self.cal, b.n
         today, first = cal.today, Calendar.FIRST

@@ -19,7 +19,7 @@ import unicodedata
 from array import array
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TypeVar
 
 from lookup.synth import tables as data
 from lookup.schema import COLUMNS  # SPEC.md 1.1, in the spec's order
@@ -67,6 +67,8 @@ __all__ = (
     ISSUER,
 ) = range(len(COLUMNS))
 
+_T = TypeVar("_T")
+
 BITS = 16  # weighted tables have 2**16 slots: shares down to 1/65536 keep their weight
 ISLAND_WEIGHT = 0.03  # an island ward holds few people next to a mainland one
 
@@ -85,11 +87,11 @@ def unquote(field: str) -> str:
     return field
 
 
-def weighted_table(pairs: Sequence[tuple[Any, float]], bits: int = BITS) -> list:
+def weighted_table(pairs: Sequence[tuple[_T, float]], bits: int = BITS) -> list[_T]:
     """Spread values over 2**bits slots by weight, so a draw is `table[getrandbits(bits)]`."""
     total = sum(w for _, w in pairs)
     slots = 1 << bits
-    table: list = []
+    table: list[_T] = []
     cum = 0.0
     for value, weight in pairs:
         cum += weight
@@ -278,7 +280,9 @@ class World:
         return hospitals + stations
 
     @staticmethod
-    def _places(rng: random.Random, p: Province) -> list[tuple[tuple, float]]:
+    def _places(
+        rng: random.Random, p: Province
+    ) -> list[tuple[tuple[str, bool, str, list[str]], float]]:
         """List weighted places: ((", ward, district, province" quoted tail, island,
         district issuer, street prefixes), weight)."""
         region = region_of(p.cccd)
@@ -334,7 +338,7 @@ P32 = 1 << 32  # random draws in bulk are 32-bit integers: u < share * P32 happe
 BIG_ENDIAN = sys.byteorder == "big"
 
 
-def draw_u16(rng: random.Random, n: int) -> array:
+def draw_u16(rng: random.Random, n: int) -> array[int]:
     """Return n random 16-bit integers from one call of the generator (the same on any CPU)."""
     a = array("H", rng.getrandbits(16 * n).to_bytes(2 * n, "little"))
     if BIG_ENDIAN:
@@ -342,7 +346,7 @@ def draw_u16(rng: random.Random, n: int) -> array:
     return a
 
 
-def draw_u32(rng: random.Random, n: int) -> array:
+def draw_u32(rng: random.Random, n: int) -> array[int]:
     """Return n random 32-bit integers from one call of the generator (the same on any CPU)."""
     a = array("I", rng.getrandbits(32 * n).to_bytes(4 * n, "little"))
     if BIG_ENDIAN:

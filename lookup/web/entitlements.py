@@ -49,7 +49,7 @@ def parse_facility(value: Any) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, "facility", "facility: must be a string, e.g. 01832")
     try:
-        return _core.parse_facility(value)  # type: ignore[no-any-return]
+        return _core.parse_facility(value)
     except IdError as exc:
         raise ApiError(400, "facility", str(exc)) from None
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from lookup.query import Entitlements
 from lookup.errors import LookupServiceError
-from lookup.store import DataDir, read_manifest
+from lookup.store import DataDir
+from lookup.store.manifest import read_manifest
 from lookup.web.errors import ApiError
 
 __all__ = ("Snapshot", "SnapshotWatcher", "require_snapshot")
