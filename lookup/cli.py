@@ -63,10 +63,16 @@ def cmd_synth(args: argparse.Namespace) -> tuple[Any, str]:
     if args.delta and not args.changes:
         raise _UsageError("--delta needs --changes N")
     summary = synthesize(
-        args.out, args.rows, seed=args.seed, as_of=args.as_of, population=args.population,
-        mismatch_rate=args.mismatch_rate, delta=args.delta, changes=args.changes or 0,
+        args.out,
+        args.rows,
+        seed=args.seed,
+        as_of=args.as_of,
+        population=args.population,
+        mismatch_rate=args.mismatch_rate,
+        delta=args.delta,
+        changes=args.changes or 0,
         invalid_rate=args.invalid_rate,
-    )  # fmt: skip
+    )
     extra = "".join(f", {k} {summary[k]}" for k in ("population", "delta") if summary.get(k))
     return summary, f"wrote {args.rows:,} rows to {args.out} in {summary['seconds']:.1f}s{extra}"
 
@@ -76,11 +82,18 @@ def cmd_build(args: argparse.Namespace) -> tuple[Any, str]:
     from lookup.progress import Progress
 
     summary = build(
-        _data(args), args.extract, rejects_path=args.rejects,
-        max_reject_ratio=args.max_reject_ratio, jobs=args.jobs, progress=Progress(),
-    )  # fmt: skip
-    rejected = f", {summary['rejected']:,} rejected (see {summary['rejects_file']})" if summary[
-        "rejected"] else ""  # fmt: skip
+        _data(args),
+        args.extract,
+        rejects_path=args.rejects,
+        max_reject_ratio=args.max_reject_ratio,
+        jobs=args.jobs,
+        progress=Progress(),
+    )
+    rejected = (
+        f", {summary['rejected']:,} rejected (see {summary['rejects_file']})"
+        if summary["rejected"]
+        else ""
+    )
     return summary, (
         f"published snapshot {summary['snapshot']}: {summary['published']:,} people"
         f"{rejected}, {summary['seconds']:.1f}s"
@@ -145,9 +158,13 @@ def cmd_keys_add(args: argparse.Namespace) -> tuple[Any, str]:
         raise _UsageError("--username and --password go together (the client's gateway login)")
     try:
         key = _clients(args).add(
-            args.name, args.scopes.split(","), username=args.username, password=args.password,
-            rate_per_s=args.rate, burst=args.burst,
-        )  # fmt: skip
+            args.name,
+            args.scopes.split(","),
+            username=args.username,
+            password=args.password,
+            rate_per_s=args.rate,
+            burst=args.burst,
+        )
     except InvalidClient as exc:
         raise _UsageError(str(exc)) from None
     client = next(c for c in _clients(args).list() if c["name"] == args.name)
@@ -180,9 +197,13 @@ def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
     from lookup.service.supervisor import serve
 
     status = serve(
-        args.data, host=args.host, port=args.port, workers=args.workers,
-        audit_fsync=args.audit_fsync, metrics=args.metrics,
-    )  # fmt: skip
+        args.data,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        audit_fsync=args.audit_fsync,
+        metrics=args.metrics,
+    )
     if status:
         raise _Failed("workers had to be killed: they did not stop within the drain timeout")
     return {"stopped": True}, "stopped: every worker drained and exited"
@@ -209,9 +230,11 @@ def _data(args: argparse.Namespace) -> DataDir:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--data", default=default_data_dir(), metavar="DIR",
+        "--data",
+        default=default_data_dir(),
+        metavar="DIR",
         help="data directory (default: $LOOKUP_DATA or ./data)",
-    )  # fmt: skip
+    )
     common.add_argument("--json", action="store_true", help="print a machine-readable summary")
 
     parser = argparse.ArgumentParser(

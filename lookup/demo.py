@@ -22,7 +22,7 @@ from lookup.service.clients import ClientStore, md5_hex
 from lookup.store import DataDir
 from lookup.store.manifest import read_manifest
 
-__all__ = ("demo", "curl_lines")
+__all__ = ("curl_lines", "demo")
 
 EXTRACT = "demo-extract.csv.gz"
 ROWS = 200_000
@@ -37,9 +37,14 @@ OFFICER_CCCD = "001190000001"
 
 
 def demo(
-    data_dir: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int | None = None,
-    rows: int = ROWS, out: TextIO | None = None,
-) -> None:  # fmt: skip
+    data_dir: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int | None = None,
+    rows: int = ROWS,
+    out: TextIO | None = None,
+) -> None:
     """Synthesise, build, make a demo key, serve and print ready-to-paste curl lines."""
     from lookup.ingest.build import build
     from lookup.progress import Progress
@@ -63,8 +68,11 @@ def demo(
     else:
         source = str((read_manifest(data.current_path()) or {}).get("source", ""))
         if not source.endswith(EXTRACT):
-            say(out, f"note: serving the existing snapshot {data.current_id()}, not built from "
-                f"{EXTRACT}; the example ids below may answer 050")  # fmt: skip
+            say(
+                out,
+                f"note: serving the existing snapshot {data.current_id()}, not built from "
+                f"{EXTRACT}; the example ids below may answer 050",
+            )
     key = _demo_client(data.root)
     examples = pick_examples(extract)
 

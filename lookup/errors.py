@@ -1,6 +1,6 @@
 """Errors the package raises; each message says what is wrong and, where it can, what to do."""
 
-__all__ = ("LookupServiceError", "IdError", "RowError", "ExtractError", "StoreError")
+__all__ = ("ExtractError", "IdError", "LookupServiceError", "RowError", "StoreError")
 
 
 class LookupServiceError(Exception):

@@ -11,6 +11,7 @@ from lookup.store import DataDir
 
 __all__ = ("Entitlements",)
 
+
 class Entitlements:
     """Answers from one published snapshot: `answer(id)` and `answer_many(ids)` give JSON bytes."""
 

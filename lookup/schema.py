@@ -30,14 +30,34 @@ __all__ = (
 
 # SPEC.md 1.1, in the order the spec lists them (and lookup synth writes them).
 COLUMNS = (
-    "cccd", "bhxh_code", "card_no", "full_name", "dob", "gender", "address", "facility_code",
-    "valid_from", "valid_to", "five_year_date", "region_code", "status", "managed_by",
-    "prev_card_no", "prev_valid_to", "issuer",
-)  # fmt: skip
+    "cccd",
+    "bhxh_code",
+    "card_no",
+    "full_name",
+    "dob",
+    "gender",
+    "address",
+    "facility_code",
+    "valid_from",
+    "valid_to",
+    "five_year_date",
+    "region_code",
+    "status",
+    "managed_by",
+    "prev_card_no",
+    "prev_valid_to",
+    "issuer",
+)
 OPTIONAL = (
-    "address", "five_year_date", "region_code", "status", "managed_by", "prev_card_no",
-    "prev_valid_to", "issuer",
-)  # fmt: skip
+    "address",
+    "five_year_date",
+    "region_code",
+    "status",
+    "managed_by",
+    "prev_card_no",
+    "prev_valid_to",
+    "issuer",
+)
 REQUIRED = tuple(name for name in COLUMNS if name not in OPTIONAL)
 DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
 DELTA_COLUMNS = ("op",) + COLUMNS  # SPEC.md 1.2: op first
@@ -111,9 +131,25 @@ ELIGIBLE = frozenset({"000", "001", "002", "004"})
 
 # DESIGN.md 6 and SPEC.md 3.1 result codes.
 RESULT_CODES = (
-    "000", "001", "002", "003", "004", "010", "050", "060", "061", "070", "100", "110",
-    "120", "121", "122", "123", "124", "205",
-)  # fmt: skip
+    "000",
+    "001",
+    "002",
+    "003",
+    "004",
+    "010",
+    "050",
+    "060",
+    "061",
+    "070",
+    "100",
+    "110",
+    "120",
+    "121",
+    "122",
+    "123",
+    "124",
+    "205",
+)
 
 
 class Route(NamedTuple):

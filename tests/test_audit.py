@@ -1,5 +1,5 @@
-"""The audit log (SPEC.md 5, lookup/service/audit.py): one record per answer with keyed hashes, grouped
-writes, daily files, failure and recovery, fsync policies. Runs on asyncio and uvloop."""
+"""The audit log (SPEC.md 5, lookup/service/audit.py): one record per answer with keyed hashes,
+grouped writes, daily files, failure and recovery, fsync policies. Runs on asyncio and uvloop."""
 
 from __future__ import annotations
 

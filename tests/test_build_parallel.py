@@ -1,5 +1,5 @@
-"""`lookup build --jobs N`: workers read byte ranges of the extract (lookup/ingest/parallel.py), and the
-snapshot and rejects file are the serial build's, byte for byte, on both implementations: rows
+"""`lookup build --jobs N`: workers read byte ranges of the extract (lookup/ingest/parallel.py), and
+the snapshot and rejects file are the serial build's, byte for byte, on both implementations: rows
 sharing keys across ranges, invalid rows in every range, blank lines, quoted line ends, and a
 quoted value spanning lines across a cut (the ranges after it are read again)."""
 

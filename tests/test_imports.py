@@ -79,10 +79,10 @@ def test_public_names_are_pinned():
     )
     assert lookup.web.__all__ == ("ServiceConfig", "ServiceRunner", "make_app")
     assert lookup.errors.__all__ == (
-        "LookupServiceError",
-        "IdError",
-        "RowError",
         "ExtractError",
+        "IdError",
+        "LookupServiceError",
+        "RowError",
         "StoreError",
     )
 

@@ -1,5 +1,5 @@
-"""API clients (lookup/service/clients.py): keys shown once and stored hashed, scopes, gateway logins,
-revocation seen by other workers, and the per-worker token bucket."""
+"""API clients (lookup/service/clients.py): keys shown once and stored hashed, scopes, gateway
+logins, revocation seen by other workers, and the per-worker token bucket."""
 
 from __future__ import annotations
 

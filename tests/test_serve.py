@@ -1,6 +1,7 @@
-"""`lookup serve` and `lookup demo` as real processes on loopback (lookup/service/supervisor.py, demo.py):
-workers restarted after SIGKILL, a SIGTERM drain that completes in-flight requests, and an audit
-record for every answer a client received, even from a worker killed mid-load (SPEC.md 5)."""
+"""`lookup serve` and `lookup demo` as real processes on loopback (lookup/service/supervisor.py,
+demo.py): workers restarted after SIGKILL, a SIGTERM drain that completes in-flight requests, and
+an audit record for every answer a client received, even from a worker killed mid-load (SPEC.md
+5)."""
 
 from __future__ import annotations
 

@@ -8,10 +8,11 @@ The build streams: rows are validated one at a time by the core and handed to ex
                people cccd -> record
                bhxh   bhxh -> cccd + line
                cards  card -> cccd + line + which       (current and previous card codes)
-             with --jobs N, in N processes over byte ranges of a plain extract (lookup.ingest.parallel):
-             each worker sorts its range into sorters of its own and hands their sorted runs to
-             the parent's sorters, which merge them after their own: entries of equal keys stay
-             in line order, so the result is the serial read's, byte for byte
+             with --jobs N, in N processes over byte ranges of a plain extract
+             (lookup.ingest.parallel): each worker sorts its range into sorters of its own and
+             hands their sorted runs to the parent's sorters, which merge them after their own:
+             entries of equal keys stay in line order, so the result is the serial read's, byte
+             for byte
     check    merge ids, bhxh, cards: every line in a group of equal keys is rejected
     write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages)
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
@@ -31,12 +32,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 
 from lookup import _core
-
-from lookup.ingest import parallel
+from lookup._os import crash_point
 from lookup.errors import StoreError
+from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.progress import Progress
-from lookup._os import crash_point
 from lookup.schema import QUALITY_FLAGS
 from lookup.store import DataDir
 from lookup.store.manifest import snapshot_identity
@@ -44,7 +44,7 @@ from lookup.store.manifest import snapshot_identity
 if TYPE_CHECKING:
     from _csv import Writer
 
-__all__ = ("build", "BuildRejected")
+__all__ = ("BuildRejected", "build")
 
 # Per sorter, shared by the processes of a parallel read: four sorters stay near 1 GB in all,
 # whatever the extract size.
@@ -186,11 +186,21 @@ def _read_ranges(
     workers: list[parallel.Worker] = []
     try:
         for index in range(1, len(starts)):
-            workers.append(parallel.Worker(
-                f"build worker {index} (bytes {starts[index]:,}-{ends[index]:,} of {extract.path})",
-                _read_range, extract.path, extract.columns, starts[index], ends[index],
-                sorters.directory / f"range-{index}", sorters.memory, tally, index,
-            ))  # fmt: skip
+            workers.append(
+                parallel.Worker(
+                    f"build worker {index} "
+                    f"(bytes {starts[index]:,}-{ends[index]:,} of {extract.path})",
+                    _read_range,
+                    extract.path,
+                    extract.columns,
+                    starts[index],
+                    ends[index],
+                    sorters.directory / f"range-{index}",
+                    sorters.memory,
+                    tally,
+                    index,
+                )
+            )
         crash_point("workers-started")
 
         def report(at: int, rows: int) -> None:
@@ -253,9 +263,15 @@ def _feed(
         if stop is not None:
             lines.stop_at(stop - extract.start)
         rows, invalid, record_bytes, flagged = _core.feed_build(
-            lines, validator, sorters.ids, sorters.people, sorters.bhxh, sorters.cards,
-            rejects.add, tick,
-        )  # fmt: skip
+            lines,
+            validator,
+            sorters.ids,
+            sorters.people,
+            sorters.bhxh,
+            sorters.cards,
+            rejects.add,
+            tick,
+        )
     return _Read(rows, invalid, record_bytes, flagged, extract.start + lines.offset, lines.line)
 
 
@@ -343,9 +359,12 @@ def _write_store(
         ):
             progress.phase(f"writing {name}", total=len(sorter))
             counts[name] = writer.append(
-                name.encode(), sorter.items(), value_size=8 if by_value else -1,
-                skip=rejected, skip_by_value=by_value,
-            )  # fmt: skip
+                name.encode(),
+                sorter.items(),
+                value_size=8 if by_value else -1,
+                skip=rejected,
+                skip_by_value=by_value,
+            )
             crash_point(f"after-write-{name}")
         writer.put(b"meta", b"manifest", orjson.dumps(identity))
     return counts
@@ -413,7 +432,7 @@ class _Rejects:
     def _open(self) -> Writer:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._file = open(self.path, "w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             if self._header:
                 self._writer.writerow(("line", "field", "reason"))

@@ -16,13 +16,13 @@ import lmdb
 import orjson
 
 from lookup import _core
+from lookup._os import crash_point
 from lookup.errors import RowError, StoreError
 from lookup.ingest.extract import Extract
-from lookup._os import crash_point
 from lookup.store import DataDir
 from lookup.store.manifest import snapshot_identity
 
-__all__ = ("apply_delta", "DeltaRejected")
+__all__ = ("DeltaRejected", "apply_delta")
 
 MAX_ERRORS_SHOWN = 20
 
@@ -55,10 +55,17 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
         delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
         # The staging copy has one writer and no reader until publish: no lock file (DESIGN 4).
         env = lmdb.open(
-            str(staging), map_size=2 * parent_size + 2 * delta_bytes + 64 * 2**20, max_dbs=4,
-            lock=False, sync=False, metasync=False, subdir=True,
-        )  # fmt: skip
-        identity = snapshot_identity(snapshot_id, "delta", path, core=_core.CORE, parent=parent.name)
+            str(staging),
+            map_size=2 * parent_size + 2 * delta_bytes + 64 * 2**20,
+            max_dbs=4,
+            lock=False,
+            sync=False,
+            metasync=False,
+            subdir=True,
+        )
+        identity = snapshot_identity(
+            snapshot_id, "delta", path, core=_core.CORE, parent=parent.name
+        )
         try:
             counts = _apply(env, ops, path, identity)
             env.sync(True)

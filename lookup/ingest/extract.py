@@ -32,8 +32,8 @@ class Extract:
     find a rejected row with `sed -n 'Np'` even when quoted values span lines.
 
     `Extract(path, start=S, line=N, columns=C)` reads a range of a plain (not gzip) extract whose
-    header was read already: the rows from byte S, which starts physical line N (lookup.ingest.build's
-    workers read ranges of a big extract so).
+    header was read already: the rows from byte S, which starts physical line N (the workers of
+    lookup.ingest.build read ranges of a big extract so).
     """
 
     def __init__(
@@ -138,6 +138,6 @@ class Extract:
 def _open(path: str) -> io.BufferedReader:
     try:
         # Closed by Extract.close. Typed BinaryIO for a buffer size but -1 or 1: a BufferedReader.
-        return cast(io.BufferedReader, open(path, "rb", buffering=1 << 20))  # noqa: SIM115
+        return cast(io.BufferedReader, open(path, "rb", buffering=1 << 20))
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open: {exc.strerror}") from exc

@@ -4,8 +4,8 @@ A plain extract is cut into byte ranges at line ends: each range after the first
 after the first `\\n` at or after its share of the file. That is where a row starts unless a
 quoted value spanning lines straddles the cut (RFC 4180 allows it; it is rare). So the reader of
 a range stops at the first row boundary at or past the next range's start (csvrows.Rows.stop_at)
-and says where it stopped: if that is not the next range's start, lookup.ingest.build throws away what
-the later ranges read and reads the rest again itself.
+and says where it stopped: if that is not the next range's start, lookup.ingest.build throws away
+what the later ranges read and reads the rest again itself.
 
 A worker numbers its rows with physical lines, as the serial read does: it counts the line ends
 before its range first (`line_at`). Workers are forked, so they share the parent's imports and
@@ -25,7 +25,7 @@ from lookup import _core
 from lookup._os import die_with_parent
 from lookup.errors import ExtractError, StoreError
 
-__all__ = ("MIN_SPLIT", "MAX_JOBS", "default_jobs", "range_starts", "line_at", "Tally", "Worker")
+__all__ = ("MAX_JOBS", "MIN_SPLIT", "Tally", "Worker", "default_jobs", "line_at", "range_starts")
 
 MIN_SPLIT = 32 * 2**20  # a smaller extract is read in one process: forking would not pay
 MAX_JOBS = 4  # past this the serial check and write phases dominate; memory is split per job

@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 
 from lookup.errors import RowError
 
-__all__ = ("Rows", "feed_build", "count_line_ends", "FIELD_LIMIT", "PROGRESS_EVERY")
+__all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
 # A name or address is at most a few hundred bytes; a bigger field means broken quoting.
 FIELD_LIMIT = 64 * 1024

@@ -8,18 +8,18 @@ Years 1800-2299 are the range the CCCD century digit covers (DOMAIN.md 1).
 from __future__ import annotations
 
 __all__ = (
-    "MIN_YEAR",
     "MAX_YEAR",
-    "pack",
-    "unpack",
-    "is_leap",
+    "MIN_YEAR",
+    "day_before",
     "days_in_month",
+    "format_date",
+    "is_leap",
     "is_real_date",
     "latest_day",
-    "day_before",
-    "format_date",
+    "pack",
     "parse_date",
     "parse_dob",
+    "unpack",
 )
 
 MIN_YEAR = 1800

@@ -12,7 +12,7 @@ import re
 
 from lookup.errors import IdError
 
-__all__ = ("parse_id", "parse_facility")
+__all__ = ("parse_facility", "parse_id")
 
 # DESIGN 2 step 1: the characters a paste may carry that are not part of the id.
 _DROPPED = frozenset(" \t\r\n")

@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from lookup.schema import GENDERS, MANAGED_BY, REGIONS, STATUSES
 
 __all__ = (
-    "VERSION",
+    "GENDERS",
     "HEADER",
     "HEADER_SIZE",
-    "GENDERS",
-    "STATUSES",
     "MANAGED_BY",
     "REGIONS",
+    "STATUSES",
+    "VERSION",
     "Record",
-    "encode",
-    "decode",
-    "cccd_key",
-    "key_to_cccd",
     "bhxh_key",
+    "cccd_key",
+    "decode",
+    "encode",
     "key_to_bhxh",
+    "key_to_cccd",
 )
 
 VERSION = 1
@@ -39,7 +39,6 @@ _Header = namedtuple(
     "version gender status managed_by region reserved name_len address_len issuer_len"
     " dob valid_from valid_to five_year prev_valid_to card_no facility prev_card_no",
 )
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,20 +10,20 @@ import re
 from typing import Any
 
 from lookup.reference import dates
-from lookup.schema import ELIGIBLE, MESSAGES
 from lookup.reference.record import Record
+from lookup.schema import ELIGIBLE, MESSAGES
 
 __all__ = (
-    "MESSAGES",
-    "ELIGIBLE",
     "COVERAGE_PCT",
-    "malformed",
-    "not_found",
+    "ELIGIBLE",
+    "MESSAGES",
     "data_error",
+    "entitlement",
     "holds_id",
     "is_sound",
+    "malformed",
+    "not_found",
     "te_limit",
-    "entitlement",
 )
 
 Body = dict[str, Any]

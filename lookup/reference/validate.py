@@ -17,7 +17,7 @@ from lookup.errors import RowError
 from lookup.reference import dates, record
 from lookup.schema import PROVINCES
 
-__all__ = ("ValidRow", "RowValidator", "PROVINCES", "normalise_text")
+__all__ = ("PROVINCES", "RowValidator", "ValidRow", "normalise_text")
 
 # Data-quality flags (DESIGN 5): kept and counted, never a rejection.
 QUALITY_SEX_OR_CENTURY = 1

@@ -26,9 +26,15 @@ class SnapshotWriter:
     def __init__(self, path: str, map_size: int) -> None:
         # One writer and no reader until publish: no lock file (DESIGN 4).
         self._env: lmdb.Environment | None = lmdb.open(
-            path, map_size=map_size, max_dbs=4, lock=False, sync=False, metasync=False,
-            lib_version=0, subdir=True,
-        )  # fmt: skip
+            path,
+            map_size=map_size,
+            max_dbs=4,
+            lock=False,
+            sync=False,
+            metasync=False,
+            lib_version=0,
+            subdir=True,
+        )
 
     def append(
         self,

@@ -47,7 +47,7 @@ from lookup import _core
 from lookup._os import write_durably
 from lookup.errors import LookupServiceError
 
-__all__ = ("AuditLog", "AuditUnavailable", "FSYNC_POLICIES", "load_secret")
+__all__ = ("FSYNC_POLICIES", "AuditLog", "AuditUnavailable", "load_secret")
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,14 @@ class AuditLog:
     RETRY_S = 0.5
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, worker: str, fsync: str = "interval",
-        secret: bytes, clock: Callable[[], float] = time.time,
-    ) -> None:  # fmt: skip
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        worker: str,
+        fsync: str = "interval",
+        secret: bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {fsync!r}")
         if not WORKER.fullmatch(worker):
@@ -147,9 +152,15 @@ class AuditLog:
         return self._hasher.hash_id(id)
 
     def record(
-        self, *, client: str, endpoint: str, ids: Sequence[str],
-        results: Sequence[str] | orjson.Fragment, snapshot: str | None, officer: str | None = None,
-    ) -> asyncio.Future[None]:  # fmt: skip
+        self,
+        *,
+        client: str,
+        endpoint: str,
+        ids: Sequence[str],
+        results: Sequence[str] | orjson.Fragment,
+        snapshot: str | None,
+        officer: str | None = None,
+    ) -> asyncio.Future[None]:
         """Queue one record; await the result: done once written (os.write), else AuditUnavailable.
 
         `results` are the answers' codes, or already a JSON array of them (a batch's, from
@@ -331,8 +342,11 @@ class AuditLog:
     def _fail(self, exc: BaseException) -> None:
         self.last_error = _describe(exc)
         if self._healthy:
-            log.error("audit log %s: %s; lookups get 503 until it recovers", self.directory,
-                      self.last_error)  # fmt: skip
+            log.error(
+                "audit log %s: %s; lookups get 503 until it recovers",
+                self.directory,
+                self.last_error,
+            )
         self._healthy = False
         self._retry_at = time.monotonic() + self.RETRY_S
         self._dirty = False

@@ -27,16 +27,16 @@ from typing import Any
 
 import orjson
 
-from lookup.errors import LookupServiceError
 from lookup._os import write_durably
+from lookup.errors import LookupServiceError
 
 __all__ = (
-    "SCOPES",
-    "DEFAULT_RATE",
     "DEFAULT_BURST",
+    "DEFAULT_RATE",
+    "SCOPES",
     "Client",
-    "ClientStore",
     "ClientError",
+    "ClientStore",
     "InvalidClient",
     "RateLimiter",
     "md5_hex",
@@ -220,9 +220,12 @@ class ClientStore:
         gateway, client = found
         expected = base64.b64decode(gateway["hash"])
         got = _stretch(
-            password_md5_hex, base64.b64decode(gateway["salt"]), gateway["n"], gateway["r"],
+            password_md5_hex,
+            base64.b64decode(gateway["salt"]),
+            gateway["n"],
+            gateway["r"],
             gateway["p"],
-        )  # fmt: skip
+        )
         if not hmac.compare_digest(expected, got):
             return None
         if len(self._login_cache) >= LOGIN_CACHE_MAX:

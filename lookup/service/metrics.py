@@ -141,50 +141,66 @@ class Metrics:
             out.extend(samples)
 
         family(
-            "lookup_requests_total", "counter", "HTTP requests answered, by route and status.",
+            "lookup_requests_total",
+            "counter",
+            "HTTP requests answered, by route and status.",
             (
                 f'lookup_requests_total{{route="{route}",status="{status}"}} {n}\n'
                 for r, route in enumerate(ROUTES)
                 for s, status in enumerate((*map(str, STATUSES), "other"))
                 if (n := t[REQUESTS + r * NS + s])
             ),
-        )  # fmt: skip
+        )
         family(
-            "lookup_request_duration_seconds", "histogram",
-            "Time from request to response, by route.", self._histogram(t),
-        )  # fmt: skip
+            "lookup_request_duration_seconds",
+            "histogram",
+            "Time from request to response, by route.",
+            self._histogram(t),
+        )
         family(
-            "lookup_results_total", "counter", "Answers by result code (SPEC.md 3.1).",
+            "lookup_results_total",
+            "counter",
+            "Answers by result code (SPEC.md 3.1).",
             (
                 f'lookup_results_total{{code="{code}"}} {n}\n'
                 for i, code in enumerate(RESULT_CODES)
                 if (n := t[RESULTS + i])
             ),
-        )  # fmt: skip
+        )
         family(
-            "lookup_snapshot_info", "gauge", "The snapshot this worker answers from.",
-            [f'lookup_snapshot_info{{snapshot="{_escape(snapshot_id)}"}} 1\n'] if snapshot_id
+            "lookup_snapshot_info",
+            "gauge",
+            "The snapshot this worker answers from.",
+            [f'lookup_snapshot_info{{snapshot="{_escape(snapshot_id)}"}} 1\n']
+            if snapshot_id
             else [],
-        )  # fmt: skip
+        )
         family(
-            "lookup_snapshot_age_seconds", "gauge", "Seconds since the served snapshot was built.",
+            "lookup_snapshot_age_seconds",
+            "gauge",
+            "Seconds since the served snapshot was built.",
             [f"lookup_snapshot_age_seconds {snapshot_age_s:.3f}\n"]
-            if snapshot_age_s is not None else [],
-        )  # fmt: skip
+            if snapshot_age_s is not None
+            else [],
+        )
         family(
-            "lookup_audit_backlog", "gauge",
+            "lookup_audit_backlog",
+            "gauge",
             "Audit records accepted but not yet written, in the answering worker.",
             [f"lookup_audit_backlog {int(audit_backlog)}\n"],
-        )  # fmt: skip
+        )
         family(
-            "lookup_worker_restarts_total", "counter",
+            "lookup_worker_restarts_total",
+            "counter",
             "Workers the supervisor restarted after they died.",
             [f"lookup_worker_restarts_total {self._slots[RESTARTS]}\n"],
-        )  # fmt: skip
+        )
         family(
-            "lookup_workers", "gauge", "Worker processes serving.",
+            "lookup_workers",
+            "gauge",
+            "Worker processes serving.",
             [f"lookup_workers {self._slots[WORKERS]}\n"],
-        )  # fmt: skip
+        )
         return "".join(out)
 
     def _histogram(self, t: list[float]) -> Iterable[str]:

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from lookup.service.audit import FSYNC_POLICIES, load_secret
 from lookup._os import die_with_parent
 from lookup.errors import LookupServiceError
+from lookup.service.audit import FSYNC_POLICIES, load_secret
 from lookup.service.clients import ClientStore
 from lookup.service.metrics import SharedCounters
 from lookup.store import DataDir
@@ -77,7 +77,7 @@ def serve(
     ClientStore(data_dir)
     # Imported (not run) before the fork so workers share the pages and an import error shows
     # here, once; make_app opens nothing until a worker's runner starts it.
-    from lookup.web.app import make_app  # noqa: F401
+    import lookup.web.app  # noqa: F401
 
     count = workers or os.cpu_count() or 1
     port = _check_port(host, port)
@@ -90,8 +90,11 @@ def serve(
     def ready() -> None:
         where = f"[{host}]" if ":" in host else host
         plural = "worker" if count == 1 else "workers"
-        print(f"serving http://{where}:{port} with {count} {plural}, snapshot {snapshot}",
-              file=out, flush=True)  # fmt: skip
+        print(
+            f"serving http://{where}:{port} with {count} {plural}, snapshot {snapshot}",
+            file=out,
+            flush=True,
+        )
         if on_ready is not None:
             on_ready(host, port)
 
@@ -170,9 +173,10 @@ def _worker_main(spec: _WorkerSpec, index: int, shared: SharedCounters, ready_fd
     import uvloop
 
     logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr,
+        level=logging.WARNING,
+        stream=sys.stderr,
         format=f"%(asctime)s lookup worker {index} %(levelname)s %(name)s: %(message)s",
-    )  # fmt: skip
+    )
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -345,8 +349,9 @@ class Supervisor:
             print(
                 f"lookup serve: worker {child.index} (pid {pid}) {how}; restarting"
                 + (f" in {delay:.1f}s" if delay else ""),
-                file=sys.stderr, flush=True,
-            )  # fmt: skip
+                file=sys.stderr,
+                flush=True,
+            )
             self.restarts_due[child.index] = time.monotonic() + delay
 
     def _deadlines(self) -> None:
@@ -356,8 +361,9 @@ class Supervisor:
             if now > self.stopping + self.spec.shutdown_timeout + 10.0 and self.children:
                 print(
                     "lookup serve: workers did not stop in time; killing them",
-                    file=sys.stderr, flush=True,
-                )  # fmt: skip
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self._kill_all()
             return
         for index, due in list(self.restarts_due.items()):

@@ -112,7 +112,7 @@ class DataDir:
     def writer(self) -> Iterator[None]:
         """Hold the writer lock; clean what a killed writer left in staging/."""
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = open(self.root / ".writer.lock", "a+")  # noqa: SIM115 - closed below
+        lock = open(self.root / ".writer.lock", "a+")  # closed below
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -47,7 +47,7 @@ from lookup.synth.world import (
     calendar_for,
 )
 
-__all__ = ("synthesize", "today_in_vietnam", "COLUMNS", "DELTA_COLUMNS", "POPULATION_COLUMNS")
+__all__ = ("COLUMNS", "DELTA_COLUMNS", "POPULATION_COLUMNS", "synthesize", "today_in_vietnam")
 
 # Both are part of what a seed means: changing one changes the files.
 BLOCK = 4096  # people drawn together, column by column
@@ -93,14 +93,19 @@ def synthesize(
     plan = DeltaPlan(world, cal, seed, rows, changes) if delta else None
     shards = [
         _Shard(
-            index=k, first=first, rows=min(shard_rows, rows - first), seed=seed, as_of=as_of,
-            invalid_rate=invalid_rate, mismatch_rate=mismatch_rate,
+            index=k,
+            first=first,
+            rows=min(shard_rows, rows - first),
+            seed=seed,
+            as_of=as_of,
+            invalid_rate=invalid_rate,
+            mismatch_rate=mismatch_rate,
             candidates=plan.candidates_between(first, first + shard_rows) if plan else [],
             extract_part=part_name(out, k),
             population_part=part_name(population, k) if population else None,
         )
         for k, first in enumerate(range(0, max(rows, 1), shard_rows))
-    ]  # fmt: skip
+    ]
     outputs: list[JoinedFile] = []
     totals = _Totals()
     try:

@@ -13,8 +13,8 @@ import unicodedata
 from typing import Any
 
 from lookup.synth import tables as data
-from lookup.synth.people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
 from lookup.synth.output import OutFile
+from lookup.synth.people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
 from lookup.synth.world import (
     BHXH,
     CARD,
@@ -37,7 +37,7 @@ from lookup.synth.world import (
     quote,
 )
 
-__all__ = ("Population", "DeltaPlan", "keep_candidates", "strip_tone_marks", "clean_name")
+__all__ = ("DeltaPlan", "Population", "clean_name", "keep_candidates", "strip_tone_marks")
 
 UNINSURED = 0.07  # DOMAIN.md 6: ~93% of the population is insured
 

@@ -116,7 +116,7 @@ class OutFile:
             if self.error is None:
                 try:
                     self.gz.write(data)
-                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                except BaseException as exc:  # handed to the main thread
                     self.error = exc
 
     def _finish_thread(self) -> None:
@@ -142,7 +142,7 @@ class OutFile:
             try:
                 if stream is not None:
                     stream.close()
-            except Exception:  # noqa: BLE001 - already failing; the first error is the one
+            except Exception:  # already failing; the first error is the one
                 pass
         if os.path.exists(self.tmp):
             os.unlink(self.tmp)

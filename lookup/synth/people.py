@@ -46,7 +46,7 @@ from lookup.synth.world import (
     unquote,
 )
 
-__all__ = ("Person", "Block", "PersonMaker", "FLAG_NAMES", "MANAGED", "MINISTRY_ISSUER")
+__all__ = ("FLAG_NAMES", "MANAGED", "MINISTRY_ISSUER", "Block", "Person", "PersonMaker")
 
 # Shares (DOMAIN.md and the brief): windows, statuses, replacements and data-quality cases.
 EXPIRED = 0.027  # plus TE cards of children past their limit: ~3% in all

@@ -18,9 +18,24 @@ from typing import NamedTuple
 
 # fmt: off
 __all__ = (
-    "SURNAMES", "MIDDLE", "GIVEN", "MINORITY", "AGE_WEIGHTS", "GROUP_LEVEL", "GROUPS_BY_BAND",
-    "AGE_BANDS", "PREVIOUS_GROUPS", "MALE_SHARE_BY_GROUP", "REDUCED_STATUSES", "Province",
-    "PROVINCES", "URBAN_WARDS", "RURAL_COMMUNES", "HAMLET_WORDS", "parse_weighted", "region_of",
+    "AGE_BANDS",
+    "AGE_WEIGHTS",
+    "GIVEN",
+    "GROUPS_BY_BAND",
+    "GROUP_LEVEL",
+    "HAMLET_WORDS",
+    "MALE_SHARE_BY_GROUP",
+    "MIDDLE",
+    "MINORITY",
+    "PREVIOUS_GROUPS",
+    "PROVINCES",
+    "REDUCED_STATUSES",
+    "RURAL_COMMUNES",
+    "SURNAMES",
+    "URBAN_WARDS",
+    "Province",
+    "parse_weighted",
+    "region_of",
 )
 # fmt: on
 

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TypeVar
 
-from lookup.synth import tables as data
 from lookup.schema import COLUMNS  # SPEC.md 1.1, in the spec's order
+from lookup.synth import tables as data
 from lookup.synth.tables import (
     HAMLET_WORDS,
     PROVINCES,
@@ -33,18 +33,18 @@ from lookup.synth.tables import (
 )
 
 __all__ = (
+    "BITS",
     "COLUMNS",
-    "World",
+    "P32",
     "Calendar",
     "Serials",
+    "World",
     "calendar_for",
+    "draw_u16",
+    "draw_u32",
     "quote",
     "unquote",
     "weighted_table",
-    "draw_u16",
-    "draw_u32",
-    "BITS",
-    "P32",
 )
 
 (

@@ -112,9 +112,12 @@ class EntitlementRoutes:
             body, code = snapshot.answer_coded(asked, day, facility)
             try:
                 await self.record(
-                    client=client.name, endpoint="entitlement", ids=(asked,), results=(code,),
+                    client=client.name,
+                    endpoint="entitlement",
+                    ids=(asked,),
+                    results=(code,),
                     snapshot=snapshot.id,
-                )  # fmt: skip
+                )
             except AuditUnavailable:
                 raise audit_unavailable() from None
             if self.count_result is not None:
@@ -154,16 +157,22 @@ class EntitlementRoutes:
             raise ApiError(400, "ids", str(exc)) from None
         try:
             await self.record(
-                client=client.name, endpoint="batch", ids=ids,
-                results=orjson.Fragment(codes_json), snapshot=snapshot.id,
-            )  # fmt: skip
+                client=client.name,
+                endpoint="batch",
+                ids=ids,
+                results=orjson.Fragment(codes_json),
+                snapshot=snapshot.id,
+            )
         except AuditUnavailable:
             raise audit_unavailable() from None
         if self.count_result is not None:
             for code, count in counts.items():
                 self.count_result(code, count)
-        headers = {"Content-Type": JSON, "X-Snapshot": snapshot.id,
-                   REQUEST_ID: self.request_id(request)}  # fmt: skip
+        headers = {
+            "Content-Type": JSON,
+            "X-Snapshot": snapshot.id,
+            REQUEST_ID: self.request_id(request),
+        }
         return await send_apart(request, body, headers, close=self.front.draining)
 
     def _batch_request(self, raw: bytes) -> tuple[list[str], int, str | None]:
@@ -188,4 +197,3 @@ class EntitlementRoutes:
         if len(ids) > self.max_batch:
             raise ApiError(400, "ids", f"ids: {len(ids)} ids; at most {self.max_batch} per batch")
         return ids, parse_day(data.get("date"), self.today), parse_facility(data.get("facility"))
-

@@ -113,8 +113,10 @@ class Frontline:
 
         async def method_not_allowed(request: web.Request) -> web.Response:
             raise ApiError(
-                405, "method_not_allowed", f"{request.method} not allowed here; use {allowed}",
+                405,
+                "method_not_allowed",
+                f"{request.method} not allowed here; use {allowed}",
                 {"Allow": allowed},
-            )  # fmt: skip
+            )
 
         return method_not_allowed

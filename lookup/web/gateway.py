@@ -58,7 +58,6 @@ TOKEN_CACHE_MAX = 4096
 LOGIN_THREADS = 2  # scrypt logins at once; more wait (a login is rare: once per token)
 
 
-
 # -- tokens -------------------------------------------------------------------------------------
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -153,9 +152,7 @@ class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._running: dict[Hashable, asyncio.Future[T]] = {}
 
-    async def run(
-        self, key: Hashable, call: Callable[..., Awaitable[T]], *args: Any
-    ) -> T:  # fmt: skip
+    async def run(self, key: Hashable, call: Callable[..., Awaitable[T]], *args: Any) -> T:
         running = self._running.get(key)
         if running is None:
             running = asyncio.ensure_future(call(*args))
@@ -193,8 +190,9 @@ class GatewayRoutes:
         # A HIS restarted at opening time sends its desks' logins at once, and the login cache
         # (ClientStore.gateway_login) fills only when the first scrypt ends: without this, each
         # of them would run its own 70 ms scrypt on the service's cores.
-        return await self._logins.run((username, password.lower()), self._verify_login,
-                                      username, password)  # fmt: skip
+        return await self._logins.run(
+            (username, password.lower()), self._verify_login, username, password
+        )
 
     async def _verify_login(self, username: str, password: str) -> Client | None:
         # scrypt takes ~70 ms: run it off the event loop, on threads of its own so a flood of
@@ -283,9 +281,13 @@ class GatewayRoutes:
         code, answer = self._verdict(snapshot.answer, fields, ma_the, officer)
         try:
             await self.record(
-                client=client.name, endpoint="gateway", ids=(ma_the or "",), results=(code,),
-                snapshot=snapshot.id, officer=officer or None,
-            )  # fmt: skip
+                client=client.name,
+                endpoint="gateway",
+                ids=(ma_the or "",),
+                results=(code,),
+                snapshot=snapshot.id,
+                officer=officer or None,
+            )
         except AuditUnavailable:
             raise audit_unavailable() from None
         if self.count_result is not None:

@@ -21,10 +21,29 @@ __all__ = (
 
 # DOMAIN 5: the answer's fields, in the gateway's order.
 ANSWER_FIELDS = (
-    "maKetQua", "ghiChu", "maThe", "hoTen", "ngaySinh", "gioiTinh", "diaChi", "maDKBD",
-    "cqBHXH", "gtTheTu", "gtTheDen", "maKV", "ngayDu5Nam", "maSoBHXH", "maTheCu", "maTheMoi",
-    "gtTheTuMoi", "gtTheDenMoi", "maDKBDMoi", "tenDKBDMoi", "dsLichSuKCB2018", "dsLichSuKT2018",
-)  # fmt: skip
+    "maKetQua",
+    "ghiChu",
+    "maThe",
+    "hoTen",
+    "ngaySinh",
+    "gioiTinh",
+    "diaChi",
+    "maDKBD",
+    "cqBHXH",
+    "gtTheTu",
+    "gtTheDen",
+    "maKV",
+    "ngayDu5Nam",
+    "maSoBHXH",
+    "maTheCu",
+    "maTheMoi",
+    "gtTheTuMoi",
+    "gtTheDenMoi",
+    "maDKBDMoi",
+    "tenDKBDMoi",
+    "dsLichSuKCB2018",
+    "dsLichSuKT2018",
+)
 
 # Vietnamese verdicts for the codes the core does not produce (DOMAIN 4).
 NOTES = {

@@ -101,7 +101,7 @@ SCHEMAS: dict[str, Schema] = {
                     "reduced_stopped",
                     "replaced",
                 ]
-            },  # fmt: skip
+            },
             "issuer": NSTR,
             "managed_by": {"enum": ["vss", "defence", "police"]},
             "valid_until": {**NDATE, "description": "last covered day (TE: the age-6 limit)"},
@@ -141,7 +141,7 @@ SCHEMAS: dict[str, Schema] = {
                 "items": STR,
                 "description": "CCCDs, social insurance numbers or card codes; a malformed one "
                 "answers 205 in its place, a non-string is a 400",
-            },  # fmt: skip
+            },
             "date": {**DATE, "description": "default: today in Vietnam (UTC+7)"},
             "facility": {"type": "string", "example": "01832"},
         },
@@ -296,8 +296,14 @@ RESPONSES: dict[str, Schema] = {
 
 def _responses(ok: Schema, *errors: str) -> Schema:
     out: Schema = {"200": ok}
-    codes = {"BadRequest": "400", "Unauthorized": "401", "Forbidden": "403", "TooLarge": "413",
-             "RateLimited": "429", "NotReady": "503"}  # fmt: skip
+    codes = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "TooLarge": "413",
+        "RateLimited": "429",
+        "NotReady": "503",
+    }
     for name in errors:
         out[codes[name]] = {"$ref": f"#/components/responses/{name}"}
     return out
@@ -312,8 +318,13 @@ def _json(schema: Schema, description: str) -> Schema:
 
 
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or STR}  # fmt: skip
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or STR,
+    }
 
 
 DATE_PARAM = _query("date", "the visit date, YYYY-MM-DD (default: today in Vietnam)", DATE)
@@ -343,7 +354,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "schema": STR,
                         "description": "CCCD (12 digits), social insurance number (10) or card "
                         "code (15); spaces and lower case are forgiven",
-                    },  # fmt: skip
+                    },
                     DATE_PARAM,
                     FACILITY_PARAM,
                 ],
@@ -380,7 +391,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "required": True,
                         "schema": STR,
                         "description": "the holder's CCCD (12 digits)",
-                    },  # fmt: skip
+                    },
                 ],
                 "responses": _responses(
                     _json(_ref("VneidCard"), "the card"),
@@ -407,7 +418,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "content": {"application/json": {"schema": _ref("TokenResponse")}},
                     },
                     "TooLarge",
-                ),  # fmt: skip
+                ),
             }
         },
         "/api/egw/KQNhanLichSuKCB2024": {
@@ -435,7 +446,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                     "TooLarge",
                     "RateLimited",
                     "NotReady",
-                ),  # fmt: skip
+                ),
             }
         },
         "/healthz": {
@@ -449,7 +460,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "content": {"application/json": {"schema": _ref("Health")}},
                     }
                 },
-            }  # fmt: skip
+            }
         },
         "/readyz": {
             "get": {
@@ -465,7 +476,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "description": "not ready (same body)",
                         "content": {"application/json": {"schema": _ref("Readiness")}},
                     },
-                },  # fmt: skip
+                },
             }
         },
         "/metrics": {
@@ -483,7 +494,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                     "Unauthorized",
                     "Forbidden",
                     "RateLimited",
-                ),  # fmt: skip
+                ),
             }
         },
         "/openapi.json": {
@@ -497,7 +508,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     }
                 },
-            }  # fmt: skip
+            }
         },
         "/docs": {
             "get": {
@@ -507,7 +518,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}
                 },
-            }  # fmt: skip
+            }
         },
     }
 
@@ -533,7 +544,7 @@ def spec(*, max_batch: int = 1000) -> dict[str, Any]:
                 "HTTP 200 with the verdict in `maKetQua`, as HIS software expects.",
             },
             {"name": "operations"},
-        ],  # fmt: skip
+        ],
         "paths": _paths(max_batch),
         "components": {
             "schemas": SCHEMAS,
@@ -544,6 +555,6 @@ def spec(*, max_batch: int = 1000) -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "an API key from `lookup keys add`",
                 },
-            },  # fmt: skip
+            },
         },
     }

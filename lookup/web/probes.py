@@ -1,4 +1,4 @@
-"""The routes for operators and tools: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`."""
+"""The routes for operators and tools: /healthz, /readyz, /metrics, /openapi.json and /docs."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from lookup.query import Entitlements
 from lookup.errors import LookupServiceError
+from lookup.query import Entitlements
 from lookup.store import DataDir
 from lookup.store.manifest import read_manifest
 from lookup.web.errors import ApiError
@@ -35,8 +35,14 @@ class Snapshot:
     """One open snapshot, with its answer functions bound once (they run on every request)."""
 
     __slots__ = (
-        "id", "name", "entitlements", "answer", "answer_coded", "answer_batch", "created_at"
-    )  # fmt: skip
+        "id",
+        "name",
+        "entitlements",
+        "answer",
+        "answer_coded",
+        "answer_batch",
+        "created_at",
+    )
 
     def __init__(self, path: Path) -> None:
         self.entitlements = Entitlements(str(path))
@@ -104,8 +110,12 @@ class SnapshotWatcher:
             # worker down. Retried every poll, logged once.
             if self._failed != name:
                 self._failed = name
-                log.error("cannot open snapshot %s: %s; still serving %s",
-                          name, exc, current.id if current else "nothing")  # fmt: skip
+                log.error(
+                    "cannot open snapshot %s: %s; still serving %s",
+                    name,
+                    exc,
+                    current.id if current else "nothing",
+                )
             return False
         self._failed = None
         self.current = snapshot  # the swap: one assignment

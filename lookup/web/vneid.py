@@ -43,9 +43,12 @@ class VneidRoutes:
         code = view["result"]["code"]
         try:
             await self.record(
-                client=client.name, endpoint="vneid", ids=(asked,), results=(code,),
+                client=client.name,
+                endpoint="vneid",
+                ids=(asked,),
+                results=(code,),
                 snapshot=snapshot.id,
-            )  # fmt: skip
+            )
         except AuditUnavailable:
             raise audit_unavailable() from None
         if self.count_result is not None:
