@@ -36,7 +36,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def default_jobs() -> int:
-    """The CPUs this process may run on, at most MAX_JOBS."""
+    """Return the CPUs this process may run on, at most MAX_JOBS."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS))
 
 
@@ -64,9 +64,11 @@ def _after_next_newline(f: BinaryIO) -> int:
 
 
 def line_at(path: str, offset: int) -> int:
-    """The physical line that starts at byte `offset`, just after a line end: one more than the
-    line ends before it, which csvrows counts over a memory map of the file, a window at a time
-    (mapped pages count as the worker's memory while they are mapped)."""
+    """Return the physical line that starts at byte `offset`, just after a line end.
+
+    It is one more than the line ends before it, which csvrows counts over a memory map of the
+    file, a window at a time (mapped pages count as the worker's memory while they are mapped).
+    """
     ends = 0
     previous_cr = False  # whether the window before ends with \r
     with open(path, "rb") as f:
@@ -137,7 +139,7 @@ class Worker:
 def _run(
     parent: int, name: str, results: Any, target: Callable[..., Any], args: tuple[Any, ...]
 ) -> None:
-    """The worker's body: its result goes to the pipe as (failed, value)."""
+    """Run the worker's body; send its result to the pipe as (failed, value)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
     try:
         # A build killed with SIGKILL runs no cleanup: a worker left behind would go on

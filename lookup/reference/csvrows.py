@@ -23,7 +23,7 @@ The stream is split into physical lines here, as io.TextIOWrapper(newline="") wo
 so that `offset` counts bytes; each line is decoded on its own, which gives the text decoding the
 whole stream gives, since the bytes that end lines are ASCII, never inside a UTF-8 sequence.
 
-`feed_build(...)` is the build's read loop (lookup/build.py `_read`): every row through the
+`feed_build(...)` is the build's read loop (lookup/ingest/build.py `_read`): every row through the
 validator into the four sorters. core/csvrows.pyx must agree with both: same rows, values, lines,
 errors and sorter entries; tests/test_csvrows.py and tests/test_build.py hold it to that.
 """
@@ -60,7 +60,7 @@ class Rows:
         self.error: BaseException | None = None
 
     def _lines(self, skip_bom: bool) -> Iterator[str]:
-        """The stream's physical lines, decoded; `offset` grows as csv.reader takes them."""
+        """Yield the stream's physical lines, decoded; `offset` grows as csv.reader takes them."""
         while self._stream is not None and (chunk := self._stream.readline()):
             if skip_bom and chunk.startswith(BOM):
                 self.offset += len(BOM)
@@ -105,9 +105,11 @@ class Rows:
 
 
 def count_line_ends(data: Any) -> int:
-    """The line ends in data (a buffer: a window of an extract mapped in memory) as Rows counts
-    them: \\n, \\r\\n and a lone \\r (a \\r at the end too). A build worker numbers its range's
-    rows from the line ends before it (lookup/parallel.py)."""
+    """Count the line ends in data (a window of an extract mapped in memory) as Rows counts them.
+
+    \\n, \\r\\n and a lone \\r (a \\r at the end too). A build worker numbers its range's rows
+    from the line ends before it (lookup/ingest/parallel.py).
+    """
     raw = bytes(data)
     return raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
 
@@ -122,7 +124,7 @@ def feed_build(
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
 ) -> tuple[int, int, int, tuple[int, int, int]]:
-    """Validate every row and add the valid ones to the build's sorters (lookup/build.py).
+    """Validate every row and add the valid ones to the build's sorters (lookup/ingest/build.py).
 
         ids     cccd -> line                   (finds duplicate CCCDs cheaply)
         people  cccd -> record

@@ -1,5 +1,5 @@
-"""Keyed hashes of looked-up ids for the audit log (lookup/audit.py): the readable reference of
-core/idhash.pyx, and the tests' oracle.
+"""Keyed hashes of looked-up ids for the audit log (lookup/service/audit.py): the readable
+reference of core/idhash.pyx, and the tests' oracle.
 
 An id is folded as DESIGN 2 step 1 folds it (' ', '\\t', '\\r', '\\n' deleted, ASCII a-z
 upper-cased, nothing else touched), encoded as UTF-8 with lone surrogates kept
@@ -19,7 +19,8 @@ import orjson
 
 __all__ = ("IdHasher",)
 
-MAX_KEY = 64  # BLAKE2b's longest key; lookup/audit.py hashes a longer secret down to 64 bytes
+# BLAKE2b's longest key; lookup/service/audit.py hashes a longer secret down to 64 bytes.
+MAX_KEY = 64
 
 _ID_FOLD = str.maketrans(
     {" ": None, "\t": None, "\r": None, "\n": None}

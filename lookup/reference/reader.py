@@ -117,7 +117,7 @@ class SnapshotReader:
         return orjson.dumps(self._body(id, date, facility))
 
     def answer_coded(self, id: str, date: int, facility: str | None = None) -> tuple[bytes, str]:
-        """The SPEC 3 body of one lookup and its result code."""
+        """Return the SPEC 3 body of one lookup and its result code."""
         check_date(date)
         body = self._body(id, date, facility)
         return orjson.dumps(body), body["result"]["code"]
@@ -131,8 +131,10 @@ class SnapshotReader:
     def answer_batch(
         self, ids: list[str], date: int, facility: str | None = None
     ) -> tuple[bytes, bytes, dict[str, int]]:
-        """The SPEC 3 batch answer, `{"results": [...]}`; the answers' result codes in request
-        order as a JSON array; and how many answers gave each code."""
+        """Return the SPEC 3 batch answer, `{"results": [...]}`, with the answers' result codes.
+
+        The codes come in request order as a JSON array, and counted: how many gave each code.
+        """
         check_date(date)
         _require_strings(ids)
         bodies = [self._body(asked, date, facility) for asked in ids]

@@ -161,7 +161,7 @@ def _optional_date(packed: int | None) -> str | None:
 
 
 def _card_code_fields(card_no: str) -> Body:
-    """The fields a card code itself carries (DOMAIN 1 and 2)."""
+    """Return the fields a card code itself carries (DOMAIN 1 and 2)."""
     level = int(card_no[2])
     return {
         "card_no": card_no,
@@ -200,7 +200,7 @@ def _current_card(record: Record) -> Body:
 
 
 def _previous_card(record: Record) -> Body:
-    """The replaced card as far as the record knows it (rule 3)."""
+    """Return the replaced card as far as the record knows it (rule 3)."""
     valid_to = _optional_date(record.prev_valid_to)
     return {
         **_card_code_fields(record.prev_card_no or ""),

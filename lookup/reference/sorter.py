@@ -80,7 +80,7 @@ class ExternalSorter:
         is left for the caller to remove.
 
         The build's workers sort a range of the extract each and hand their runs to the
-        parent's sorters, which merge them with their own (lookup/build.py).
+        parent's sorters, which merge them with their own (lookup/ingest/build.py).
         """
         self._check_open()
         if self._buffer:

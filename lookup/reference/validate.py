@@ -137,7 +137,7 @@ class RowValidator:
                 _fail(name, "not valid UTF-8")
 
         def get(name: str) -> str:
-            """A missing optional column and an empty value are the same: absent."""
+            """Return a column's value; a missing optional column reads as empty (absent)."""
             i = self._index.get(name)
             return "" if i is None else values[i]
 

@@ -1,6 +1,6 @@
 """Write a new snapshot's LMDB environment from key-sorted items, in plain Python (py-lmdb).
 
-The build (lookup/build.py) merges its sorters into `SnapshotWriter.append`, which appends in
+The build (lookup/ingest/build.py) merges its sorters into `SnapshotWriter.append`, which appends in
 key order (MDB_APPEND: no page splits, every page full) and drops the rows the build rejected.
 `equal_key_groups` finds the groups of equal keys the build must reject (SPEC 1.1).
 core/writer.pyx does the same through the vendored LMDB's C API; the tests hold the two stores
