@@ -18,7 +18,7 @@ from lookup.errors import StoreError
 from lookup.reference import record, rules
 
 from helpers import rows as factory
-from helpers.answers import DAY, ask, pasted, person, write_raw
+from helpers.answers import DAY, ask, pasted, person, plain_record, write_raw
 
 MESSAGE_205 = "Mã định danh không đúng định dạng"
 
@@ -484,25 +484,7 @@ def test_missing_database_and_manifest(impl, tmp_path):
 
 def test_100_for_index_entries_a_build_never_writes(impl, tmp_path):
     row = person(1)
-    good = record.encode(
-        record.Record(
-            gender="male",
-            status="active",
-            managed_by="vss",
-            region_code=None,
-            dob=19850412,
-            valid_from=20260101,
-            valid_to=20261231,
-            five_year_date=None,
-            prev_valid_to=None,
-            card_no=row["card_no"],
-            facility_code="01832",
-            prev_card_no=None,
-            full_name="An",
-            address=None,
-            issuer=None,
-        )
-    )
+    good = plain_record(row["card_no"])
     key = record.cccd_key(row["cccd"])
     bad_utf8 = good[: record.HEADER_SIZE] + b"\xc3("  # the 2-byte name is not UTF-8
     path = write_raw(

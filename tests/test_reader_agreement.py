@@ -22,7 +22,7 @@ from lookup.errors import StoreError
 from lookup.reference import record
 
 from helpers import rows as factory
-from helpers.answers import DAY, ask, pasted, person, write_raw
+from helpers.answers import DAY, ask, pasted, person, plain_record, write_raw
 
 # --- compiled and reference agree on random snapshots ---------------------------------------
 
@@ -298,25 +298,7 @@ def test_mdb_get_when_the_layout_is_not_the_walkers(compiled, reference, tmp_pat
     # walker refuses it at open and mdb_get answers.
     row = person(1)
     key = record.cccd_key(row["cccd"])
-    rec = record.encode(
-        record.Record(
-            gender="male",
-            status="active",
-            managed_by="vss",
-            region_code=None,
-            dob=19850412,
-            valid_from=20260101,
-            valid_to=20261231,
-            five_year_date=None,
-            prev_valid_to=None,
-            card_no=row["card_no"],
-            facility_code="01832",
-            prev_card_no=None,
-            full_name="An",
-            address=None,
-            issuer=None,
-        )
-    )
+    rec = plain_record(row["card_no"])
     env = lmdb.open(str(tmp_path), map_size=1 << 24, max_dbs=4, lock=False, lib_version=0)
     with env.begin(write=True) as txn:
         txn.put(key, rec, db=env.open_db(b"people", txn=txn, integerkey=True))

@@ -1,13 +1,16 @@
 """Small pieces shared by the reader tests (test_reader.py, test_reader_agreement.py).
 
-`person()` is a valid row with its own ids, `pasted()` an id as a hospital pastes it, `ask()` one
-answer decoded, and `write_raw()` an LMDB store written key by key, bypassing the build.
+`person()` is a valid row with its own ids, `plain_record()` a record with nothing optional,
+`pasted()` an id as a hospital pastes it, `ask()` one answer decoded, and `write_raw()` an LMDB
+store written key by key, bypassing the build.
 """
 
 from __future__ import annotations
 
 import lmdb
 import orjson
+
+from lookup.reference import record
 
 from helpers import rows as factory
 
@@ -19,6 +22,29 @@ def person(n: int, group: str = "DN", level: str = "4", **overrides: str | None)
     bhxh = f"01{n:08d}"
     ids = {"cccd": f"001085{n:06d}", "bhxh_code": bhxh, "card_no": f"{group}{level}01{bhxh}"}
     return factory.make_row(**{**ids, **overrides})
+
+
+def plain_record(card_no: str) -> bytes:
+    """Encode the record of a man with a valid 2026 card, a one-word name and nothing optional."""
+    return record.encode(
+        record.Record(
+            gender="male",
+            status="active",
+            managed_by="vss",
+            region_code=None,
+            dob=19850412,
+            valid_from=20260101,
+            valid_to=20261231,
+            five_year_date=None,
+            prev_valid_to=None,
+            card_no=card_no,
+            facility_code="01832",
+            prev_card_no=None,
+            full_name="An",
+            address=None,
+            issuer=None,
+        )
+    )
 
 
 def pasted(code: str) -> str:
