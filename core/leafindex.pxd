@@ -1,5 +1,5 @@
-# Building the in-memory index of a tree's leaf pages (core/lmdb.pxd LeafIndex, searched by the
-# walker's walk_start_leaf), for 8-byte keys: the people database.
+# Building the in-memory index of a tree's leaf pages (core/pagewalk.pxd LeafIndex, searched by
+# the walker's walk_start_leaf), for 8-byte keys: the people database.
 #
 # Why: on a 10M-person store a descent from the root crosses three branch pages, ~20 dependent
 # probes, before it reaches the leaf; the lowest branch level alone spans ~2,700 pages, too many
@@ -16,7 +16,7 @@ from libc.stdint cimport UINT32_MAX, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
-from core.lmdb cimport (
+from core.pagewalk cimport (
     LOOKUP_NO_KEY64, NODESIZE, P_BRANCH, P_LEAF, P_LEAF2, P_META, P_OVERFLOW, PAGEHDRSZ,
     WALK_MAX_PAGES, LeafIndex, PageMap, _node, _u16, lookup_key64,
 )

@@ -5,9 +5,9 @@
 lookup/reference/reader.py and rules.py, giving the same bodies byte for byte.
 
 Everything after the id string is C: the id is classified without Python objects, found in
-the vendored LMDB's memory map (by the page walker of core/lmdb.pxd, checked against mdb_get at
-open, or by mdb_get itself), its record read in place, the rules applied and the body written by
-the C JSON writer (core/jsonw.pxd) into the one bytes object returned.
+the vendored LMDB's memory map (by the page walker of core/pagewalk.pxd, checked against mdb_get
+at open, or by mdb_get itself), its record read in place, the rules applied and the body written
+by the C JSON writer (core/jsonw.pxd) into the one bytes object returned.
 """
 
 cimport cython
@@ -24,17 +24,19 @@ from core.jsonw cimport (
     JsonWriter, jw_adopt, jw_bytes, jw_detach, jw_free, jw_init, jw_lit, jw_raw, jw_reserve,
     jw_unicode_string,
 )
-from core.lmdb cimport (
-    MDB_DB_FLAGS, MDB_DB_ROOT, MDB_DB_SIZE, MDB_FIRST, MDB_LAST, MDB_MAGIC, MDB_NOLOCK,
-    MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS, P_META, PAGEHDRSZ, WALK_DAMAGED,
-    WALK_FOUND, WALK_GROUP, WALK_MISSING, MDB_cursor, MDB_cursor_op, MDB_dbi, MDB_env,
-    MDB_envinfo, MDB_stat, MDB_txn, MDB_val, LeafIndex, PageMap, Walk, _u16, _u32, _u64,
-    mdb_cursor_close,
-    mdb_cursor_get, mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_info,
-    mdb_env_open, mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_env_stat, mdb_get, mdb_strerror,
-    mdb_txn_abort, mdb_txn_begin, walk_busy, walk_one, walk_start, walk_start_leaf, walk_step,
-)
 from core.leafindex cimport leaf_index_build, leaf_index_free
+from core.lmdb cimport (
+    MDB_FIRST, MDB_LAST, MDB_NOLOCK, MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS,
+    MDB_cursor, MDB_cursor_op, MDB_dbi, MDB_env, MDB_envinfo, MDB_stat, MDB_txn, MDB_val,
+    mdb_cursor_close, mdb_cursor_get, mdb_cursor_open, mdb_dbi_open, mdb_env_close,
+    mdb_env_create, mdb_env_info, mdb_env_open, mdb_env_set_mapsize, mdb_env_set_maxdbs,
+    mdb_env_stat, mdb_get, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
+)
+from core.pagewalk cimport (
+    MDB_DB_FLAGS, MDB_DB_ROOT, MDB_DB_SIZE, MDB_MAGIC, P_META, PAGEHDRSZ, WALK_DAMAGED,
+    WALK_FOUND, WALK_GROUP, WALK_MISSING, LeafIndex, PageMap, Walk, _u16, _u32, _u64, walk_busy,
+    walk_one, walk_start, walk_start_leaf, walk_step,
+)
 from core.record cimport CARD_LEN, FACILITY_LEN, KEY_LEN
 from core.rules cimport (
     R003, R004, R050, R100, R205, N_RESULTS, RecordView, Result, _is_date, read_record, verdict,
@@ -395,7 +397,7 @@ cdef class SnapshotReader:
     cdef MDB_dbi cards
     cdef str _snapshot_id
     cdef bytes tail                  # ,"snapshot":"<id>"}
-    # The page walker (core/lmdb.pxd): used once checked against mdb_get, else mdb_get alone.
+    # The page walker (core/pagewalk.pxd): used once checked against mdb_get, else mdb_get.
     cdef bint walking
     cdef PageMap pages
     cdef size_t people_root
@@ -684,8 +686,8 @@ cdef class SnapshotReader:
 
         The lookups wait on memory and the writing on the processor, so doing both at once
         overlaps them: each round advances every descent in the window by one probe (their
-        cache misses overlap, see core/lmdb.pxd), then writes the oldest ids that are settled
-        and lets as many new ones in.
+        cache misses overlap, see core/pagewalk.pxd), then writes the oldest ids that are
+        settled and lets as many new ones in.
         """
         cdef Py_ssize_t n = len(asked), head = 0, tail = 0, i
         while head < n:
