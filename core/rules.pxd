@@ -1,6 +1,7 @@
 # What a stored record says (docs/DESIGN.md 4 and 6), for core/reader.pyx. Header-only: the
 # plain-C half of lookup/reference/record.py (decode) and rules.py (the rules and the person and
-# card objects of an answer). The reader adds the result messages, the lookups and the body.
+# card objects of an answer). The reader adds the lookups, and core/answer.pxi the result
+# messages and the body.
 #
 # A record is read in place from the memory map; read_record() refuses what a correct build
 # never writes (the checks of record.decode() and rules.is_sound()), so the rules and writers
