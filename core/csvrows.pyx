@@ -1,28 +1,30 @@
-# CSV rows of an extract or delta (SPEC.md 1.1), compiled.
-#
-# The twin of lookup/reference/csvrows.py, which is csv.reader(strict=False) over the stream
-# decoded as UTF-8 with surrogateescape: the same records, values, physical line numbers and
-# errors. The csv module was the biggest cost of a build (decoding the whole text, then a
-# per-character state machine and a Python object per line); here the bytes are read in large
-# chunks and split in C, and each value is decoded on its own, which gives the same str because
-# the bytes that split values (comma, quote, CR, LF) are ASCII: never inside a UTF-8 sequence,
-# and where the bytes are not UTF-8, the decoder's error ranges (surrogateescape: one lone
-# surrogate per bad byte) stop before an ASCII byte, so cutting there changes nothing.
-#
-# A record is parsed from its first byte whenever it is complete in the buffer; when the buffer
-# ends inside it, the record is dropped, the buffer refilled and the record parsed again from its
-# start (once per chunk), so no parser state lives across chunks. csv.reader(strict=False) rules
-# kept: a quote inside an unquoted value is a literal character; after a closing quote, text up
-# to the next comma or line end is appended to the value (quotes included); a quote left open at
-# the end of the file ends the value there; \n, \r\n and a lone \r all end a line (as
-# io.TextIOWrapper(newline="") splits lines, which csv.reader's line_num counts).
-#
-# A stream may be a piece of a file that starts at a line end (a range of a build's extract, read
-# by a worker): `first_line` numbers its lines, a BOM there is content, and stop_at() ends the rows
-# at a byte offset, where the next piece starts, so that the pieces read the file's rows once each.
-#
-# feed_build() is the build's read loop (lookup/build.py _read) in C: rows go from the buffer
-# through RowValidator.check into ExternalSorter.add_entry with no Python call per row.
+"""CSV rows of an extract or delta (SPEC.md 1.1), compiled.
+
+The twin of lookup/reference/csvrows.py, which is csv.reader(strict=False) over the stream
+decoded as UTF-8 with surrogateescape: the same records, values, physical line numbers and
+errors. The csv module was the biggest cost of a build (decoding the whole text, then a
+per-character state machine and a Python object per line); here the bytes are read in large
+chunks and split in C, and each value is decoded on its own, which gives the same str because
+the bytes that split values (comma, quote, CR, LF) are ASCII: never inside a UTF-8 sequence,
+and where the bytes are not UTF-8, the decoder's error ranges (surrogateescape: one lone
+surrogate per bad byte) stop before an ASCII byte, so cutting there changes nothing.
+
+A record is parsed from its first byte whenever it is complete in the buffer; when the buffer
+ends inside it, the record is dropped, the buffer refilled and the record parsed again from its
+start (once per chunk), so no parser state lives across chunks. csv.reader(strict=False) rules
+kept: a quote inside an unquoted value is a literal character; after a closing quote, text up
+to the next comma or line end is appended to the value (quotes included); a quote left open at
+the end of the file ends the value there; \\n, \\r\\n and a lone \\r all end a line (as
+io.TextIOWrapper(newline="") splits lines, which csv.reader's line_num counts).
+
+A stream may be a piece of a file that starts at a line end (a range of a build's extract, read
+by a worker): `first_line` numbers its lines, a BOM there is content, and stop_at() ends the rows
+at a byte offset, where the next piece starts, so that the pieces read the file's rows once each.
+
+feed_build() is the build's read loop (lookup/build.py _read) in C: rows go from the buffer
+through RowValidator.check into ExternalSorter.add_entry with no Python call per row.
+"""
+
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH

@@ -1,4 +1,3 @@
-# cython: language_level=3
 """Keyed hashes of looked-up ids for the audit log (lookup/audit.py): the compiled twin of
 lookup/reference/idhash.py, giving the same hex digits and the same JSON bytes.
 

@@ -1,4 +1,3 @@
-# cython: language_level=3
 """Person identifiers and facility codes (docs/DESIGN.md 2, DOMAIN.md 1): the compiled twin of
 lookup/reference/ids.py, giving the same results and the same IdError messages."""
 

@@ -1,4 +1,4 @@
-# cython: language_level=3, cdivision=True
+# cython: cdivision=True
 # distutils: sources = core/vendor/lmdb/mdb.c core/vendor/lmdb/midl.c
 # distutils: include_dirs = core/vendor/lmdb
 """Answer entitlement lookups from a snapshot (docs/DESIGN.md 4 and 6): the compiled twin of

@@ -1,12 +1,14 @@
-# External merge sort of (fixed-size key, value) pairs for the build (docs/DESIGN.md 1), compiled.
-#
-# The twin of lookup/reference/sorter.py, with the same results and errors. The build feeds it
-# several entries per person (~100 million people), so nothing here makes a Python object per
-# buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
-# key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
-# merge sort for longer keys); a run is written with one fwrite per entry; items() merges the
-# runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
-# objects: the pairs it yields.
+"""External merge sort of (fixed-size key, value) pairs for the build (docs/DESIGN.md 1), compiled.
+
+The twin of lookup/reference/sorter.py, with the same results and errors. The build feeds it
+several entries per person (~100 million people), so nothing here makes a Python object per
+buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
+key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
+merge sort for longer keys); a run is written with one fwrite per entry; items() merges the
+runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
+objects: the pairs it yields.
+"""
+
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport errno

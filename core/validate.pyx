@@ -1,11 +1,13 @@
-# Extract and delta row validation and record encoding (docs/DESIGN.md 5), compiled.
-#
-# The twin of lookup/reference/validate.py: the same checks in the same order, the same
-# RowError(field, message), byte-identical records. The build runs it on every row of a
-# national extract (~100 million), so the common row creates no Python object besides the
-# outputs: ASCII fields are read in place through the CPython unicode API (as yarl's
-# _quoting_c.pyx does), and the three texts are normalised and UTF-8-encoded straight into a
-# stack buffer when they are provably NFC already (see _FAST_TEXT_RANGES).
+"""Extract and delta row validation and record encoding (docs/DESIGN.md 5), compiled.
+
+The twin of lookup/reference/validate.py: the same checks in the same order, the same
+RowError(field, message), byte-identical records. The build runs it on every row of a
+national extract (~100 million), so the common row creates no Python object besides the
+outputs: ASCII fields are read in place through the CPython unicode API (as yarl's
+_quoting_c.pyx does), and the three texts are normalised and UTF-8-encoded straight into a
+stack buffer when they are provably NFC already (see _FAST_TEXT_RANGES).
+"""
+
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.ref cimport Py_INCREF

@@ -1,4 +1,3 @@
-# cython: language_level=3
 # distutils: sources = core/vendor/lmdb/mdb.c core/vendor/lmdb/midl.c
 # distutils: include_dirs = core/vendor/lmdb
 """Write a new snapshot's LMDB environment from key-sorted items: the compiled twin of
