@@ -444,6 +444,7 @@ def _x4(on=None):
     the CPU can) or off when `on` is given. For tests and benchmarks: both give the same bytes."""
     return idh_set_x4(-1 if on is None else 1 if on else 0)
 
+
 cdef enum:
     # `"` + 32 hex digits + `"`, and `,` between two: a list of n hashes is 35 * n + 1 bytes.
     _QUOTED = 34

@@ -91,13 +91,13 @@ cdef struct Walk:
     WalkState state
     size_t pgno
     const uint8_t* page
-    unsigned int lo         # binary search window [lo, hi) over the page's nodes
+    unsigned int lo          # binary search window [lo, hi) over the page's nodes
     unsigned int hi
     unsigned int mid
-    unsigned int pages      # pages entered so far
+    unsigned int pages       # pages entered so far
     bint leaf
     MDB_val data
-    const LeafIndex* leaves # while starting from a leaf index
+    const LeafIndex* leaves  # while starting from a leaf index
 
 
 cdef inline unsigned int _u16(const uint8_t* p) noexcept nogil:

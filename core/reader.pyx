@@ -189,7 +189,6 @@ cdef object _take_answer(JsonWriter* w):
     return memoryview(answer)
 
 
-
 @cython.final
 cdef class SnapshotReader:
     """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""

@@ -662,4 +662,3 @@ cdef class RowValidator:
         elif r == TEXT_TOO_LONG:
             fail(field, f"{t.nchars} characters; at most {limit}")
         return 0
-

@@ -126,7 +126,6 @@ cdef class SnapshotWriter:
         cdef MDB_txn* txn = NULL
         cdef MDB_dbi dbi
         cdef MDB_val k, v
-        cdef int rc
         k.mv_data, k.mv_size = PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)
         v.mv_data, v.mv_size = PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)
         check(mdb_txn_begin(self.env, NULL, 0, &txn), "begin")
