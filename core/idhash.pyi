@@ -1,7 +1,7 @@
 """Keyed hashes of looked-up ids for the audit log; compiled from core/idhash.pyx."""
 
 from collections.abc import Iterable
-from typing import final
+from typing import Self, final
 
 __all__ = ("IdHasher",)
 
@@ -9,7 +9,8 @@ __all__ = ("IdHasher",)
 class IdHasher:
     """BLAKE2b-128 keyed with `key` (1-64 bytes) over folded ids."""
 
-    def __init__(self, key: bytes) -> None: ...
+    # The key goes to __cinit__, that is to __new__: the class has no __init__ of its own.
+    def __new__(cls, key: bytes) -> Self: ...
     def hash_id(self, id: str) -> str:
         """Return the keyed hash of an id as 32 lower-case hex digits."""
     def hash_ids_json(self, ids: Iterable[str]) -> bytes:

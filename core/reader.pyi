@@ -3,13 +3,16 @@ core/reader.pyx, the twin of lookup/reference/reader.py."""
 
 from os import PathLike
 from types import TracebackType
+from typing import Self, final
 
 __all__ = ("SnapshotReader",)
 
+@final
 class SnapshotReader:
     """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""
 
-    def __init__(self, path: str | PathLike[str]) -> None: ...
+    # The path goes to __cinit__, that is to __new__: the class has no __init__ of its own.
+    def __new__(cls, path: str | PathLike[str]) -> Self: ...
     @property
     def snapshot_id(self) -> str:
         """The id of the snapshot (its manifest's "id")."""
@@ -20,9 +23,7 @@ class SnapshotReader:
     def _use_lmdb_api(self) -> None: ...
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
-    def answer_coded(
-        self, id: str, date: int, facility: str | None = None
-    ) -> tuple[bytes, str]:
+    def answer_coded(self, id: str, date: int, facility: str | None = None) -> tuple[bytes, str]:
         """The SPEC 3 body of one lookup and its result code."""
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
