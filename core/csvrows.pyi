@@ -7,7 +7,7 @@ from typing import BinaryIO, Self, final
 from core.sorter import ExternalSorter
 from core.validate import RowValidator
 
-__all__ = ("Rows", "feed_build", "count_line_ends", "FIELD_LIMIT", "PROGRESS_EVERY")
+__all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
 FIELD_LIMIT: int
 PROGRESS_EVERY: int

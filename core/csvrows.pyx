@@ -40,7 +40,7 @@ import csv
 
 from lookup.errors import RowError
 
-__all__ = ("Rows", "feed_build", "count_line_ends", "FIELD_LIMIT", "PROGRESS_EVERY")
+__all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)

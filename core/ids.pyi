@@ -1,6 +1,6 @@
 """Person identifiers and facility codes (docs/DESIGN.md 2); compiled from core/ids.pyx."""
 
-__all__ = ("parse_id", "parse_facility")
+__all__ = ("parse_facility", "parse_id")
 
 def parse_id(text: str) -> tuple[str, str]:
     """Classify a pasted person identifier as (kind, normalised id) or raise IdError."""

@@ -7,7 +7,7 @@ from libc.string cimport memcpy
 
 from lookup.errors import IdError
 
-__all__ = ("parse_id", "parse_facility")
+__all__ = ("parse_facility", "parse_id")
 
 cdef extern from "Python.h":
     # Python 3.11 may still hold a str in its legacy form; 3.12+ makes this a no-op.

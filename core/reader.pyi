@@ -24,14 +24,17 @@ class SnapshotReader:
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""
     def answer_coded(self, id: str, date: int, facility: str | None = None) -> tuple[bytes, str]:
-        """The SPEC 3 body of one lookup and its result code."""
+        """Return the SPEC 3 body of one lookup and its result code."""
     def answer_many(self, ids: list[str], date: int, facility: str | None = None) -> bytes:
         """Answer many lookups as a JSON array of bodies in request order."""
     def answer_batch(
         self, ids: list[str], date: int, facility: str | None = None
     ) -> tuple[memoryview, bytes, dict[str, int]]:
-        """The SPEC 3 batch answer, `{"results": [...]}` (a read-only view of the buffer it was
-        written in); the answers' result codes as a JSON array; how many gave each code."""
+        """Return the SPEC 3 batch answer, `{"results": [...]}`, with the answers' result codes.
+
+        The answer is a read-only view of the buffer it was written in; the codes come in request
+        order as a JSON array, and counted: how many gave each code.
+        """
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
     def __enter__(self) -> SnapshotReader: ...

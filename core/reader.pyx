@@ -520,8 +520,10 @@ cdef class SnapshotReader:
         return self._answer(id, date, facility, &result)
 
     def answer_coded(self, str id not None, long long date, facility=None):
-        """The SPEC 3 body of one lookup and its result code, `(b'{...}', "000")`: the service
-        audits and counts the code, which would otherwise be searched for in the body."""
+        """Return the SPEC 3 body of one lookup and its result code, `(b'{...}', "000")`.
+
+        The service audits and counts the code, which would otherwise be searched for in the body.
+        """
         cdef Result result
         body = self._answer(id, date, facility, &result)
         return body, _CODES[<int>result]
@@ -555,9 +557,11 @@ cdef class SnapshotReader:
             _give_back_writer(&w)
 
     def answer_batch(self, ids, long long date, facility=None):
-        """The SPEC 3 batch answer, `{"results": [...]}`; the answers' result codes in request
-        order as a JSON array, `["000","050",...]` (for the audit record); and how many
-        answers gave each code, `{"000": 998, "050": 2}` (for the metrics).
+        """Return the SPEC 3 batch answer, `{"results": [...]}`, with the answers' result codes.
+
+        The codes come in request order as a JSON array, `["000","050",...]` (for the audit
+        record), and counted: how many answers gave each code, `{"000": 998, "050": 2}` (for the
+        metrics).
 
         Finding the codes again in ~800 KB of JSON would cost as much as writing it, and
         turning 1000 of them into Python strings and back into JSON a tenth of that. The body is

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import NamedTuple, final
 
-__all__ = ("ValidRow", "RowValidator")
+__all__ = ("RowValidator", "ValidRow")
 
 _FAST_TEXT_RANGES: tuple[tuple[int, int], ...]
 

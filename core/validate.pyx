@@ -55,7 +55,7 @@ from collections import namedtuple
 
 from lookup.errors import RowError
 
-__all__ = ("ValidRow", "RowValidator")
+__all__ = ("RowValidator", "ValidRow")
 
 cdef extern from "Python.h":
     uint32_t PyUnicode_MAX_CHAR_VALUE(object o)
