@@ -50,6 +50,8 @@ cdef object _StoreError = StoreError
 cdef size_t _SYSTEM_PAGE = mmap.PAGESIZE
 
 
+# The result table, what a lookup found (Lookup) and the writers of the body; why an include:
+# see there.
 include "answer.pxi"
 
 
