@@ -3,13 +3,15 @@
 # installs the pinned lint tools there itself, from pyproject.toml's `lint` extra.
 PYTHON ?= .venv/bin/python
 CORE_UNITS := $(patsubst core/%.pyx,core.%,$(wildcard core/*.pyx))
+# cython-lint runs pycodestyle by name: the environment's tools come first on the path.
+export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
 .PHONY: lint lint-tools
 
 lint: lint-tools
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(dir $(PYTHON))cython-lint core/
+	cython-lint core/
 	$(PYTHON) -m mypy
 	$(PYTHON) -m mypy.stubtest $(CORE_UNITS) --allowlist core/stubtest_allowlist.txt
 

@@ -2,7 +2,7 @@
 
 Hypothesis draws random snapshots and random stored text bytes, and both readers must answer
 byte for byte alike (docs/DESIGN.md 6). A snapshot deep enough for branch and overflow pages
-checks the compiled page walker (core/lmdb.pxd) against mdb_get and the reference, and that a
+checks the compiled page walker (core/pagewalk.pxd) against mdb_get and the reference, and that a
 damaged page raises StoreError.
 """
 
@@ -199,7 +199,7 @@ def _decodes(text: bytes) -> bool:
     return True
 
 
-# --- the page walker (core/lmdb.pxd) against mdb_get and the reference ----------------------
+# --- the page walker (core/pagewalk.pxd) against mdb_get and the reference ----------------------
 
 BIG = "😀"  # 4 bytes of UTF-8: the longest texts a build accepts make a record of 2 KB
 
