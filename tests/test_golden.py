@@ -1,0 +1,95 @@
+"""Outputs that must not change by accident: the bytes `lookup synth` writes for a seed, and the
+snapshot and rejects file `lookup build` makes of them.
+
+The digests were recorded from the code before the package was reorganised into subpackages
+(61b9002) and hold across it. A change that means to change these outputs (a new record format,
+a new synthetic rule) updates them in the same commit and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import lmdb
+import orjson
+
+SYNTH = ["--rows", "3000", "--seed", "7", "--as-of", "2026-06-01"]
+DIGESTS = {
+    "extract": "2a13ddf612635934660e807d4d8b42eadbf5287fdd2a957b38d2aba6faba135a",
+    "population": "3803c4af4d9dc605ee13e541c840be36bdf25212bf37181e31f794e50a3de27c",
+    "delta": "67ca4b755e5f2854e1986669605822e8bcbd9c6709348fca4bc19b1ce9144025",
+    "snapshot": "614530a9b31920e342f7de06e0a556247c9df04ad68eb922d4180fac510fb0c2",
+    "rejects": "e80fd23f40888bc9a3bdb011a59595fe197163ac40be4260b4f00ec26c7d177f",
+}
+# What a manifest says that does not depend on when or where the snapshot was built.
+STABLE_MANIFEST = ("format", "kind", "rows", "rejected", "published", "data_quality", "entries")
+
+
+def lookup(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "lookup", *args], check=True, capture_output=True)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot_digest(path: Path) -> str:
+    """Hash every key and value of the snapshot's people and indexes, and its manifest's stable
+    part (the `meta` db holds only the snapshot's identity: its id, time and source)."""
+    digest = hashlib.sha256()
+    with lmdb.open(str(path), readonly=True, lock=False, max_dbs=8) as env:
+        for name in (b"people", b"bhxh", b"cards"):
+            db = env.open_db(name, create=False)
+            with env.begin(db=db) as txn:
+                for key, value in txn.cursor():
+                    digest.update(len(key).to_bytes(2, "big") + key)
+                    digest.update(len(value).to_bytes(4, "big") + value)
+    manifest = orjson.loads((path / "manifest.json").read_bytes())
+    stable = {name: manifest[name] for name in STABLE_MANIFEST}
+    digest.update(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
+
+
+def outputs(folder: Path) -> dict[str, str]:
+    """Synthesise, build, and return the digests of everything made."""
+    extract, population, delta = folder / "x.csv", folder / "p.csv", folder / "d.csv"
+    lookup("synth", *SYNTH, "--out", str(extract), "--invalid-rate", "0.002")
+    lookup(
+        "synth",
+        *SYNTH,
+        "--out",
+        str(folder / "x2.csv"),
+        "--population",
+        str(population),
+        "--mismatch-rate",
+        "0.02",
+        "--delta",
+        str(delta),
+        "--changes",
+        "50",
+    )
+    data = folder / "data"
+    lookup("build", str(extract), "--data", str(data), "--jobs", "1", "--max-reject-ratio", "0.01")
+    (snapshot,) = (data / "snapshots").iterdir()
+    (rejects,) = (data / "rejects").iterdir()
+    return {
+        "extract": file_digest(extract),
+        "population": file_digest(population),
+        "delta": file_digest(delta),
+        "snapshot": snapshot_digest(snapshot),
+        "rejects": file_digest(rejects),
+    }
+
+
+def test_synth_and_build_give_the_recorded_outputs(tmp_path):
+    assert outputs(tmp_path) == DIGESTS
+
+
+if __name__ == "__main__":  # print the digests of this checkout (to record them on purpose)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        print(orjson.dumps(outputs(Path(folder)), option=orjson.OPT_INDENT_2).decode())
