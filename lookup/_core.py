@@ -9,7 +9,8 @@ takes over with a warning, unless LOOKUP_REQUIRE_CORE=1, which makes a missing c
 reference on purpose (debugging, comparisons).
 
 This is the only production module that imports `lookup.reference` (the test oracle): for the
-twins, and for the two helpers that have no compiled form (`decode_record`, `is_real_date`).
+twins, and for the helpers that have no compiled form yet (`decode_record`, `is_real_date`,
+`check_register_row`, `compare_register_row`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = (
     "Rows",
     "SnapshotReader",
     "SnapshotWriter",
+    "check_register_row",
+    "compare_register_row",
     "count_line_ends",
     "decode_record",
     "equal_key_groups",
@@ -48,6 +51,8 @@ if TYPE_CHECKING:
     from core.validate import RowValidator
     from core.writer import SnapshotWriter, equal_key_groups
     from lookup.reference.dates import is_real_date
+    from lookup.reference.reconcile import check_row as check_register_row
+    from lookup.reference.reconcile import compare as compare_register_row
     from lookup.reference.record import decode as decode_record
 
     CORE: str
@@ -71,6 +76,9 @@ TWINS = {
 # Helpers of the reference that production uses as they are: (module, name).
 _REFERENCE_ONLY = {
     "decode_record": ("lookup.reference.record", "decode"),
+    # SPEC.md 4; a compiled twin is to come (the reference is the oracle it will answer to).
+    "check_register_row": ("lookup.reference.reconcile", "check_row"),
+    "compare_register_row": ("lookup.reference.reconcile", "compare"),
     "is_real_date": ("lookup.reference.dates", "is_real_date"),
 }
 

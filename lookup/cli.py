@@ -110,6 +110,29 @@ def cmd_apply(args: argparse.Namespace) -> tuple[Any, str]:
     )
 
 
+def cmd_reconcile(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.progress import Progress
+    from lookup.sync.reconcile import reconcile
+
+    summary = reconcile(
+        _data(args),
+        args.population,
+        report=args.out,
+        corrections=args.corrections,
+        progress=Progress(),
+    )
+    shares = ", ".join(
+        f"{status} {each['count']:,} ({each['pct']:g}%)"
+        for status, each in summary["statuses"].items()
+        if each["count"]
+    )
+    fixes = f"; corrections in {summary['corrections']}" if summary["corrections"] else ""
+    return summary, (
+        f"reconciled {summary['population_rows']:,} register rows with snapshot "
+        f"{summary['snapshot']}: {shares or 'nothing'}; report in {summary['report']}{fixes}"
+    )
+
+
 def cmd_get(args: argparse.Namespace) -> tuple[Any, str]:
     from lookup.clock import parse_date
     from lookup.query import Entitlements
@@ -284,6 +307,23 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("apply", cmd_apply, "apply a delta to the current snapshot")
     p.add_argument("delta", metavar="DELTA")
+
+    p = command(
+        "reconcile",
+        cmd_reconcile,
+        "compare the population register's extract with the store (SPEC.md 4)",
+    )
+    p.add_argument("population", metavar="POPULATION", help="population extract CSV (.gz too)")
+    p.add_argument(
+        "--out",
+        metavar="REPORT",
+        help="report CSV (default: DATA/reports/reconcile-<snapshot>.csv)",
+    )
+    p.add_argument(
+        "--corrections",
+        metavar="DELTA",
+        help="also write the delta that makes the store agree with the register",
+    )
 
     p = command("get", cmd_get, "print the entitlement JSON for one id")
     p.add_argument(

@@ -18,6 +18,7 @@ __all__ = (
     "MESSAGES",
     "OPTIONAL",
     "POPULATION_COLUMNS",
+    "POPULATION_OPTIONAL",
     "PROVINCES",
     "QUALITY_FLAGS",
     "REGIONS",
@@ -61,7 +62,8 @@ OPTIONAL = (
 REQUIRED = tuple(name for name in COLUMNS if name not in OPTIONAL)
 DELTA_REQUIRED = ("op", "cccd")  # a delete needs only these; upserts are checked row by row
 DELTA_COLUMNS = ("op",) + COLUMNS  # SPEC.md 1.2: op first
-POPULATION_COLUMNS = ("cccd", "full_name", "dob", "gender")  # SPEC.md 1.3
+POPULATION_COLUMNS = ("cccd", "full_name", "dob", "gender")  # SPEC.md 1.3, all required
+POPULATION_OPTIONAL = ("death_date",)
 
 # Index = the stored code (DESIGN 4); gender codes start at 1, code 0 (and region 0) is "none".
 GENDERS = (None, "male", "female", "unknown")

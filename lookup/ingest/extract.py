@@ -19,14 +19,31 @@ from typing import Any, BinaryIO, cast
 
 from lookup import _core
 from lookup.errors import ExtractError
-from lookup.schema import COLUMNS, DELTA_REQUIRED, REQUIRED
+from lookup.schema import (
+    COLUMNS,
+    DELTA_REQUIRED,
+    POPULATION_COLUMNS,
+    POPULATION_OPTIONAL,
+    REQUIRED,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
+# What each kind of file is called in messages, its columns, and those it must have.
+KINDS = {
+    "extract": ("an extract", COLUMNS, REQUIRED),
+    "delta": ("a delta", ("op", *COLUMNS), DELTA_REQUIRED),
+    "population": (
+        "a population extract",
+        POPULATION_COLUMNS + POPULATION_OPTIONAL,
+        POPULATION_COLUMNS,
+    ),
+}
 # A value over 64 KiB (csvrows.FIELD_LIMIT) is an error naming the line: broken quoting.
 
 
 class Extract:
-    """One opened extract or delta: `.columns`, then iterate `(line, values)` pairs.
+    """One opened extract, delta or population extract (`kind`, SPEC.md 1.1-1.3): `.columns`,
+    then iterate `(line, values)` pairs.
 
     `line` is the physical line where the row starts (the header is line 1), so an operator can
     find a rejected row with `sed -n 'Np'` even when quoted values span lines.
@@ -41,12 +58,14 @@ class Extract:
         path: str,
         *,
         delta: bool = False,
+        kind: str = "extract",
         start: int = 0,
         line: int = 1,
         columns: tuple[str, ...] | None = None,
     ) -> None:
         self.path = path
         self.delta = delta
+        self.kind = "delta" if delta else kind
         self.start = start
         self._file = _open(path)
         self._stream: BinaryIO = self._file
@@ -67,16 +86,16 @@ class Extract:
 
     # -- header ---------------------------------------------------------------------------
     def _read_header(self) -> tuple[str, ...]:
-        expected = ("op",) + COLUMNS if self.delta else COLUMNS
-        kind = "delta" if self.delta else "extract"
+        a_kind, expected, required = KINDS[self.kind]
+        kind = a_kind.split(" ", 1)[1]
         try:
             header = self._rows.first()
         except (csv.Error, OSError, EOFError, UnicodeError) as exc:
             raise ExtractError(f"{self.path}: not a CSV {kind}: {exc}") from exc
         if header is None or header == []:
             raise ExtractError(
-                f"{self.path}: empty file; an {kind} starts with a header row naming its columns"
-                f" ({', '.join(REQUIRED)} are required)"
+                f"{self.path}: empty file; {a_kind} starts with a header row naming its columns"
+                f" ({', '.join(required)} are required)"
             )
         if any("\udc80" <= ch <= "\udcff" for name in header for ch in name):
             raise ExtractError(f"{self.path}: not a CSV {kind}: the header is not valid UTF-8")
@@ -88,10 +107,9 @@ class Extract:
             shown = ", ".join(repr(name) for name in unknown[:5])
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             raise ExtractError(
-                f"{self.path}: unknown column {shown}{more}; the columns of an {kind} are "
+                f"{self.path}: unknown column {shown}{more}; the columns of {a_kind} are "
                 f"{', '.join(expected)} (SPEC.md 1)"
             )
-        required = DELTA_REQUIRED if self.delta else REQUIRED
         missing = [name for name in required if name not in header]
         if missing:
             raise ExtractError(f"{self.path}: missing required column {', '.join(missing)}")
