@@ -1,0 +1,333 @@
+"""Reconciliation with the population register (SPEC.md 1.3 and 4): every status and field, the
+Vietnamese name cases, partial birth dates on both sides, file forms, bad rows and bad files,
+and corrections that leave no mismatch once applied. Real files, real snapshots."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lookup.errors import ExtractError
+from lookup.ingest.build import build
+from lookup.ingest.delta import apply_delta
+from lookup.reference import reconcile as rules
+from lookup.store import DataDir
+from lookup.sync.reconcile import reconcile
+
+from helpers.files import person
+
+TODAY = 20260601
+POPULATION = ("cccd", "full_name", "dob", "gender", "death_date")
+
+
+def register(n: int, **overrides: str) -> dict[str, str]:
+    """The register's record of test person n, agreeing with the store unless overridden."""
+    row = person(n)
+    return {
+        "cccd": row["cccd"],
+        "full_name": row["full_name"],
+        "dob": row["dob"],
+        "gender": row["gender"],
+        "death_date": "",
+        **overrides,
+    }
+
+
+def write_population(path, rows, columns=POPULATION, *, bom=False, line_end="\n"):
+    lines = [",".join(columns)]
+    for row in rows:
+        values = row if isinstance(row, list) else [row.get(c, "") for c in columns]
+        lines.append(",".join(_quote(v) for v in values))
+    data = (("\ufeff" if bom else "") + line_end.join(lines) + line_end).encode("utf-8")
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+    return str(path)
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if "," in value else value
+
+
+def read_report(path) -> list[tuple[str, str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["cccd", "status", "fields"]
+    return [tuple(row) for row in rows[1:]]
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A store of test people 0-9, each with the name, birth date and sex person(n) gives."""
+    from helpers.files import write_csv
+
+    rows = [person(i) for i in range(10)]
+    rows[4] = person(4, dob="1985")  # a year-only birth date in the store
+    rows[5] = person(5, dob="1985-04")
+    data = DataDir(tmp_path / "data")
+    build(data, str(write_csv(tmp_path / "base.csv", rows)))
+    return data
+
+
+# -- names ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("register", "stored", "field"),
+    [
+        ("Nguyễn Văn Hòa", "Nguyễn Văn Hoà", None),  # the two standard tone placements
+        ("Lê Thị Thúy", "Lê Thị Thuý", None),
+        ("Trần Khỏe", "Trần Khoẻ", None),
+        ("Đỗ Thị Hòe", "Đỗ Thị Hoè", None),
+        ("H’Hen Niê", "H'Hen Niê", None),  # apostrophe forms
+        ("NGUYỄN  văn   AN", "Nguyễn Văn An", None),  # case and spaces
+        (unicodedata.normalize("NFD", "Phạm Thị Ánh"), "Phạm Thị Ánh", None),
+        ("Nguyen Van An", "Nguyễn Văn An", "full_name_diacritics"),  # tone marks lost
+        ("Dương Văn Đức", "Duong Van Duc", "full_name_diacritics"),  # Đ typed as D
+        ("Nguyễn Văn Án", "Nguyễn Văn An", "full_name_diacritics"),  # a tone mark wrong
+        ("Nguyễn Văn Anh", "Nguyễn Văn An", "full_name"),  # a typo
+        ("Văn An Nguyễn", "Nguyễn Văn An", "full_name"),  # order
+    ],
+)
+def test_names_compare_as_spec_4_says(register, stored, field):
+    assert rules.compare_names(register, stored) == field
+    assert rules.compare_names(stored, register) == field
+
+
+VIETNAMESE = st.text(
+    alphabet=st.sampled_from(
+        "aăâbcdđeêghiklmnoôơpqrstuưvxyáàảãạắằẳẵặấầẩẫậéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ "
+    ),
+    min_size=1,
+    max_size=30,
+).filter(str.strip)
+
+
+@given(VIETNAMESE)
+def test_a_name_agrees_with_itself_in_every_form(name):
+    for form in (name.upper(), unicodedata.normalize("NFD", name), f"  {name} "):
+        assert rules.compare_names(form, name) is None
+
+
+@given(VIETNAMESE)
+def test_losing_the_marks_is_only_ever_a_diacritics_difference(name):
+    bare = "".join(
+        c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)
+    ).replace("đ", "d")
+    assert rules.compare_names(bare, name) in (None, "full_name_diacritics")
+
+
+# The five tones as combining marks, written out apart from the code under test.
+TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+@given(VIETNAMESE, st.data())
+def test_where_a_syllable_carries_its_tone_does_not_matter(name, draw):
+    # Move each tone mark anywhere within its syllable: the same name (SPEC 3.1, 4).
+    moved = []
+    for word in unicodedata.normalize("NFD", name).split():
+        tones = [c for c in word if c in TONES]
+        letters = [c for c in word if c not in TONES]
+        for tone in tones:
+            letters.insert(draw.draw(st.integers(1, len(letters))), tone)
+        moved.append("".join(letters))
+    assert rules.compare_names(" ".join(moved), name) is None
+
+
+# -- birth dates -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("register", "stored", "field"),
+    [
+        (19850412, 19850412, None),
+        (19850000, 19850412, None),  # the register less precise, agreeing: no difference
+        (19850400, 19850412, None),
+        (19850412, 19850000, "dob_precision"),  # the record can be completed
+        (19850412, 19850400, "dob_precision"),
+        (19850400, 19850000, "dob_precision"),
+        (19851204, 19850412, "dob"),  # day and month swapped
+        (19860000, 19850412, "dob"),
+        (19860412, 19850000, "dob"),
+        (19850500, 19850412, "dob"),
+    ],
+)
+def test_birth_dates_compare_at_the_coarser_precision(register, stored, field):
+    assert rules.compare_dob(register, stored) == field
+
+
+# -- the whole report ------------------------------------------------------------------------
+def test_every_status_and_field(data, tmp_path):
+    rows = [
+        register(0),  # match
+        register(1, full_name="Nguyen Van An"),
+        register(2, full_name="Nguyễn Văn Bình", gender="2"),
+        register(3, dob="1985-12-04"),
+        register(4, dob="1985-04-12"),  # the store has 1985: completes it
+        register(5, dob="1985"),  # less precise than the store, agreeing: a match
+        register(6, death_date="2026-05-31", full_name="Someone Else"),  # deceased wins
+        register(7, death_date="2026-06-02"),  # dies after the report date: still a match
+        {"cccd": "079199000001", "full_name": "Lò Văn Páo", "dob": "1991", "gender": "1"},
+        {"cccd": "12345", "full_name": "X", "dob": "1990", "gender": "1"},
+        register(8, dob="1985-13-01"),
+        register(9, gender="4"),
+        ["001085000009", "Nguyễn Văn An", "1985-04-12"],  # a field short
+    ]
+    population = write_population(tmp_path / "pop.csv", rows)
+    summary = reconcile(data, population, report=str(tmp_path / "r.csv"), today=TODAY)
+    cccd = [person(i)["cccd"] for i in range(10)]
+    assert read_report(tmp_path / "r.csv") == [
+        (cccd[0], "match", ""),
+        (cccd[1], "mismatch", "full_name_diacritics"),
+        (cccd[2], "mismatch", "full_name;gender"),
+        (cccd[3], "mismatch", "dob"),
+        (cccd[4], "mismatch", "dob_precision"),
+        (cccd[5], "match", ""),
+        (cccd[6], "deceased", ""),
+        (cccd[7], "match", ""),
+        ("079199000001", "not_insured", ""),
+        ("12345", "invalid", "line 11: cccd: must be 12 digits"),
+        (cccd[8], "invalid", "line 12: dob: not a real date"),
+        (cccd[9], "invalid", "line 13: gender: must be 1, 2 or 3"),
+        (cccd[9], "invalid", "line 14: row: 3 fields; the header has 5"),
+        (cccd[8], "not_in_register", ""),  # its only row was invalid
+        (cccd[9], "not_in_register", ""),
+    ]
+    assert summary["snapshot"] == data.current_id()
+    statuses = {s: v["count"] for s, v in summary["statuses"].items()}
+    assert statuses == {
+        "match": 3,
+        "mismatch": 4,
+        "deceased": 1,
+        "not_insured": 1,
+        "not_in_register": 2,
+        "invalid": 4,
+    }
+    assert summary["population_rows"] == 13
+    assert summary["statuses"]["mismatch"]["pct"] == round(100 * 4 / 13, 3)
+    fields = {f: v["count"] for f, v in summary["fields"].items()}
+    assert fields == {
+        "full_name": 1,
+        "full_name_diacritics": 1,
+        "dob": 1,
+        "dob_precision": 1,
+        "gender": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("cccd=00108500000x", "cccd: must be 12 digits"),
+        ("full_name=", "full_name: required"),
+        ("full_name=" + "A" * 101, "full_name: 101 characters; at most 100"),
+        ("full_name=An\u0007", "full_name: contains a control character"),
+        ("dob=12/04/1985", "dob: must be YYYY-MM-DD, YYYY-MM or YYYY"),
+        ("dob=1985-02-30", "dob: not a real date"),
+        ("gender=M", "gender: must be 1, 2 or 3"),
+        ("death_date=2026", "death_date: must be YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_row_is_an_invalid_report_row_naming_its_line(data, tmp_path, value, reason):
+    name, _, bad = value.partition("=")
+    population = write_population(tmp_path / "p.csv", [register(0), register(1, **{name: bad})])
+    summary = reconcile(data, population, report=str(tmp_path / "r.csv"), today=TODAY)
+    assert read_report(tmp_path / "r.csv")[1][1:] == ("invalid", f"line 3: {reason}")
+    assert summary["statuses"]["invalid"]["count"] == 1
+
+
+@pytest.mark.parametrize("form", ["bom", "crlf", "gzip", "columns reordered", "no death_date"])
+def test_file_forms_give_the_same_report(data, tmp_path, form):
+    rows = [register(0), register(1, full_name="Nguyen Van An"), register(2, dob="1990")]
+    plain = write_population(tmp_path / "plain.csv", rows)
+    columns = POPULATION
+    if form == "columns reordered":
+        columns = ("gender", "death_date", "dob", "full_name", "cccd")
+    elif form == "no death_date":
+        columns = POPULATION[:4]
+    name = "p.csv.gz" if form == "gzip" else "p.csv"
+    other = write_population(
+        tmp_path / name,
+        rows,
+        columns,
+        bom=form == "bom",
+        line_end="\r\n" if form == "crlf" else "\n",
+    )
+    reconcile(data, plain, report=str(tmp_path / "a.csv"), today=TODAY)
+    reconcile(data, other, report=str(tmp_path / "b.csv"), today=TODAY)
+    assert read_report(tmp_path / "a.csv") == read_report(tmp_path / "b.csv")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file; a population extract starts with a header row"),
+        (b"\xff\xfe\x00c\x00c", "not a CSV population extract"),
+        (b"cccd,full_name,dob\n", "missing required column gender"),
+        (b"cccd,full_name,dob,gender,address\n", "unknown column 'address'"),
+        (b"cccd,full_name,dob,gender,gender\n", "column given twice: gender"),
+    ],
+)
+def test_a_bad_file_is_a_clear_error_and_writes_no_report(data, tmp_path, content, message):
+    path = tmp_path / "p.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExtractError, match=message):
+        reconcile(data, str(path), report=str(tmp_path / "r.csv"), today=TODAY)
+    assert not (tmp_path / "r.csv").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.csv")] == []
+
+
+def test_corrections_leave_no_mismatch_once_applied(data, tmp_path):
+    rows = [
+        register(0),
+        register(1, full_name="Nguyễn Văn Bình"),
+        register(2, full_name="Nguyen Van An", gender="2"),
+        register(3, dob="1985-12-04"),
+        register(4, dob="1985-04-12"),
+        register(6, death_date="2026-01-01", full_name="Someone Else"),  # not for the delta
+        {"cccd": "079199000001", "full_name": "Lò Văn Páo", "dob": "1991", "gender": "1"},
+    ]
+    population = write_population(tmp_path / "pop.csv", rows)
+    fixes = tmp_path / "fix.csv"
+    first = reconcile(data, population, corrections=str(fixes), today=TODAY)
+    assert first["statuses"]["mismatch"]["count"] == 4
+    with open(fixes, newline="", encoding="utf-8") as f:
+        delta = list(csv.DictReader(f))
+    assert [row["cccd"] for row in delta] == [person(i)["cccd"] for i in (1, 2, 3, 4)]
+    assert delta[1]["address"] == person(2)["address"]  # the rest of the row is the store's
+    assert delta[1]["full_name"] == "Nguyen Van An" and delta[1]["gender"] == "2"
+    applied = apply_delta(data, str(fixes))
+    assert applied["changed"] == 4
+    again = reconcile(data, population, today=TODAY)
+    assert again["statuses"]["mismatch"]["count"] == 0
+    assert again["statuses"]["match"]["count"] == 5
+    assert again["snapshot"] == applied["snapshot"] != first["snapshot"]
+
+
+def test_the_command_line(data, tmp_path):
+    population = write_population(tmp_path / "pop.csv", [register(0), register(1, gender="2")])
+    done = subprocess.run(
+        [sys.executable, "-m", "lookup", "reconcile", population, "--data", str(data.root)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = data.root / "reports" / f"reconcile-{data.current_id()}.csv"
+    assert f"report in {report}" in done.stdout and "mismatch 1 (50%)" in done.stdout
+    assert len(read_report(report)) == 10  # 2 register rows, then the 8 people it lacks
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lookup",
+            "reconcile",
+            str(tmp_path / "nope.csv"),
+            "--data",
+            str(data.root),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and "cannot open" in missing.stderr
+    assert "Traceback" not in missing.stderr
