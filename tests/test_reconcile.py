@@ -331,3 +331,52 @@ def test_the_command_line(data, tmp_path):
     )
     assert missing.returncode == 1 and "cannot open" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_synthetic_country_reconciles_as_it_was_made(tmp_path):
+    # lookup synth spoils insured records and writes the register as the truth: a reconcile
+    # finds what it spoiled, and its corrections leave nothing to find.
+    from lookup.synth import synthesize
+
+    extract, population = tmp_path / "x.csv", tmp_path / "p.csv"
+    made = synthesize(
+        str(extract),
+        6000,
+        seed=4,
+        as_of=_date(TODAY),
+        population=str(population),
+        mismatch_rate=0.1,
+    )
+    data = DataDir(tmp_path / "data")
+    build(data, str(extract), max_reject_ratio=0.01)
+    fixes = tmp_path / "fix.csv"
+    found = reconcile(data, str(population), corrections=str(fixes), today=TODAY)
+    count = {s: v["count"] for s, v in found["statuses"].items()}
+    fields = {f: v["count"] for f, v in found["fields"].items()}
+    kinds = made["insured_error_kinds"]
+    assert count["not_insured"] == made["population_not_insured"]
+    assert count["not_in_register"] == made["population_absent"]
+    assert count["deceased"] == made["population_deceased"]
+    assert count["invalid"] == 0
+    # Another tone placement is the same name: every other spoiled record is a mismatch (but
+    # for the deceased and the absent), and so are the records whose CCCD says otherwise and
+    # those of unknown sex (the register knows it).
+    spoiled = made["insured_errors"] - kinds.get("tone_placement", 0)
+    with open(extract, encoding="utf-8") as f:
+        unknown_sex = sum(row["gender"] == "3" for row in csv.DictReader(f))
+    gone = count["deceased"] + count["not_in_register"]
+    more = made["population_cccd_says_otherwise"] + unknown_sex
+    assert spoiled - gone <= count["mismatch"] <= spoiled + more
+    assert fields["full_name_diacritics"] >= 0.9 * (kinds["tone_marks_lost"] + kinds["d_for_dj"])
+    assert fields["gender"] >= kinds["wrong_sex"]
+    assert fields["dob_precision"] >= 0.9 * kinds["year_only"]
+    apply_delta(data, str(fixes))
+    again = reconcile(data, str(population), today=TODAY)
+    assert again["statuses"]["mismatch"]["count"] == 0
+    assert again["statuses"]["match"]["count"] == count["match"] + count["mismatch"]
+
+
+def _date(packed: int):
+    import datetime
+
+    return datetime.date(packed // 10000, packed // 100 % 100, packed % 100)

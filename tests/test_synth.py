@@ -20,6 +20,7 @@ import pytest
 from lookup import synth
 from lookup.synth import COLUMNS, DELTA_COLUMNS, POPULATION_COLUMNS, synthesize, today_in_vietnam
 from lookup.synth.changes import strip_tone_marks
+from lookup.synth.register import ERROR_KINDS
 from lookup.synth.world import Serials, World
 
 AS_OF = datetime.date(2026, 3, 15)
@@ -189,10 +190,18 @@ def national(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def people(national):
-    """The extract rows as dicts."""
+def insured(national):
+    """The extract rows as dicts, with the insured records' errors (lookup.synth.register)."""
     _, _, files = national
     return [dict(zip(COLUMNS, row, strict=True)) for row in files["extract"][1]]
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory):
+    """The same people as drawn, before any insured record is spoiled: for their realism."""
+    path = tmp_path_factory.mktemp("drawn") / "extract.csv"
+    synthesize(str(path), ROWS, seed=11, as_of=AS_OF)
+    return [dict(zip(COLUMNS, row, strict=True)) for row in read_csv(str(path))[1]]
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -217,7 +226,7 @@ def test_lines_are_what_the_csv_module_writes(national):
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path):
     a, b, c = (str(tmp_path / name) for name in ("a.csv", "b.csv", "c.csv"))
-    synthesize(a, 3000, seed=5, as_of=AS_OF)
+    synthesize(a, 3000, seed=5, as_of=AS_OF, mismatch_rate=0.2)
     # Asking for the other files too must not change the extract.
     synthesize(
         b,
@@ -312,7 +321,9 @@ def test_the_reference_validator_accepts_every_row(national):
     validator = validate.RowValidator(header)
     flags = collections.Counter(validator.validate(row).quality for row in rows)
     assert sum(flags.values()) == ROWS
-    assert 0 < ROWS - flags[0] <= 0.003 * ROWS  # the deliberate CCCD data-quality cases
+    # The deliberate CCCD data-quality cases, and the insured records of the wrong sex.
+    wrong_sex = national[0]["insured_error_kinds"]["wrong_sex"]
+    assert wrong_sex < ROWS - flags[0] <= 0.003 * ROWS + wrong_sex
 
 
 def test_codes_are_unique_across_people(national):
@@ -502,57 +513,81 @@ def test_addresses_and_issuers_name_real_places(people):
 
 
 # -- population extract (SPEC.md 1.3) --------------------------------------------------------
-def test_population_differs_in_the_controlled_way(national, people):
+def test_the_register_agrees_with_its_own_cccds(national):
     summary, _, files = national
     header, records = files["population"]
-    assert header == list(POPULATION_COLUMNS)
+    assert header == [*POPULATION_COLUMNS, "death_date"]
     assert len(records) == summary["population"]
     assert len({r[0] for r in records}) == len(records)
-    assert all(CCCD.fullmatch(c) and DOB.fullmatch(d) and g in "123" for c, _, d, g in records)
-    insured = {p["cccd"]: p for p in people}
-    outsiders = [r for r in records if r[0] not in insured]
-    assert len(outsiders) == summary["population_not_insured"]
-    assert 0.055 <= len(outsiders) / len(records) <= 0.085  # DOMAIN.md 6: ~7% not insured
-    kinds: collections.Counter[str] = collections.Counter()
-    for cccd, name, dob, gender in (r for r in records if r[0] in insured):
-        p = insured[cccd]
-        different = False
-        if name != norm(p["full_name"]):
-            different = True
-            plain = strip_tone_marks(name) == strip_tone_marks(norm(p["full_name"]))
-            kinds["name_diacritics" if plain else "name_other"] += 1
+    for cccd, name, dob, gender, death in records:
+        assert CCCD.fullmatch(cccd) and DOB.fullmatch(dob) and name == norm(name)
+        # DOMAIN.md 1: digit 4 is century and sex, digits 5-6 the birth year; the chip card's
+        # sex is always known.
+        digit = int(cccd[3])
+        assert gender == ("1" if digit % 2 == 0 else "2")
+        assert int(dob[:4]) == {0: 1900, 1: 2000, 2: 2100, 3: 2200, 4: 1800}[digit // 2] + int(
+            cccd[4:6]
+        )
+        assert death == "" or datetime.date.fromisoformat(death) < AS_OF
+
+
+def test_the_insured_records_carry_the_errors_in_their_shares(national, insured):
+    summary, _, files = national
+    records = {r[0]: r for r in files["population"][1]}
+    insured = {p["cccd"]: p for p in insured}
+    assert len(records.keys() - insured.keys()) == summary["population_not_insured"]
+    assert 0.055 <= summary["population_not_insured"] / len(records) <= 0.085  # ~7%
+    assert len(insured.keys() - records.keys()) == summary["population_absent"] > 0
+    deaths = sum(1 for r in records.values() if r[4])
+    assert deaths == summary["population_deceased"] > 0
+    kinds = summary["insured_error_kinds"]
+    assert sum(kinds.values()) == summary["insured_errors"]
+    assert abs(summary["insured_errors"] / ROWS - MISMATCH) <= 0.01
+    for kind in ERROR_KINDS:
+        assert kinds.get(kind, 0) > 0, kind
+    assert kinds["tone_marks_lost"] > kinds["typo"] > kinds["given_name"]  # as the shares say
+    # Where the two differ, the extract's side is one of the kinds; the register's is the card.
+    seen: collections.Counter[str] = collections.Counter()
+    for cccd, p in insured.items():
+        if cccd not in records:
+            continue
+        _, name, dob, gender, _ = records[cccd]
+        stored = norm(p["full_name"])
+        if stored != name:
+            if strip_tone_marks(stored) == stored and strip_tone_marks(name) == stored:
+                seen["tone_marks_lost"] += 1
+            elif unicodedata.normalize("NFD", stored) != unicodedata.normalize("NFD", name):
+                seen["name"] += 1
         if dob != p["dob"]:
-            different = True
-            kinds["dob_full" if dob.startswith(p["dob"]) else "dob_other"] += 1
+            seen["year_only" if dob.startswith(p["dob"]) else "dob"] += 1
         if gender != p["gender"]:
-            different = True
-            kinds["gender"] += 1
-        kinds["records"] += different
-    assert kinds["records"] == summary["population_mismatched"]
-    assert abs(kinds["records"] / ROWS - MISMATCH) <= 0.015
-    for kind in ("name_diacritics", "name_other", "dob_full", "dob_other", "gender"):
-        assert kinds[kind] > 0, kind
-    assert len(insured.keys() - {r[0] for r in records}) == 0
+            seen["gender"] += 1
+    assert seen["tone_marks_lost"] >= kinds["tone_marks_lost"] * 0.9
+    assert seen["year_only"] >= kinds["year_only"]
+    assert seen["gender"] >= kinds["wrong_sex"]
 
 
-def test_no_mismatch_rate_means_the_same_people(tmp_path):
-    extract, population = str(tmp_path / "e.csv"), str(tmp_path / "p.csv")
-    synthesize(extract, 3000, seed=2, as_of=AS_OF, population=population)
-    people = {r[0]: r for r in read_csv(extract)[1]}
-    for cccd, name, dob, gender in read_csv(population)[1]:
-        if cccd in people:
-            assert (name, dob, gender) == (norm(people[cccd][3]), people[cccd][4], people[cccd][5])
+def test_no_mismatch_rate_leaves_the_extract_as_drawn(tmp_path):
+    a, b = str(tmp_path / "a.csv"), str(tmp_path / "b.csv")
+    summary = synthesize(a, 3000, seed=2, as_of=AS_OF)
+    synthesize(b, 3000, seed=2, as_of=AS_OF, mismatch_rate=0.05)
+    assert summary["insured_errors"] == 0
+    rows_a, rows_b = read_csv(a)[1], read_csv(b)[1]
+    changed = [(x, y) for x, y in zip(rows_a, rows_b, strict=True) if x != y]
+    assert 0.03 * 3000 <= len(changed) <= 0.07 * 3000
+    # Only the name, the birth date and the sex are ever spoiled.
+    assert all(x[:3] == y[:3] and x[6:] == y[6:] for x, y in changed)
 
 
 # -- delta (SPEC.md 1.2) ---------------------------------------------------------------------
-def test_delta_changes_are_well_formed_and_realistic(national, people):
+def test_delta_changes_are_well_formed_and_realistic(national, insured):
     summary, _, files = national
     header, rows = files["delta"]
     assert header == list(DELTA_COLUMNS)
     assert len(rows) == CHANGES == summary["delta"]
     cccds = [r[1] for r in rows]
     assert len(set(cccds)) == len(cccds)  # never two ops on one person
-    insured = {p["cccd"]: p for p in people}
+    insured = {p["cccd"]: p for p in insured}
     deletes = [r for r in rows if r[0] == "delete"]
     upserts = [r[1:] for r in rows if r[0] == "upsert"]
     assert len(deletes) + len(upserts) == CHANGES
@@ -574,7 +609,7 @@ def test_delta_changes_are_well_formed_and_realistic(national, people):
     # Newcomers: newborns with TE cards and new workers, with codes nobody else holds.
     assert any(n["card_no"].startswith("TE") and n["dob"] >= "2026-01-01" for n in new)
     assert any(n["card_no"].startswith("DN") for n in new)
-    taken = {p[k] for p in people for k in ("cccd", "bhxh_code", "card_no", "prev_card_no")}
+    taken = {p[k] for p in insured.values() for k in ("cccd", "bhxh_code", "card_no", "prev_card_no")}
     taken |= {r[0] for r in files["population"][1]}
     for n in new:
         assert not {n["cccd"], n["bhxh_code"], n["card_no"]} & taken, n

@@ -6,13 +6,14 @@ for the handful of rows a delta modifies.
 
 Reproducibility: everything is drawn from `random.Random` instances derived from the seed, one
 per output (extract, invalid rows, population, delta) and shard of rows. The extract depends
-only on the seed, `as_of`, `rows` and `invalid_rate`: asking for a population file or a delta
-never changes it, nor does the number of processes. Codes are unique by construction (keyed
-permutations of per-prefix counters, see `world.Serials`): no set of issued codes is kept.
+only on the seed, `as_of`, `rows`, `invalid_rate` and `mismatch_rate` (the insured records it
+spoils, lookup.synth.register): asking for a population file or a delta never changes it, nor
+does the number of processes. Codes are unique by construction (keyed permutations of
+per-prefix counters, see `world.Serials`): no set of issued codes is kept.
 
 Modules: `tables` (names, groups, places, weights), `world` (lookup lists, calendar, serials),
-`people` (drawing people), `invalid` (broken rows), `changes` (population file and delta),
-`output` (the files).
+`people` (drawing people), `invalid` (broken rows), `register` (the population register and
+the insured records' errors), `changes` (the delta), `output` (the files).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from functools import lru_cache
 from typing import Any
 
 from lookup.clock import today_in_vietnam
-from lookup.schema import DELTA_COLUMNS, POPULATION_COLUMNS
-from lookup.synth.changes import DeltaPlan, Population, keep_candidates
+from lookup.schema import DELTA_COLUMNS, POPULATION_COLUMNS, POPULATION_OPTIONAL
+from lookup.synth.changes import DeltaPlan, keep_candidates
 from lookup.synth.invalid import Breaker
 from lookup.synth.output import JoinedFile, OutFile, part_name
 from lookup.synth.people import FLAG_NAMES, Block, Person, PersonMaker
+from lookup.synth.register import InsuredErrors, Register
 from lookup.synth.world import (
     COLUMNS,
     FIVE_YEAR,
@@ -111,7 +113,7 @@ def synthesize(
     try:
         outputs.append(JoinedFile(out, COLUMNS))
         if population:
-            outputs.append(JoinedFile(population, POPULATION_COLUMNS))
+            outputs.append(JoinedFile(population, POPULATION_COLUMNS + POPULATION_OPTIONAL))
         for result in _run(shards, workers):
             totals.add(result)
             for joined, part in zip(outputs, result["parts"], strict=False):
@@ -190,23 +192,25 @@ def _draw_shard(shard: _Shard) -> dict[str, Any]:
         return random.Random(f"{shard.seed}:{stream}:{shard.index}")
 
     maker = PersonMaker(world, cal, rng("extract"), "extract", shard.index)
+    errors = InsuredErrors(rng("insured-errors"), maker, shard.mismatch_rate)
     breaker = Breaker(rng("invalid"), shard.invalid_rate, cal)
     stats = _Stats()
     kept: dict[int, Person] = {}
     files = [OutFile(shard.extract_part)]
-    pop = None
+    register = None
     if shard.population_part:
         files.append(OutFile(shard.population_part))
         pop_maker = PersonMaker(world, cal, rng("population"), "population", shard.index)
-        pop = Population(pop_maker, shard.mismatch_rate)
+        register = Register(pop_maker, rng("register"), shard.as_of)
     try:
         end = shard.first + shard.rows
         for start in range(shard.first, end, BLOCK):
             block = maker.block(min(BLOCK, end - start))
+            truth = errors.apply(block)
             stats.add(block)
             lines = block.lines()
-            if pop is not None:
-                pop.add(block, files[1])
+            if register is not None:
+                register.add(block, truth, files[1])
             if shard.candidates:
                 kept.update(keep_candidates(shard.candidates, start, block))
             if breaker.rate:
@@ -223,7 +227,8 @@ def _draw_shard(shard: _Shard) -> dict[str, Any]:
         "parts": [(f.path, f.rows) for f in files],
         "stats": stats,
         "invalid": breaker.summary(),
-        "population": pop.summary() if pop else {},
+        "insured_errors": dict(errors.kinds),
+        "population": register.summary() if register else {},
         "kept": {i: p for i, p in kept.items() if i not in rejected},
     }
 
@@ -292,8 +297,8 @@ class _Totals:
         self.stats = _Stats()
         self.counts: Counter[str] = Counter()
         self.invalid_kinds: Counter[str] = Counter()
-        self.mismatch_kinds: Counter[str] = Counter()
-        self.population = False
+        self.error_kinds: Counter[str] = Counter()
+        self.population: Counter[str] | None = None
         self.kept: dict[int, Person] = {}
 
     def add(self, result: dict[str, Any]) -> None:
@@ -302,12 +307,9 @@ class _Totals:
         invalid, pop = result["invalid"], result["population"]
         self.counts.update(invalid=invalid["invalid"], rejects=invalid["rejects_expected"])
         self.invalid_kinds.update(invalid["invalid_kinds"])
+        self.error_kinds.update(result["insured_errors"])
         if pop:
-            self.population = True
-            self.counts.update(
-                not_insured=pop["population_not_insured"], mismatched=pop["population_mismatched"]
-            )
-            self.mismatch_kinds.update(pop["population_mismatch_kinds"])
+            self.population = (self.population or Counter()) + Counter(pop)
         self.kept.update(result["kept"])
 
     def summary(self, rows: int) -> dict[str, Any]:
@@ -319,10 +321,11 @@ class _Totals:
             # A shared code rejects the earlier row too (DESIGN.md 5, across rows).
             rejects_expected=self.counts["rejects"],
         )
-        if self.population:
-            summary.update(
-                population_not_insured=self.counts["not_insured"],
-                population_mismatched=self.counts["mismatched"],
-                population_mismatch_kinds=dict(sorted(self.mismatch_kinds.items())),
-            )
+        # The insured records spoiled on purpose (lookup.synth.register), by kind.
+        summary.update(
+            insured_errors=sum(self.error_kinds.values()),
+            insured_error_kinds=dict(sorted(self.error_kinds.items())),
+        )
+        if self.population is not None:
+            summary.update(sorted(self.population.items()))
         return summary

@@ -1,7 +1,7 @@
-"""The population extract and the delta of `lookup synth` (SPEC.md 1.2, 1.3).
+"""The delta of `lookup synth` (SPEC.md 1.2), and the name helpers the register shares.
 
-Both are drawn from the same people as the extract, with their own random streams, so asking
-for them never changes the extract.
+It is drawn from the same people as the extract, with its own random stream, so asking for it
+never changes the extract.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ from typing import Any
 
 from lookup.synth import tables as data
 from lookup.synth.output import OutFile
-from lookup.synth.people import F_ODD_NAME, MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
+from lookup.synth.people import MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
 from lookup.synth.world import (
     BHXH,
     CARD,
     CCCD,
     COLUMNS,
-    DOB,
     FACILITY,
     FIVE_YEAR,
-    GENDER,
     ISSUER,
     MANAGED_BY,
     NAME,
@@ -34,21 +32,9 @@ from lookup.synth.world import (
     VALID_TO,
     Calendar,
     World,
-    quote,
 )
 
-__all__ = ("DeltaPlan", "Population", "clean_name", "keep_candidates", "strip_tone_marks")
-
-UNINSURED = 0.07  # DOMAIN.md 6: ~93% of the population is insured
-
-# Population differences (SPEC.md 4) and their weights among mismatched records.
-MISMATCH_KINDS = {
-    "name_diacritics": 25,
-    "name_typo": 15,
-    "name_swap": 10,
-    "dob_changed": 20,
-    "gender": 20,
-}
+__all__ = ("DeltaPlan", "clean_name", "keep_candidates", "strip_tone_marks")
 
 # Delta mix (per 100 changes): most changes touch people already insured.
 DELTA_EXISTING = {
@@ -87,132 +73,6 @@ def strip_tone_marks(text: str) -> str:
 def clean_name(name: str) -> str:
     """Normalise a name as DESIGN.md 5 does: NFC, whitespace runs to one space."""
     return " ".join(unicodedata.normalize("NFC", name).split())
-
-
-class Population:
-    """Write the population record of every generated person, some deliberately different."""
-
-    def __init__(self, maker: PersonMaker, mismatch_rate: float) -> None:
-        self.maker, self.rng, self.rate = maker, maker.rng, mismatch_rate
-        self.kinds: dict[str, int] = {}
-        self.uninsured = 0
-        self.mismatched = 0
-        self.uninsured_odds = UNINSURED / (1 - UNINSURED)
-
-    def add(self, block: Block, out: OutFile) -> None:
-        """Write the records of a block's people, and now and then someone not insured."""
-        maker, columns = self.maker, block.columns
-        records = [
-            list(r)
-            for r in zip(columns[CCCD], columns[NAME], columns[DOB], columns[GENDER], strict=True)
-        ]
-        for i, flags in enumerate(block.flags):
-            if flags & F_ODD_NAME:
-                records[i][1] = clean_name(records[i][1])  # the register holds clean text
-        if self.rate:
-            for i in maker.where(block.n, self.rate):
-                kind = self._differ(records[i], block.person(i))
-                records[i][1] = quote(records[i][1])
-                self.kinds[kind] = self.kinds.get(kind, 0) + 1
-                self.mismatched += 1
-        # DOMAIN.md 6: ~7% of people are not insured; they sit between the insured.
-        places = maker.where(block.n, self.uninsured_odds)
-        if places:
-            others = maker.block(len(places))
-            oc = others.columns
-            names = [clean_name(name) for name in oc[NAME]]
-            uninsured = list(zip(oc[CCCD], names, oc[DOB], oc[GENDER], strict=True))
-            for k, i in enumerate(reversed(places)):
-                records.insert(i, list(uninsured[len(places) - 1 - k]))
-            self.uninsured += len(places)
-        out.write_lines(list(map(",".join, records)))
-
-    def summary(self) -> dict[str, Any]:
-        """Return the population counts for the summary."""
-        return {
-            "population_not_insured": self.uninsured,
-            "population_mismatched": self.mismatched,
-            "population_mismatch_kinds": dict(sorted(self.kinds.items())),
-        }
-
-    def _differ(self, record: list[str], person: Person) -> str:
-        """Make the record differ from the extract in one controlled way; return the kind."""
-        rng = self.rng
-        if len(record[2]) < 10 and rng.random() < 0.5:
-            record[2] = self._full_date(record[2])
-            return "dob_full"
-        kinds = list(MISMATCH_KINDS)
-        while True:
-            kind = rng.choices(kinds, weights=list(MISMATCH_KINDS.values()))[0]
-            changed = getattr(self, f"_{kind}")(record, person)
-            if changed is not None:
-                record[:] = changed
-                return kind
-
-    def _full_date(self, dob: str) -> str:
-        """Give a full date inside a partial one ("1948" -> "1948-06-17")."""
-        year = int(dob[:4])
-        first = datetime.date(year, int(dob[5:7]) if len(dob) > 4 else 1, 1).toordinal()
-        last = (
-            datetime.date(year, 12, 31)
-            if len(dob) == 4
-            else (
-                datetime.date(year + (dob[5:7] == "12"), int(dob[5:7]) % 12 + 1, 1)
-                - datetime.timedelta(days=1)
-            )
-        )
-        return datetime.date.fromordinal(self.rng.randint(first, last.toordinal())).isoformat()
-
-    def _name_diacritics(self, record: list[str], person: Person) -> list[str] | None:
-        bare = strip_tone_marks(record[1])
-        return None if bare == record[1] else [record[0], bare, record[2], record[3]]
-
-    def _name_typo(self, record: list[str], person: Person) -> list[str] | None:
-        rng, name = self.rng, record[1]
-        for _ in range(10):
-            k = rng.randrange(1, len(name))
-            op = rng.randrange(3)
-            if op == 0:
-                typo = name[:k] + name[k + 1 :]  # a letter dropped
-            elif op == 1:
-                typo = name[:k] + name[k] + name[k:]  # a letter doubled
-            else:
-                typo = name[: k - 1] + name[k] + name[k - 1] + name[k + 1 :]  # two swapped
-            # A real typo: the letters differ, not only the tone marks or the spacing.
-            if strip_tone_marks(clean_name(typo)).casefold() != strip_tone_marks(name).casefold():
-                return [record[0], typo, record[2], record[3]]
-        return None
-
-    def _name_swap(self, record: list[str], person: Person) -> list[str] | None:
-        surname, middle, given = person.name_parts
-        if not surname:
-            return None  # minority pattern: no separate given name
-        givens = self.maker.w.given_lists[person.sex]
-        other = self.rng.choice(givens)
-        if other == given:
-            return None
-        name = " ".join(part for part in (surname, middle, other) if part)
-        return [record[0], name, record[2], record[3]]
-
-    def _dob_changed(self, record: list[str], person: Person) -> list[str] | None:
-        rng, dob = self.rng, record[2]
-        if len(dob) == 4:
-            new = str(int(dob) + rng.choice((-1, 1)))
-        elif len(dob) == 7:
-            new = f"{dob[:5]}{(int(dob[5:7]) + rng.randrange(1, 12) - 1) % 12 + 1:02d}"
-        elif int(dob[8:]) <= 12 and dob[5:7] != dob[8:]:
-            new = f"{dob[:5]}{dob[8:]}-{dob[5:7]}"  # day and month swapped
-        else:
-            d = datetime.date.fromisoformat(dob) + datetime.timedelta(
-                days=rng.choice((-1, 1)) * rng.randint(1, 40)
-            )
-            new = d.isoformat()
-        return [record[0], record[1], new, record[3]]
-
-    def _gender(self, record: list[str], person: Person) -> list[str] | None:
-        g = record[3]
-        new = {"1": "2", "2": "1", "3": "1"}[g] if self.rng.random() < 0.9 or g == "3" else "3"
-        return [record[0], record[1], record[2], new]
 
 
 def keep_candidates(candidates: list[int], start: int, block: Block) -> dict[int, Person]:

@@ -46,7 +46,7 @@ from lookup.synth.world import (
     unquote,
 )
 
-__all__ = ("FLAG_NAMES", "MANAGED", "MINISTRY_ISSUER", "Block", "Person", "PersonMaker")
+__all__ = ("FLAG_NAMES", "MANAGED", "MINISTRY_ISSUER", "Block", "Person", "PersonMaker", "where")
 
 # Shares (DOMAIN.md and the brief): windows, statuses, replacements and data-quality cases.
 EXPIRED = 0.027  # plus TE cards of children past their limit: ~3% in all
@@ -151,6 +151,25 @@ class Block:
         )
 
 
+def where(rng: random.Random, n: int, share: float) -> list[int]:
+    """Return the people (of n) a case with probability `share` happens to.
+
+    Draws the gaps between them (geometric), so a rare case costs per case, not per person.
+    """
+    if share <= 0.0:
+        return []
+    if share >= 1.0:
+        return list(range(n))
+    rnd, log, q = rng.random, math.log, math.log1p(-share)
+    chosen: list[int] = []
+    i = -1
+    while True:
+        i += 1 + int(log(1.0 - rnd()) / q)
+        if i >= n:
+            return chosen
+        chosen.append(i)
+
+
 class PersonMaker:
     """Draw people in blocks with one `random.Random`, codes from one slice of the serials.
 
@@ -185,22 +204,8 @@ class PersonMaker:
         return draw_u32(self.rng, n)
 
     def where(self, n: int, share: float) -> list[int]:
-        """Return the people (of n) a case with probability `share` happens to.
-
-        Draws the gaps between them (geometric), so a rare case costs per case, not per person.
-        """
-        if share <= 0.0:
-            return []
-        if share >= 1.0:
-            return list(range(n))
-        rnd, log, q = self.rng.random, math.log, math.log1p(-share)
-        chosen: list[int] = []
-        i = -1
-        while True:
-            i += 1 + int(log(1.0 - rnd()) / q)
-            if i >= n:
-                return chosen
-            chosen.append(i)
+        """Return the people (of n) a case with probability `share` happens to."""
+        return where(self.rng, n, share)
 
     # -- the block ---------------------------------------------------------------------
     def block(
