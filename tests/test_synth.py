@@ -609,7 +609,9 @@ def test_delta_changes_are_well_formed_and_realistic(national, insured):
     # Newcomers: newborns with TE cards and new workers, with codes nobody else holds.
     assert any(n["card_no"].startswith("TE") and n["dob"] >= "2026-01-01" for n in new)
     assert any(n["card_no"].startswith("DN") for n in new)
-    taken = {p[k] for p in insured.values() for k in ("cccd", "bhxh_code", "card_no", "prev_card_no")}
+    taken = {
+        p[k] for p in insured.values() for k in ("cccd", "bhxh_code", "card_no", "prev_card_no")
+    }
     taken |= {r[0] for r in files["population"][1]}
     for n in new:
         assert not {n["cccd"], n["bhxh_code"], n["card_no"]} & taken, n
