@@ -380,3 +380,37 @@ def _date(packed: int):
     import datetime
 
     return datetime.date(packed // 10000, packed // 100 % 100, packed % 100)
+
+
+def test_one_snapshot_is_compared_from_start_to_end(data, tmp_path, monkeypatch):
+    # A delta published while the reconcile runs (after its second row) changes person 1's
+    # name; the reconcile goes on comparing the snapshot it started with, and names it.
+    import lookup.sync.reconcile as module
+    from lookup.progress import Progress
+
+    from helpers.files import write_csv
+
+    fix = write_csv(
+        tmp_path / "d.csv",
+        [dict(person(1, full_name="Someone Else"), op="upsert")],
+        ["op", *person(1)],
+    )
+    started_with = data.current_id()
+
+    class PublishMidway(Progress):
+        def update(self, done: int, rows: int) -> None:
+            if rows == 2 and data.current_id() == started_with:  # another process publishes
+                command = [sys.executable, "-m", "lookup", "apply", str(fix), "--data"]
+                subprocess.run([*command, str(data.root)], check=True, capture_output=True)
+
+    monkeypatch.setattr(module, "PROGRESS_EVERY", 1)
+    population = write_population(tmp_path / "p.csv", [register(0), register(1), register(2)])
+    summary = reconcile(
+        data, population, report=str(tmp_path / "r.csv"), today=TODAY, progress=PublishMidway()
+    )
+    assert data.current_id() != started_with  # the delta was published meanwhile
+    assert summary["snapshot"] == started_with
+    assert [status for _, status, _ in read_report(tmp_path / "r.csv")[:3]] == ["match"] * 3
+    after = reconcile(data, population, report=str(tmp_path / "r2.csv"), today=TODAY)
+    assert read_report(tmp_path / "r2.csv")[1][1:] == ("mismatch", "full_name")
+    assert after["snapshot"] == data.current_id()
