@@ -28,6 +28,7 @@ cdef extern from "lmdb.h" nogil:
     ctypedef enum MDB_cursor_op:
         MDB_FIRST
         MDB_LAST
+        MDB_NEXT
         MDB_SET_KEY
 
     enum:

@@ -1,6 +1,7 @@
 """Answer entitlement lookups from a snapshot (docs/DESIGN.md 4 and 6); compiled from
 core/reader.pyx, the twin of lookup/reference/reader.py."""
 
+from collections.abc import Callable, Iterable
 from os import PathLike
 from types import TracebackType
 from typing import Self, final
@@ -35,6 +36,25 @@ class SnapshotReader:
         The answer is a read-only view of the buffer it was written in; the codes come in request
         order as a JSON array, and counted: how many gave each code.
         """
+    def stored_record(self, cccd: int) -> bytes | None:
+        """Return the stored record of the person whose CCCD is this number, or None."""
+    def reconcile(
+        self,
+        rows: Iterable[tuple[int, list[str]]],
+        columns: tuple[str, ...],
+        slow: Callable[[int, list[str]], tuple[bytes, int]],
+        write: Callable[[bytes], object],
+    ) -> tuple[int, bytes]:
+        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
+
+        A row that agrees with the store byte for byte is a `match` written here, in C; any
+        other goes to `slow(line, values)`, which returns its report line and the CCCD it found
+        (-1: none). Return the number of matches written here and the CCCDs found, sorted, as
+        native uint64 bytes.
+        """
+    def missing(self, found: bytes) -> bytes:
+        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
+        sorted, as native uint64 bytes."""
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
     def __enter__(self) -> SnapshotReader: ...

@@ -13,9 +13,10 @@ at open, or by mdb_get itself), its record read in place, the rules applied and 
 cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.mem cimport PyMem_Free
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcmp, memcpy
 
 from core.ids cimport ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, classify_id
 from core.jsonw cimport (
@@ -23,7 +24,7 @@ from core.jsonw cimport (
 )
 from core.leafindex cimport leaf_index_build, leaf_index_free
 from core.lmdb cimport (
-    MDB_FIRST, MDB_LAST, MDB_NOLOCK, MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS,
+    MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_NOLOCK, MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS,
     MDB_cursor, MDB_cursor_op, MDB_dbi, MDB_env, MDB_envinfo, MDB_stat, MDB_txn, MDB_val,
     mdb_cursor_close, mdb_cursor_get, mdb_cursor_open, mdb_dbi_open, mdb_env_close,
     mdb_env_create, mdb_env_info, mdb_env_open, mdb_env_set_mapsize, mdb_env_set_maxdbs,
@@ -35,6 +36,10 @@ from core.pagewalk cimport (
     walk_one, walk_start, walk_start_leaf, walk_step,
 )
 from core.record cimport CARD_LEN, KEY_LEN
+from core.register cimport (
+    OUT_FLUSH, KeyList, Out, cccd_number, cmp_u64, dobs_agree, keys_add, keys_init, out_bytes,
+    out_flush, out_init, out_match, register_dob,
+)
 from core.rules cimport N_RESULTS, Result
 
 import mmap
@@ -636,6 +641,134 @@ cdef class SnapshotReader:
         finally:
             free(items)
         return 0
+
+    # --- reconciliation with the population register (SPEC.md 4; lookup.sync) ---
+
+    def stored_record(self, cccd):
+        """Return the stored record of the person whose CCCD is this number, or None."""
+        cdef uint8_t key[8]
+        cdef MDB_val k, v
+        self._check_open()
+        _put_be64(<uint64_t>cccd, key)
+        k.mv_size, k.mv_data = 8, key
+        rc = mdb_get(self.txn, self.people, &k, &v)
+        if rc == MDB_NOTFOUND:
+            return None
+        if rc != MDB_SUCCESS:
+            _store_failure(rc, "read a person")
+        return (<const char*>v.mv_data)[:v.mv_size]
+
+    def reconcile(self, rows, tuple columns, slow, write):
+        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
+
+        A row that agrees with the store byte for byte is a `match` written here, in C; any
+        other goes to `slow(line, values)`, which returns its report line and the CCCD it found
+        (-1: none). Return the number of matches written here and the CCCDs found, sorted, as
+        native uint64 bytes.
+        """
+        cdef Py_ssize_t ncols = len(columns)
+        cdef Py_ssize_t at_cccd = columns.index("cccd"), at_name = columns.index("full_name")
+        cdef Py_ssize_t at_dob = columns.index("dob"), at_gender = columns.index("gender")
+        cdef Py_ssize_t at_death = columns.index("death_date") if "death_date" in columns else -1
+        cdef KeyList found
+        cdef Out out
+        cdef Py_ssize_t matches = 0
+        cdef uint64_t number
+        cdef long long slow_key
+        self._check_open()
+        keys_init(&found)
+        out_init(&out)
+        try:
+            for item in rows:
+                line, values = <tuple>item
+                if self._register_agrees(values, ncols, at_cccd, at_name, at_dob, at_gender,
+                                         at_death, &number):
+                    keys_add(&found, number)
+                    out_match(&out, number)
+                    matches += 1
+                else:
+                    text, slow_key = slow(line, values)
+                    if slow_key >= 0:
+                        keys_add(&found, <uint64_t>slow_key)
+                    out_bytes(&out, text)
+                if out.used >= OUT_FLUSH:
+                    out_flush(&out, write)
+            out_flush(&out, write)
+            qsort(found.keys, found.n, sizeof(uint64_t), cmp_u64)
+            return matches, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
+        finally:
+            free(found.keys)
+            free(out.buf)
+
+    cdef bint _register_agrees(self, object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
+                               Py_ssize_t at_name, Py_ssize_t at_dob, Py_ssize_t at_gender,
+                               Py_ssize_t at_death, uint64_t* number) except -1:
+        """True when a population row is a `match` for sure: well formed, alive, found, and
+        its name's bytes, birth date and sex those of the stored record (anything else is for
+        the reference to judge)."""
+        cdef Py_ssize_t n, name_n
+        cdef const char* text
+        cdef const char* name
+        cdef uint32_t dob
+        cdef int gender
+        cdef uint8_t key[8]
+        cdef MDB_val k, v
+        cdef RecordView r
+        if type(values) is not list or len(<list>values) != ncols:
+            return False
+        if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
+            return False
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
+        if not cccd_number(text, n, number):
+            return False
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
+        if n != 1 or not (c'1' <= text[0] <= c'3'):
+            return False
+        gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
+        dob = register_dob(text, n)
+        if dob == 0:
+            return False
+        name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &name_n)
+        _put_be64(number[0], key)
+        k.mv_size, k.mv_data = 8, key
+        if mdb_get(self.txn, self.people, &k, &v) != MDB_SUCCESS:
+            return False
+        if not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
+            return False
+        return (r.name_len == name_n and memcmp(r.full_name, name, name_n) == 0
+                and r.gender == gender and dobs_agree(dob, r.dob))
+
+    def missing(self, bytes found):
+        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
+        sorted, as native uint64 bytes."""
+        cdef const uint64_t* seen = <const uint64_t*><const char*>found
+        cdef Py_ssize_t n = len(found) // sizeof(uint64_t), i = 0
+        cdef KeyList out
+        cdef MDB_cursor* cursor
+        cdef MDB_val k, v
+        cdef uint64_t key
+        cdef int rc
+        self._check_open()
+        rc = mdb_cursor_open(self.txn, self.people, &cursor)
+        if rc != MDB_SUCCESS:
+            _store_failure(rc, "open a cursor")
+        keys_init(&out)
+        try:
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+            while rc == MDB_SUCCESS:
+                key = _be64(<const uint8_t*>k.mv_data)
+                while i < n and seen[i] < key:
+                    i += 1
+                if i == n or seen[i] != key:
+                    keys_add(&out, key)
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+            if rc != MDB_NOTFOUND:
+                _store_failure(rc, "read the people")
+            return (<char*>out.keys)[:out.n * sizeof(uint64_t)]
+        finally:
+            mdb_cursor_close(cursor)
+            free(out.keys)
 
     # --- closing ---
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import subprocess
 import sys
 import unicodedata
@@ -406,7 +407,11 @@ def test_one_snapshot_is_compared_from_start_to_end(data, tmp_path, monkeypatch)
     monkeypatch.setattr(module, "PROGRESS_EVERY", 1)
     population = write_population(tmp_path / "p.csv", [register(0), register(1), register(2)])
     summary = reconcile(
-        data, population, report=str(tmp_path / "r.csv"), today=TODAY, progress=PublishMidway()
+        data,
+        population,
+        report=str(tmp_path / "r.csv"),
+        today=TODAY,
+        progress=PublishMidway(enabled=True, stream=io.StringIO()),
     )
     assert data.current_id() != started_with  # the delta was published meanwhile
     assert summary["snapshot"] == started_with
@@ -414,3 +419,103 @@ def test_one_snapshot_is_compared_from_start_to_end(data, tmp_path, monkeypatch)
     after = reconcile(data, population, report=str(tmp_path / "r2.csv"), today=TODAY)
     assert read_report(tmp_path / "r2.csv")[1][1:] == ("mismatch", "full_name")
     assert after["snapshot"] == data.current_id()
+
+
+# -- the core's fast path against the reference ----------------------------------------------
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    """The compiled reader and the reference reader over one snapshot of people 0-39."""
+    from lookup import _core
+
+    from helpers.rows import write_snapshot
+
+    rows = [person(i) for i in range(40)]
+    rows[3] = person(3, dob="1985")
+    rows[4] = person(4, dob="1985-04", full_name="Trần Thị Thuý", gender="2")
+    rows[5] = person(5, gender="3", full_name="H'Hen Niê")
+    path = write_snapshot(str(tmp_path_factory.mktemp("twins") / "s"), rows)
+    readers = [_core.load(kind).reader.SnapshotReader(path) for kind in ("compiled", "python")]
+    yield readers, rows
+    for reader in readers:
+        reader.close()
+
+
+def judge(reader, columns):
+    """The reference's judgement of a row, as lookup.sync.reconcile asks for it."""
+
+    def slow(line, values):
+        if len(values) != len(columns):
+            return f"{line},invalid,\n".encode(), -1
+        try:
+            row = rules.check_row(values, columns)
+        except Exception as exc:  # RowError
+            return f"{line},invalid,{type(exc).__name__}\n".encode(), -1
+        stored = reader.stored_record(int(row.cccd))
+        if stored is None:
+            return f"{row.cccd},not_insured,\n".encode(), -1
+        status, fields = rules.compare(row, stored, TODAY)
+        return f"{row.cccd},{status},{fields}\n".encode(), int(row.cccd)
+
+    return slow
+
+
+# One change at a time to a stored person's register row, so each is tried often.
+CHANGES = {
+    "cccd": lambda r: [r["cccd"][:11], "079199000001", r["cccd"] + " ", "０" + r["cccd"][1:]],
+    "full_name": lambda r: [
+        r["full_name"].upper(),
+        unicodedata.normalize("NFD", r["full_name"]),
+        r["full_name"] + " ",
+        r["full_name"].replace(" ", "  ", 1),
+        "Lê Văn Tám",
+        "",
+    ],
+    "dob": lambda r: ["1985", "1985-04", "1985-04-12", "1985-12-04", "1985-02-30", "85"],
+    "gender": lambda r: ["1", "2", "3", "0", ""],
+    "death_date": lambda r: ["2026-05-01", "2027-01-01", "2026-13-01"],
+}
+
+
+def _variants(row):
+    exact = {**{c: row[c] for c in POPULATION[:4]}, "death_date": ""}
+    changes = st.sampled_from([None, *CHANGES]).flatmap(
+        lambda field: (
+            st.just({})
+            if field is None
+            else st.sampled_from(CHANGES[field](row)).map(lambda value: {field: value})
+        )
+    )
+    return changes.map(lambda change: {**exact, **change})
+
+
+@given(st.data())
+def test_the_core_reports_as_the_reference_does(twins, data):
+    readers, rows = twins
+    columns = POPULATION
+    drawn = data.draw(st.lists(st.sampled_from(rows), max_size=30))
+    population = [[v[c] for c in columns] for v in (data.draw(_variants(row)) for row in drawn)]
+    population.append(["001085000001", "Nguyễn Văn An"])  # a row a field short
+    outputs = []
+    for reader in readers:
+        written = []
+        lines = list(enumerate(population, start=2))
+        matches, found = reader.reconcile(lines, columns, judge(reader, columns), written.append)
+        outputs.append((b"".join(written), found, reader.missing(found)))
+    assert outputs[0] == outputs[1]
+
+
+def test_the_core_takes_the_plain_matches_itself(twins):
+    readers, rows = twins
+    population = [[r["cccd"], r["full_name"], r["dob"], r["gender"], ""] for r in rows]
+    lines = list(enumerate(population, start=2))
+    results = []
+    for reader in readers:
+        written = []
+        matches, found = reader.reconcile(
+            lines, POPULATION, judge(reader, POPULATION), written.append
+        )
+        results.append((matches, b"".join(written), found))
+    (fast, text, found), (none, same_text, same_found) = results
+    assert (fast, none) == (40, 0)
+    assert text == same_text and found == same_found
+    assert text.count(b",match,\n") == 40

@@ -4,7 +4,9 @@ Python over py-lmdb: the readable twin and test oracle of core/reader.pyx."""
 from __future__ import annotations
 
 import os
+from array import array
 from collections import Counter
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import lmdb
@@ -140,6 +142,43 @@ class SnapshotReader:
         bodies = [self._body(asked, date, facility) for asked in ids]
         codes = [body["result"]["code"] for body in bodies]
         return orjson.dumps({"results": bodies}), orjson.dumps(codes), dict(Counter(codes))
+
+    # -- reconciliation with the population register (SPEC.md 4; lookup.sync) --
+    def stored_record(self, cccd: int) -> bytes | None:
+        """Return the stored record of the person whose CCCD is this number, or None."""
+        return self._get("people", cccd.to_bytes(KEY_LEN, "big"))
+
+    def reconcile(
+        self,
+        rows: Iterable[tuple[int, list[str]]],
+        columns: tuple[str, ...],
+        slow: Callable[[int, list[str]], tuple[bytes, int]],
+        write: Callable[[bytes], object],
+    ) -> tuple[int, bytes]:
+        """Report each (line, values) of rows to `write`: here every row goes to `slow`, which
+        returns its report line and the CCCD it found (-1: none). Return 0 (the rows matched
+        here, without `slow`) and the CCCDs found, sorted, as native uint64 bytes."""
+        found = array("Q")
+        for line, values in rows:
+            text, key = slow(line, values)
+            if key >= 0:
+                found.append(key)
+            write(text)
+        return 0, array("Q", sorted(found)).tobytes()
+
+    def missing(self, found: bytes) -> bytes:
+        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
+        sorted, as native uint64 bytes."""
+        seen = array("Q")
+        seen.frombytes(found)
+        i, out = 0, array("Q")
+        for key in self._txn.cursor(db=self._dbs["people"]).iternext(values=False):
+            number = int.from_bytes(key, "big")
+            while i < len(seen) and seen[i] < number:
+                i += 1
+            if i == len(seen) or seen[i] != number:
+                out.append(number)
+        return out.tobytes()
 
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""

@@ -2,10 +2,11 @@
 
 The population extract is read once, in file order, and each row is looked up in the snapshot
 that was current when the command started (held open to the end, whatever is published
-meanwhile): the report says, row for row, whether the register and the store agree. The CCCDs
-found go to an external sorter; merged at the end with the store's people, in key order, they
-give the insured people the register lacks (`not_in_register`, last in the report). Memory stays
-flat at any size: a row at a time, and the sorter's bounded buffer.
+meanwhile): the report says, row for row, whether the register and the store agree. The core's
+reader does the rows that agree byte for byte (most of them) in C, and hands every other row to
+the plain-Python rules (lookup.reference.reconcile) through `slow`. The CCCDs found (8 bytes
+each: 800 MB for the whole country) are sorted and merged with the store's people, in key
+order, for the insured people the register lacks (`not_in_register`, last in the report).
 
 The report and the corrections delta are written beside their final names and renamed into
 place when complete, so a killed reconcile leaves no partial file under either name.
@@ -17,13 +18,12 @@ import csv
 import os
 import tempfile
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any, NamedTuple
-
-import lmdb
 
 from lookup import _core
 from lookup.clock import pack_day, today_in_vietnam
@@ -68,39 +68,38 @@ def reconcile(
     fields: Counter[str] = Counter()
     with ExitStack() as stack:
         extract = stack.enter_context(Extract(population, kind="population"))
-        env = stack.enter_context(
-            lmdb.open(str(snapshot), readonly=True, lock=False, max_dbs=4, subdir=True)
-        )
-        txn = stack.enter_context(env.begin())
-        people = env.open_db(b"people", txn=txn, create=False)
-        out = stack.enter_context(_Staged(report_path))
-        report_rows = csv.writer(out.file, lineterminator="\n")
-        report_rows.writerow(REPORT_COLUMNS)
+        reader = stack.enter_context(_core.SnapshotReader(str(snapshot)))
+        out = stack.enter_context(_Staged(report_path, binary=True)).file
+        out.write(",".join(REPORT_COLUMNS).encode() + b"\n")
         fixes = None
         if corrections:
             fixes = csv.writer(stack.enter_context(_Staged(Path(corrections))).file)
             fixes.writerow(("op", *COLUMNS))
-        seen = stack.enter_context(_core.ExternalSorter(8, str(report_path.parent), 64 * 2**20))
-        progress.phase("reconcile", extract.position()[1])
         columns = extract.columns
         cccd_at = columns.index("cccd")
-        for line, values in extract:
-            status, differ, found = _one(values, columns, line, txn, people, day)
-            if found is not None:
-                seen.add(found.key, b"")
+
+        def slow(line: int, values: list[str]) -> tuple[bytes, int]:
+            """Judge a row the core did not find a plain match (lookup.reference.reconcile)."""
+            status, differ, found = _one(values, columns, line, reader, day)
+            counts[status] += 1
             if status == "mismatch":
                 fields.update(differ.split(";"))
                 if fixes is not None:
                     fixes.writerow(_correction(found, differ))
-            counts[status] += 1
             cccd = values[cccd_at] if cccd_at < len(values) else ""
-            report_rows.writerow((cccd, status, differ))
-            if line % PROGRESS_EVERY == 0:
-                progress.update(extract.position()[0], line)
+            return _csv_line(cccd, status, differ), int(found.row.cccd) if found else -1
+
+        progress.phase("reconcile", extract.position()[1])
+        with extract.reading() as rows:
+            ticking = _ticking(rows, extract, progress) if progress.enabled else rows
+            matches, found = reader.reconcile(ticking, columns, slow, out.write)
+        counts["match"] += matches
         progress.phase("insured people the register lacks")
-        for key in _unseen(txn, people, seen.items()):
-            report_rows.writerow((f"{int.from_bytes(key, 'big'):012d}", "not_in_register", ""))
-            counts["not_in_register"] += 1
+        missing = array("Q")
+        missing.frombytes(reader.missing(found))
+        for number in missing:
+            out.write(b"%012d,not_in_register,\n" % number)
+        counts["not_in_register"] += len(missing)
         progress.done()
     # Leaving the block renamed the report and the corrections into place.
     return _summary(snapshot.name, population, report_path, corrections, counts, fields, started)
@@ -109,13 +108,28 @@ def reconcile(
 class _Found(NamedTuple):
     """A register row whose CCCD the store holds, with the stored record."""
 
-    key: bytes
     row: Any  # the twin's RegisterRow
     stored: bytes
 
 
+def _ticking(rows: Iterable[Any], extract: Extract, progress: Progress) -> Iterator[Any]:
+    """Give the rows, telling the progress line where the reading is now and then."""
+    for row in rows:
+        if row[0] % PROGRESS_EVERY == 0:
+            progress.update(extract.position()[0], row[0])
+        yield row
+
+
+def _csv_line(*values: str) -> bytes:
+    """Return one CSV line (RFC 4180 quoting where a value needs it)."""
+    quoted = (
+        '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v for v in values
+    )
+    return (",".join(quoted) + "\n").encode("utf-8")
+
+
 def _one(
-    values: list[str], columns: tuple[str, ...], line: int, txn: Any, people: Any, day: int
+    values: list[str], columns: tuple[str, ...], line: int, reader: Any, day: int
 ) -> tuple[str, str, _Found | None]:
     """Return the status and fields of one population row, and what the store holds of it."""
     if len(values) != len(columns):
@@ -125,12 +139,11 @@ def _one(
         row = _core.check_register_row(values, columns)
     except RowError as exc:
         return "invalid", f"line {line}: {exc.message}", None
-    key = int(row.cccd).to_bytes(8, "big")
-    stored = txn.get(key, db=people)
+    stored = reader.stored_record(int(row.cccd))
     if stored is None:
         return "not_insured", "", None
     status, differ = _core.compare_register_row(row, stored, day)
-    return status, differ, _Found(key, row, stored)
+    return status, differ, _Found(row, stored)
 
 
 def _correction(found: _Found | None, differ: str) -> list[str]:
@@ -173,16 +186,6 @@ def _date(packed: int | None) -> str:
     return f"{year:04d}-{month:02d}" if day == 0 else f"{year:04d}-{month:02d}-{day:02d}"
 
 
-def _unseen(txn: Any, people: Any, seen: Iterator[tuple[bytes, bytes]]) -> Iterator[bytes]:
-    """Yield the store's keys that are not among `seen` (sorted, repeats allowed)."""
-    pending = next(seen, None)
-    for key in txn.cursor(db=people).iternext(values=False):
-        while pending is not None and pending[0] < key:
-            pending = next(seen, None)
-        if pending is None or pending[0] != key:
-            yield key
-
-
 def _summary(
     snapshot: str,
     population: str,
@@ -212,11 +215,13 @@ def _summary(
 class _Staged:
     """A file written under a temporary name beside `path`, renamed to it on a clean exit."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, binary: bool = False) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        self.file: IO[str] = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self.file: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="", encoding="utf-8")
+        )
 
     def __enter__(self) -> _Staged:
         return self

@@ -1,0 +1,140 @@
+# The register's side of a reconciliation (SPEC.md 1.3 and 4), for the reader's fast path: a
+# population row's CCCD and birth date read in C, and whether two birth dates agree. Header-only:
+# inline helpers; lookup/reference/reconcile.py states the same rules in Python.
+from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport malloc, realloc
+from libc.string cimport memcpy
+
+from core.calendar cimport is_real_date, pack_date
+
+
+cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcept:
+    """Read 12 ASCII digits as a number; False for anything else."""
+    cdef uint64_t v = 0
+    cdef Py_ssize_t i
+    if n != 12:
+        return False
+    for i in range(12):
+        if not (c'0' <= s[i] <= c'9'):
+            return False
+        v = v * 10 + <uint64_t>(s[i] - c'0')
+    out[0] = v
+    return True
+
+
+cdef inline int _digits(const char* s, Py_ssize_t n) noexcept:
+    cdef int v = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (c'0' <= s[i] <= c'9'):
+            return -1
+        v = v * 10 + (s[i] - c'0')
+    return v
+
+
+cdef inline uint32_t register_dob(const char* s, Py_ssize_t n) noexcept:
+    """Read YYYY-MM-DD, YYYY-MM or YYYY as a packed (partial) date; 0 when malformed or not
+    a real date (the reference then says why)."""
+    cdef int y, m = 1, d = 1
+    if n != 4 and n != 7 and n != 10:
+        return 0
+    if (n > 4 and s[4] != c'-') or (n > 7 and s[7] != c'-'):
+        return 0
+    y = _digits(s, 4)
+    if n > 4:
+        m = _digits(s + 5, 2)
+    if n > 7:
+        d = _digits(s + 8, 2)
+    if y < 0 or m < 0 or d < 0 or not is_real_date(y, m, d):
+        return 0
+    return pack_date(y, m if n > 4 else 0, d if n > 7 else 0)
+
+
+cdef inline bint dobs_agree(uint32_t register, uint32_t stored) noexcept:
+    """True when SPEC.md 4 finds no birth-date difference: equal at the coarser precision, and
+    the register not more precise than the store (that would be `dob_precision`)."""
+    cdef uint32_t r, s, scale
+    for scale in (10000, 100, 1):
+        r = register // scale % (10000 if scale == 10000 else 100)
+        s = stored // scale % (10000 if scale == 10000 else 100)
+        if r == 0 or s == 0:
+            return not (s == 0 and r != 0)
+        if r != s:
+            return False
+    return True
+
+
+# --- the reconciliation's buffers: CCCDs found, report lines ---------------------------------
+cdef struct KeyList:
+    uint64_t* keys
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef inline int keys_init(KeyList* f) except -1:
+    f.n, f.cap = 0, 1 << 16
+    f.keys = <uint64_t*>malloc(f.cap * sizeof(uint64_t))
+    if f.keys == NULL:
+        raise MemoryError()
+    return 0
+
+
+cdef inline int keys_add(KeyList* f, uint64_t key) except -1:
+    cdef uint64_t* grown
+    if f.n == f.cap:
+        grown = <uint64_t*>realloc(f.keys, 2 * f.cap * sizeof(uint64_t))
+        if grown == NULL:
+            raise MemoryError()
+        f.keys, f.cap = grown, 2 * f.cap
+    f.keys[f.n] = key
+    f.n += 1
+    return 0
+
+
+cdef inline int cmp_u64(const void* a, const void* b) noexcept nogil:
+    cdef uint64_t x = (<const uint64_t*>a)[0], y = (<const uint64_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef enum:
+    OUT_CAP = 1 << 21     # the report goes out in writes of about a megabyte
+    OUT_FLUSH = 1 << 20
+
+
+cdef struct Out:
+    char* buf
+    Py_ssize_t used
+
+
+cdef inline int out_init(Out* o) except -1:
+    o.used = 0
+    o.buf = <char*>malloc(OUT_CAP)
+    if o.buf == NULL:
+        raise MemoryError()
+    return 0
+
+
+cdef inline void out_match(Out* o, uint64_t cccd) noexcept:
+    cdef char* p = o.buf + o.used
+    cdef int i
+    for i in range(11, -1, -1):
+        p[i] = <char>(c'0' + cccd % 10)
+        cccd //= 10
+    memcpy(p + 12, b",match,\n", 8)
+    o.used += 20
+
+
+cdef inline int out_bytes(Out* o, bytes text) except -1:
+    cdef Py_ssize_t n = len(text)
+    if o.used + n > OUT_CAP:
+        raise ValueError("a report line of more than a megabyte")
+    memcpy(o.buf + o.used, <const char*>text, n)
+    o.used += n
+    return 0
+
+
+cdef inline int out_flush(Out* o, write) except -1:
+    if o.used:
+        write(o.buf[:o.used])
+        o.used = 0
+    return 0
