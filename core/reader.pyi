@@ -44,12 +44,13 @@ class SnapshotReader:
         columns: tuple[str, ...],
         slow: Callable[[int, list[str]], tuple[bytes, int]],
         write: Callable[[bytes], object],
-    ) -> tuple[int, bytes]:
+    ) -> tuple[dict[str, int], bytes]:
         """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
 
-        A row that agrees with the store byte for byte is a `match` written here, in C; any
-        other goes to `slow(line, values)`, which returns its report line and the CCCD it found
-        (-1: none). Return the number of matches written here and the CCCDs found, sorted, as
+        A well-formed row that agrees with the store byte for byte (a `match`), or whose CCCD
+        it does not hold (`not_insured`), is written here, in C; any other goes to
+        `slow(line, values)`, which returns its report line and the CCCD it found (-1: none).
+        Return how many rows of each status were written here, and the CCCDs found, sorted, as
         native uint64 bytes.
         """
     def missing(self, found: bytes) -> bytes:

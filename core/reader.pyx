@@ -38,7 +38,8 @@ from core.pagewalk cimport (
 from core.record cimport CARD_LEN, KEY_LEN
 from core.register cimport (
     OUT_FLUSH, KeyList, Out, cccd_number, cmp_u64, dobs_agree, keys_add, keys_init, out_bytes,
-    out_flush, out_init, out_match, register_dob,
+    out_flush, out_init, out_status, plain_name, register_dob, VERDICT_MATCH, VERDICT_NOT_INSURED,
+    VERDICT_SLOW,
 )
 from core.rules cimport N_RESULTS, Result
 
@@ -661,9 +662,10 @@ cdef class SnapshotReader:
     def reconcile(self, rows, tuple columns, slow, write):
         """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
 
-        A row that agrees with the store byte for byte is a `match` written here, in C; any
-        other goes to `slow(line, values)`, which returns its report line and the CCCD it found
-        (-1: none). Return the number of matches written here and the CCCDs found, sorted, as
+        A well-formed row that agrees with the store byte for byte (a `match`), or whose CCCD
+        it does not hold (`not_insured`), is written here, in C; any other goes to
+        `slow(line, values)`, which returns its report line and the CCCD it found (-1: none).
+        Return how many rows of each status were written here, and the CCCDs found, sorted, as
         native uint64 bytes.
         """
         cdef Py_ssize_t ncols = len(columns)
@@ -672,7 +674,8 @@ cdef class SnapshotReader:
         cdef Py_ssize_t at_death = columns.index("death_date") if "death_date" in columns else -1
         cdef KeyList found
         cdef Out out
-        cdef Py_ssize_t matches = 0
+        cdef Py_ssize_t matches = 0, absent = 0
+        cdef int verdict
         cdef uint64_t number
         cdef long long slow_key
         self._check_open()
@@ -681,11 +684,15 @@ cdef class SnapshotReader:
         try:
             for item in rows:
                 line, values = <tuple>item
-                if self._register_agrees(values, ncols, at_cccd, at_name, at_dob, at_gender,
-                                         at_death, &number):
+                verdict = self._register_verdict(values, ncols, at_cccd, at_name, at_dob,
+                                                 at_gender, at_death, &number)
+                if verdict == VERDICT_MATCH:
                     keys_add(&found, number)
-                    out_match(&out, number)
+                    out_status(&out, number, b",match,\n", 8)
                     matches += 1
+                elif verdict == VERDICT_NOT_INSURED:
+                    out_status(&out, number, b",not_insured,\n", 14)
+                    absent += 1
                 else:
                     text, slow_key = slow(line, values)
                     if slow_key >= 0:
@@ -695,17 +702,18 @@ cdef class SnapshotReader:
                     out_flush(&out, write)
             out_flush(&out, write)
             qsort(found.keys, found.n, sizeof(uint64_t), cmp_u64)
-            return matches, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
+            counts = {"match": matches, "not_insured": absent}
+            return counts, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
         finally:
             free(found.keys)
             free(out.buf)
 
-    cdef bint _register_agrees(self, object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
+    cdef int _register_verdict(self, object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
                                Py_ssize_t at_name, Py_ssize_t at_dob, Py_ssize_t at_gender,
                                Py_ssize_t at_death, uint64_t* number) except -1:
-        """True when a population row is a `match` for sure: well formed, alive, found, and
-        its name's bytes, birth date and sex those of the stored record (anything else is for
-        the reference to judge)."""
+        """VERDICT_MATCH when a population row is well formed, alive, found, and its name's bytes,
+        birth date and sex those of the stored record; VERDICT_NOT_INSURED when it is well formed as
+        it is and its CCCD not stored; else VERDICT_SLOW: the reference judges it."""
         cdef Py_ssize_t n, name_n
         cdef const char* text
         cdef const char* name
@@ -714,30 +722,36 @@ cdef class SnapshotReader:
         cdef uint8_t key[8]
         cdef MDB_val k, v
         cdef RecordView r
+        cdef int rc
         if type(values) is not list or len(<list>values) != ncols:
-            return False
+            return VERDICT_SLOW
         if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
-            return False
+            return VERDICT_SLOW
         text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
         if not cccd_number(text, n, number):
-            return False
+            return VERDICT_SLOW
         text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
         if n != 1 or not (c'1' <= text[0] <= c'3'):
-            return False
+            return VERDICT_SLOW
         gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
         text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
         dob = register_dob(text, n)
         if dob == 0:
-            return False
+            return VERDICT_SLOW
         name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &name_n)
         _put_be64(number[0], key)
         k.mv_size, k.mv_data = 8, key
-        if mdb_get(self.txn, self.people, &k, &v) != MDB_SUCCESS:
-            return False
-        if not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
-            return False
-        return (r.name_len == name_n and memcmp(r.full_name, name, name_n) == 0
-                and r.gender == gender and dobs_agree(dob, r.dob))
+        rc = mdb_get(self.txn, self.people, &k, &v)
+        if rc == MDB_NOTFOUND:
+            if plain_name(<const unsigned char*>name, name_n):
+                return VERDICT_NOT_INSURED
+            return VERDICT_SLOW
+        if rc != MDB_SUCCESS or not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
+            return VERDICT_SLOW
+        if (r.name_len == name_n and memcmp(r.full_name, name, name_n) == 0
+                and r.gender == gender and dobs_agree(dob, r.dob)):
+            return VERDICT_MATCH
+        return VERDICT_SLOW
 
     def missing(self, bytes found):
         """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),

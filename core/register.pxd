@@ -8,6 +8,13 @@ from libc.string cimport memcpy
 from core.calendar cimport is_real_date, pack_date
 
 
+cdef enum:
+    # The fast path's verdicts on a register row (SnapshotReader.reconcile).
+    VERDICT_SLOW = 0
+    VERDICT_MATCH = 1
+    VERDICT_NOT_INSURED = 2
+
+
 cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcept:
     """Read 12 ASCII digits as a number; False for anything else."""
     cdef uint64_t v = 0
@@ -48,6 +55,29 @@ cdef inline uint32_t register_dob(const char* s, Py_ssize_t n) noexcept:
     if y < 0 or m < 0 or d < 0 or not is_real_date(y, m, d):
         return 0
     return pack_date(y, m if n > 4 else 0, d if n > 7 else 0)
+
+
+cdef inline bint plain_name(const unsigned char* s, Py_ssize_t n) noexcept:
+    """True when a register name is valid as it is (SPEC.md 1.1: 1-100 characters, no control
+    character) and normalising its spaces would not change it: single spaces between words,
+    none at the ends, and no byte of a Unicode space, control or format character (the lead
+    bytes C2, E1 9A, E2 80, E2 81 and E3 80 are refused outright: Vietnamese letters are
+    C3, C4, C5, C6, E1 B8-BB and CC/CD marks). Anything else is for the reference to judge."""
+    cdef Py_ssize_t i, chars = 0
+    cdef unsigned char c
+    if n == 0 or s[0] == c' ' or s[n - 1] == c' ':
+        return False
+    for i in range(n):
+        c = s[i]
+        if c < 0x20 or c == 0x7F or c == 0xC2:
+            return False
+        if c == c' ' and s[i + 1] == c' ':  # s[n] is the UTF-8 buffer's closing NUL
+            return False
+        if i + 1 < n and ((c == 0xE1 and s[i + 1] == 0x9A) or (c == 0xE2 and s[i + 1] <= 0x81)
+                          or (c == 0xE3 and s[i + 1] == 0x80)):
+            return False
+        chars += (c & 0xC0) != 0x80
+    return chars <= 100
 
 
 cdef inline bint dobs_agree(uint32_t register, uint32_t stored) noexcept:
@@ -114,14 +144,15 @@ cdef inline int out_init(Out* o) except -1:
     return 0
 
 
-cdef inline void out_match(Out* o, uint64_t cccd) noexcept:
+cdef inline void out_status(Out* o, uint64_t cccd, const char* tail, Py_ssize_t n) noexcept:
+    """Write the report line `<cccd>,<status>,` + newline; tail is ",<status>,\\n", n bytes."""
     cdef char* p = o.buf + o.used
     cdef int i
     for i in range(11, -1, -1):
         p[i] = <char>(c'0' + cccd % 10)
         cccd //= 10
-    memcpy(p + 12, b",match,\n", 8)
-    o.used += 20
+    memcpy(p + 12, tail, n)
+    o.used += 12 + n
 
 
 cdef inline int out_bytes(Out* o, bytes text) except -1:

@@ -92,8 +92,8 @@ def reconcile(
         progress.phase("reconcile", extract.position()[1])
         with extract.reading() as rows:
             ticking = _ticking(rows, extract, progress) if progress.enabled else rows
-            matches, found = reader.reconcile(ticking, columns, slow, out.write)
-        counts["match"] += matches
+            done_in_core, found = reader.reconcile(ticking, columns, slow, out.write)
+        counts.update(done_in_core)
         progress.phase("insured people the register lacks")
         missing = array("Q")
         missing.frombytes(reader.missing(found))
