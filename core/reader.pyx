@@ -727,18 +727,21 @@ cdef class SnapshotReader:
             return VERDICT_SLOW
         if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
             return VERDICT_SLOW
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
-        if not cccd_number(text, n, number):
-            return VERDICT_SLOW
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
-        if n != 1 or not (c'1' <= text[0] <= c'3'):
-            return VERDICT_SLOW
-        gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
-        dob = register_dob(text, n)
-        if dob == 0:
-            return VERDICT_SLOW
-        name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &name_n)
+        try:
+            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
+            if not cccd_number(text, n, number):
+                return VERDICT_SLOW
+            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
+            if n != 1 or not (c'1' <= text[0] <= c'3'):
+                return VERDICT_SLOW
+            gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
+            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
+            dob = register_dob(text, n)
+            if dob == 0:
+                return VERDICT_SLOW
+            name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &name_n)
+        except UnicodeEncodeError:
+            return VERDICT_SLOW  # bytes that are not UTF-8: the reference says which field
         _put_be64(number[0], key)
         k.mv_size, k.mv_data = 8, key
         rc = mdb_get(self.txn, self.people, &k, &v)

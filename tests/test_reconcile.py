@@ -543,3 +543,22 @@ def test_the_core_takes_the_plain_matches_itself(twins):
     assert (fast, none) == ({"match": 40, "not_insured": 0}, {})
     assert text == same_text and found == same_found
     assert text.count(b",match,\n") == 40
+
+
+def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path):
+    path = tmp_path / "p.csv"
+    good = ",".join(register(0)[c] for c in POPULATION).encode()
+    path.write_bytes(
+        b"cccd,full_name,dob,gender,death_date\n"
+        + good
+        + b"\n"
+        + person(1)["cccd"].encode()
+        + b",Nguy\xe1n V\xff,1985-04-12,1,\n"
+        + b"00108500\xff002,An,1985,1,\n"
+    )
+    summary = reconcile(data, str(path), report=str(tmp_path / "r.csv"), today=TODAY)
+    report = (tmp_path / "r.csv").read_bytes().split(b"\n")
+    assert report[1] == person(0)["cccd"].encode() + b",match,"
+    assert report[2] == person(1)["cccd"].encode() + b",invalid,line 3: full_name: not valid UTF-8"
+    assert report[3] == b"00108500\xff002,invalid,line 4: cccd: not valid UTF-8"
+    assert summary["statuses"]["invalid"]["count"] == 2

@@ -55,6 +55,9 @@ class RegisterRow(NamedTuple):
 def check_row(values: Sequence[str], columns: Sequence[str]) -> RegisterRow:
     """Check a population row (SPEC.md 1.3) given in the order of `columns`; raise RowError."""
     row = dict(zip(columns, values, strict=True))
+    for name, value in row.items():  # csvrows keeps bytes that are not UTF-8 as surrogates
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            raise RowError(name, f"{name}: not valid UTF-8")
     cccd = row["cccd"]
     if len(cccd) != 12 or any(not "0" <= c <= "9" for c in cccd):
         raise RowError("cccd", "cccd: must be 12 digits")

@@ -125,7 +125,8 @@ def _csv_line(*values: str) -> bytes:
     quoted = (
         '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v for v in values
     )
-    return (",".join(quoted) + "\n").encode("utf-8")
+    # A value that was not UTF-8 in the file (surrogates, from csvrows) is written back as it was.
+    return (",".join(quoted) + "\n").encode("utf-8", "surrogateescape")
 
 
 def _one(
