@@ -54,8 +54,8 @@ class SnapshotReader:
         native uint64 bytes.
         """
     def missing(self, found: bytes) -> bytes:
-        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
-        sorted, as native uint64 bytes."""
+        """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any
+        order: what `reconcile` returned, of one range or of several), sorted, the same way."""
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
     def __enter__(self) -> SnapshotReader: ...

@@ -757,19 +757,27 @@ cdef class SnapshotReader:
         return VERDICT_SLOW
 
     def missing(self, bytes found):
-        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
-        sorted, as native uint64 bytes."""
-        cdef const uint64_t* seen = <const uint64_t*><const char*>found
+        """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any
+        order: what `reconcile` returned, of one range or of several), sorted, the same way."""
         cdef Py_ssize_t n = len(found) // sizeof(uint64_t), i = 0
+        cdef uint64_t* seen = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
+        if seen == NULL:
+            raise MemoryError()
+        memcpy(seen, <const char*>found, n * sizeof(uint64_t))
+        qsort(seen, n, sizeof(uint64_t), cmp_u64)
         cdef KeyList out
         cdef MDB_cursor* cursor
         cdef MDB_val k, v
         cdef uint64_t key
         cdef int rc
-        self._check_open()
-        rc = mdb_cursor_open(self.txn, self.people, &cursor)
-        if rc != MDB_SUCCESS:
-            _store_failure(rc, "open a cursor")
+        try:
+            self._check_open()
+            rc = mdb_cursor_open(self.txn, self.people, &cursor)
+            if rc != MDB_SUCCESS:
+                _store_failure(rc, "open a cursor")
+        except BaseException:
+            free(seen)
+            raise
         keys_init(&out)
         try:
             rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
@@ -786,6 +794,7 @@ cdef class SnapshotReader:
         finally:
             mdb_cursor_close(cursor)
             free(out.keys)
+            free(seen)
 
     # --- closing ---
 

@@ -119,6 +119,7 @@ def cmd_reconcile(args: argparse.Namespace) -> tuple[Any, str]:
         args.population,
         report=args.out,
         corrections=args.corrections,
+        jobs=args.jobs,
         progress=Progress(),
     )
     shares = ", ".join(
@@ -323,6 +324,13 @@ def _parser() -> argparse.ArgumentParser:
         "--corrections",
         metavar="DELTA",
         help="also write the delta that makes the store agree with the register",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="processes reading the population file (default: the CPUs available, at most "
+        f"{MAX_JOBS}); a gzip file, or one under {MIN_SPLIT // 2**20} MiB, is read by one",
     )
 
     p = command("get", cmd_get, "print the entitlement JSON for one id")

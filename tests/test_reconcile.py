@@ -562,3 +562,81 @@ def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path)
     assert report[2] == person(1)["cccd"].encode() + b",invalid,line 3: full_name: not valid UTF-8"
     assert report[3] == b"00108500\xff002,invalid,line 4: cccd: not valid UTF-8"
     assert summary["statuses"]["invalid"]["count"] == 2
+
+
+@pytest.fixture(scope="module")
+def country(tmp_path_factory):
+    """A synthetic country of 3000 people, built, with its register."""
+    from lookup.synth import synthesize
+
+    folder = tmp_path_factory.mktemp("country")
+    extract, population = folder / "x.csv", folder / "p.csv"
+    synthesize(
+        str(extract),
+        3000,
+        seed=8,
+        as_of=_date(TODAY),
+        population=str(population),
+        mismatch_rate=0.1,
+    )
+    data = DataDir(folder / "data")
+    build(data, str(extract), max_reject_ratio=0.01)
+    return data, population
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 4])
+def test_ranges_read_by_workers_give_what_one_process_gives(country, tmp_path, jobs, monkeypatch):
+    import lookup.sync.reconcile as module
+
+    data, population = country
+    ranges, restarts = module._reconcile_ranges, []
+
+    def watched(extract, starts, task, progress):
+        parts = ranges(extract, starts, task, progress)
+        if parts is None:
+            restarts.append(True)
+        return parts
+
+    monkeypatch.setattr(module, "_reconcile_ranges", watched)
+    # Quoted line ends in some names: a cut may fall inside one (the read then starts over in
+    # one process), and a range's reader must stop at a row boundary.
+    lines = population.read_text(encoding="utf-8").split("\n")
+    for i in range(5, len(lines) - 1, 97):
+        cccd, name, rest = lines[i].split(",", 2)
+        lines[i] = f'{cccd},"{name.replace(" ", chr(10), 1)}",{rest}'
+    if jobs == 2:  # the middle of the file inside a long quoted name that ends in a line end
+        lines = _cut_inside_a_quote(lines)
+    quoted = tmp_path / "p.csv"
+    quoted.write_text("\n".join(lines), encoding="utf-8")
+    runs = []
+    for n in (1, jobs):
+        report, fixes = tmp_path / f"r{n}.csv", tmp_path / f"c{n}.csv"
+        summary = reconcile(
+            data,
+            str(quoted),
+            report=str(report),
+            corrections=str(fixes),
+            today=TODAY,
+            jobs=n,
+            min_split=1,
+        )
+        runs.append((report.read_bytes(), fixes.read_bytes(), summary["statuses"]))
+    assert runs[0] == runs[1]
+    assert runs[0][2]["mismatch"]["count"] > 100
+    assert runs[0][2]["invalid"]["count"] == (jobs == 2)  # the 400-letter name
+    assert restarts == ([True] if jobs == 2 else [])
+
+
+def _cut_inside_a_quote(lines: list[str]) -> list[str]:
+    """Give one row a 400-letter quoted name ending in a line end, placed so that the first
+    line end after the middle of the file is that one: a cut there is inside the quote."""
+    size = sum(len(line.encode()) + 1 for line in lines) - 1
+    offset = 0
+    for i, line in enumerate(lines[1:-1], start=1):
+        offset += len(lines[i - 1].encode()) + 1
+        cccd, _, rest = line.split(",", 2)
+        padded = f'{cccd},"{"A" * 400}\n",{rest}'
+        middle = (size + len(padded.encode()) - len(line.encode())) // 2
+        if offset + 14 <= middle < offset + 414:
+            return [*lines[:i], padded, *lines[i + 1 :]]
+    raise AssertionError("no row lies across the middle")

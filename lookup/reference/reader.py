@@ -168,10 +168,11 @@ class SnapshotReader:
         return {}, array("Q", sorted(found)).tobytes()
 
     def missing(self, found: bytes) -> bytes:
-        """Return the CCCDs of the stored people not among `found` (what `reconcile` returned),
-        sorted, as native uint64 bytes."""
-        seen = array("Q")
-        seen.frombytes(found)
+        """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any
+        order: what `reconcile` returned, of one range or of several), sorted, the same way."""
+        unsorted = array("Q")
+        unsorted.frombytes(found)
+        seen = sorted(unsorted)
         i, out = 0, array("Q")
         for key in self._txn.cursor(db=self._dbs["people"]).iternext(values=False):
             number = int.from_bytes(key, "big")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
 import time
 from array import array
@@ -28,6 +29,7 @@ from typing import IO, Any, NamedTuple
 from lookup import _core
 from lookup.clock import pack_day, today_in_vietnam
 from lookup.errors import RowError
+from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.progress import Progress
 from lookup.schema import COLUMNS
@@ -49,13 +51,17 @@ def reconcile(
     report: str | None = None,
     corrections: str | None = None,
     today: int | None = None,
+    jobs: int | None = None,
     progress: Progress | None = None,
+    min_split: int = parallel.MIN_SPLIT,
 ) -> dict[str, Any]:
     """Compare `population` (SPEC.md 1.3) with the current snapshot; return the summary.
 
     The report goes to `report` (default DATA/reports/reconcile-<snapshot>.csv); with
     `corrections`, the delta that makes the store agree with the register goes there.
-    `today` (packed yyyymmdd, default today in Vietnam) decides who has died.
+    `today` (packed yyyymmdd, default today in Vietnam) decides who has died. A plain file of
+    at least `min_split` bytes is read by `jobs` processes (default: the CPUs, at most
+    parallel.MAX_JOBS) over byte ranges cut at line ends, with the same report as one.
     """
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
@@ -64,23 +70,122 @@ def reconcile(
     report_path = (
         Path(report) if report else data.root / "reports" / f"reconcile-{snapshot.name}.csv"
     )
-    counts: Counter[str] = Counter()
-    fields: Counter[str] = Counter()
     with ExitStack() as stack:
         extract = stack.enter_context(Extract(population, kind="population"))
-        reader = stack.enter_context(_core.SnapshotReader(str(snapshot)))
-        out = stack.enter_context(_Staged(report_path, binary=True)).file
+        size = extract.position()[1]
+        starts = [0]
+        if not extract.compressed and size >= min_split:
+            starts = parallel.range_starts(population, size, jobs or parallel.default_jobs())
+        out = stack.enter_context(_Staged(report_path)).file
         out.write(",".join(REPORT_COLUMNS).encode() + b"\n")
         fixes = None
         if corrections:
-            fixes = csv.writer(stack.enter_context(_Staged(Path(corrections))).file)
-            fixes.writerow(("op", *COLUMNS))
-        columns = extract.columns
-        cccd_at = columns.index("cccd")
+            fixes = stack.enter_context(_Staged(Path(corrections))).file
+            fixes.write(",".join(("op", *COLUMNS)).encode() + b"\r\n")  # csv's own line end
+        parts = stack.enter_context(tempfile.TemporaryDirectory(dir=report_path.parent))
+        task = _Task(str(snapshot), extract.columns, day, Path(parts), corrections is not None)
+        done = _reconcile_ranges(extract, starts, task, progress)
+        if done is None:  # a quoted line end straddled a cut: read the file in one go instead
+            extract.close()
+            extract = stack.enter_context(Extract(population, kind="population"))
+            done = _reconcile_ranges(extract, [0], task, progress)
+            assert done is not None  # one range starts where it should
+        for part in done:
+            _append(out, part.report)
+            if fixes is not None:
+                _append(fixes, part.corrections)
+        progress.phase("insured people the register lacks")
+        with _core.SnapshotReader(str(snapshot)) as reader:
+            missing = array("Q")
+            missing.frombytes(reader.missing(b"".join(part.found for part in done)))
+        for number in missing:
+            out.write(b"%012d,not_in_register,\n" % number)
+        progress.done()
+        counts = sum((part.counts for part in done), Counter[str]())
+        counts["not_in_register"] += len(missing)
+        fields = sum((part.fields for part in done), Counter[str]())
+    # Leaving the block renamed the report and the corrections into place.
+    return _summary(snapshot.name, population, report_path, corrections, counts, fields, started)
+
+
+class _Task(NamedTuple):
+    """What every range's reader needs to know."""
+
+    snapshot: str
+    columns: tuple[str, ...]
+    day: int
+    parts: Path  # a folder for the ranges' report and corrections parts
+    corrections: bool
+
+
+class _Part(NamedTuple):
+    """One range's outcome: its report and corrections parts, counts, and the CCCDs found."""
+
+    report: Path
+    corrections: Path
+    counts: Counter[str]
+    fields: Counter[str]
+    found: bytes
+    end: int  # where reading stopped: the next range's start, when the cut was clean
+
+
+def _reconcile_ranges(
+    extract: Extract, starts: list[int], task: _Task, progress: Progress
+) -> list[_Part] | None:
+    """Reconcile the first range here while workers do the others; return the parts in order,
+    or None when a range did not start where the one before it stopped."""
+    ends = [*starts[1:], None]
+    workers = [
+        parallel.Worker(
+            f"reconcile worker {index} (bytes {starts[index]:,}- of {extract.path})",
+            _worker_range,
+            extract.path,
+            starts[index],
+            ends[index],
+            task,
+            index,
+        )
+        for index in range(1, len(starts))
+    ]
+    try:
+        progress.phase("reconcile", starts[1] if len(starts) > 1 else extract.position()[1])
+        parts = [_range(extract, ends[0], task, 0, progress)]
+        for worker, start in zip(workers, starts[1:], strict=True):
+            if parts[-1].end != start:
+                return None
+            parts.append(worker.result())
+        return parts
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _worker_range(path: str, start: int, stop: int | None, task: _Task, index: int) -> _Part:
+    """In a forked worker: reconcile the rows from byte `start` (LMDB opened after the fork)."""
+    line = parallel.line_at(path, start)
+    with Extract(path, kind="population", start=start, line=line, columns=task.columns) as extract:
+        return _range(extract, stop, task, index, Progress(enabled=False))
+
+
+def _range(
+    extract: Extract, stop: int | None, task: _Task, index: int, progress: Progress
+) -> _Part:
+    """Reconcile the extract's rows up to the first row boundary at or past byte `stop`."""
+    counts: Counter[str] = Counter()
+    fields: Counter[str] = Counter()
+    columns, cccd_at = task.columns, task.columns.index("cccd")
+    report_part = task.parts / f"report-{index}.csv"
+    corrections_part = task.parts / f"corrections-{index}.csv"
+    with (
+        _core.SnapshotReader(task.snapshot) as reader,
+        open(report_part, "wb") as out,
+        open(corrections_part, "w", newline="", encoding="utf-8") as fixes_file,
+    ):
+        fixes = csv.writer(fixes_file) if task.corrections else None
 
         def slow(line: int, values: list[str]) -> tuple[bytes, int]:
             """Judge a row the core did not find a plain match (lookup.reference.reconcile)."""
-            status, differ, found = _one(values, columns, line, reader, day)
+            status, differ, found = _one(values, columns, line, reader, task.day)
             counts[status] += 1
             if status == "mismatch":
                 fields.update(differ.split(";"))
@@ -89,20 +194,20 @@ def reconcile(
             cccd = values[cccd_at] if cccd_at < len(values) else ""
             return _csv_line(cccd, status, differ), int(found.row.cccd) if found else -1
 
-        progress.phase("reconcile", extract.position()[1])
         with extract.reading() as rows:
+            if stop is not None:
+                rows.stop_at(stop - extract.start)
             ticking = _ticking(rows, extract, progress) if progress.enabled else rows
             done_in_core, found = reader.reconcile(ticking, columns, slow, out.write)
-        counts.update(done_in_core)
-        progress.phase("insured people the register lacks")
-        missing = array("Q")
-        missing.frombytes(reader.missing(found))
-        for number in missing:
-            out.write(b"%012d,not_in_register,\n" % number)
-        counts["not_in_register"] += len(missing)
-        progress.done()
-    # Leaving the block renamed the report and the corrections into place.
-    return _summary(snapshot.name, population, report_path, corrections, counts, fields, started)
+            end = extract.start + rows.offset
+    counts.update(done_in_core)
+    return _Part(report_part, corrections_part, counts, fields, found, end)
+
+
+def _append(out: IO[bytes], part: Path) -> None:
+    """Copy a range's part to the end of the output."""
+    with open(part, "rb") as f:
+        shutil.copyfileobj(f, out, 1 << 20)
 
 
 class _Found(NamedTuple):
@@ -216,13 +321,11 @@ def _summary(
 class _Staged:
     """A file written under a temporary name beside `path`, renamed to it on a clean exit."""
 
-    def __init__(self, path: Path, *, binary: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        self.file: IO[Any] = (
-            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="", encoding="utf-8")
-        )
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
 
     def __enter__(self) -> _Staged:
         return self
