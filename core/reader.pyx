@@ -651,12 +651,8 @@ cdef class SnapshotReader:
         cdef MDB_val k, v
         self._check_open()
         _put_be64(<uint64_t>cccd, key)
-        k.mv_size, k.mv_data = 8, key
-        rc = mdb_get(self.txn, self.people, &k, &v)
-        if rc == MDB_NOTFOUND:
+        if not self._get(self.people, self.people_root, key, KEY_LEN, &v):
             return None
-        if rc != MDB_SUCCESS:
-            _store_failure(rc, "read a person")
         return (<const char*>v.mv_data)[:v.mv_size]
 
     def reconcile(self, rows, tuple columns, slow, write):
@@ -743,13 +739,12 @@ cdef class SnapshotReader:
         except UnicodeEncodeError:
             return VERDICT_SLOW  # bytes that are not UTF-8: the reference says which field
         _put_be64(number[0], key)
-        k.mv_size, k.mv_data = 8, key
-        rc = mdb_get(self.txn, self.people, &k, &v)
-        if rc == MDB_NOTFOUND:
+        # The reader's own descent: from the person's leaf (the leaf index), not the root.
+        if not self._get(self.people, self.people_root, key, KEY_LEN, &v):
             if plain_name(<const unsigned char*>name, name_n):
                 return VERDICT_NOT_INSURED
             return VERDICT_SLOW
-        if rc != MDB_SUCCESS or not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
+        if not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
             return VERDICT_SLOW
         if (r.name_len == name_n and memcmp(r.full_name, name, name_n) == 0
                 and r.gender == gender and dobs_agree(dob, r.dob)):
