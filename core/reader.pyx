@@ -648,7 +648,7 @@ cdef class SnapshotReader:
     def stored_record(self, cccd):
         """Return the stored record of the person whose CCCD is this number, or None."""
         cdef uint8_t key[8]
-        cdef MDB_val k, v
+        cdef MDB_val v
         self._check_open()
         _put_be64(<uint64_t>cccd, key)
         if not self._get(self.people, self.people_root, key, KEY_LEN, &v):
@@ -716,9 +716,8 @@ cdef class SnapshotReader:
         cdef uint32_t dob
         cdef int gender
         cdef uint8_t key[8]
-        cdef MDB_val k, v
+        cdef MDB_val v
         cdef RecordView r
-        cdef int rc
         if type(values) is not list or len(<list>values) != ncols:
             return VERDICT_SLOW
         if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
