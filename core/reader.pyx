@@ -24,7 +24,7 @@ from core.jsonw cimport (
 )
 from core.leafindex cimport leaf_index_build, leaf_index_free
 from core.lmdb cimport (
-    MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_NOLOCK, MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS,
+    MDB_FIRST, MDB_LAST, MDB_NOLOCK, MDB_NOTFOUND, MDB_NOTLS, MDB_RDONLY, MDB_SUCCESS,
     MDB_cursor, MDB_cursor_op, MDB_dbi, MDB_env, MDB_envinfo, MDB_stat, MDB_txn, MDB_val,
     mdb_cursor_close, mdb_cursor_get, mdb_cursor_open, mdb_dbi_open, mdb_env_close,
     mdb_env_create, mdb_env_info, mdb_env_open, mdb_env_set_mapsize, mdb_env_set_maxdbs,
@@ -37,9 +37,9 @@ from core.pagewalk cimport (
 )
 from core.record cimport CARD_LEN, KEY_LEN
 from core.register cimport (
-    OUT_FLUSH, KeyList, Out, cccd_number, cmp_u64, dobs_agree, keys_add, keys_init, out_bytes,
-    out_flush, out_init, out_status, plain_name, register_dob, VERDICT_MATCH, VERDICT_NOT_INSURED,
-    VERDICT_SLOW,
+    OUT_FLUSH, VERDICT_MATCH, VERDICT_NOT_INSURED, VERDICT_SLOW, KeyList, Out, cccd_number,
+    cmp_u64, dobs_agree, keys_add, keys_init, out_bytes, out_flush, out_init, out_status,
+    plain_name, register_dob, unseen_people,
 )
 from core.rules cimport N_RESULTS, Result
 
@@ -753,42 +753,20 @@ cdef class SnapshotReader:
     def missing(self, bytes found):
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any
         order: what `reconcile` returned, of one range or of several), sorted, the same way."""
-        cdef Py_ssize_t n = len(found) // sizeof(uint64_t), i = 0
-        cdef uint64_t* seen = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
-        if seen == NULL:
-            raise MemoryError()
-        memcpy(seen, <const char*>found, n * sizeof(uint64_t))
-        qsort(seen, n, sizeof(uint64_t), cmp_u64)
+        cdef bytearray seen = bytearray(found)
+        cdef Py_ssize_t n = len(seen) // sizeof(uint64_t)
         cdef KeyList out
-        cdef MDB_cursor* cursor
-        cdef MDB_val k, v
-        cdef uint64_t key
         cdef int rc
-        try:
-            self._check_open()
-            rc = mdb_cursor_open(self.txn, self.people, &cursor)
-            if rc != MDB_SUCCESS:
-                _store_failure(rc, "open a cursor")
-        except BaseException:
-            free(seen)
-            raise
+        self._check_open()
+        qsort(<char*>seen, n, sizeof(uint64_t), cmp_u64)
         keys_init(&out)
         try:
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-            while rc == MDB_SUCCESS:
-                key = _be64(<const uint8_t*>k.mv_data)
-                while i < n and seen[i] < key:
-                    i += 1
-                if i == n or seen[i] != key:
-                    keys_add(&out, key)
-                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+            rc = unseen_people(self.txn, self.people, <uint64_t*><char*>seen, n, &out)
             if rc != MDB_NOTFOUND:
                 _store_failure(rc, "read the people")
             return (<char*>out.keys)[:out.n * sizeof(uint64_t)]
         finally:
-            mdb_cursor_close(cursor)
             free(out.keys)
-            free(seen)
 
     # --- closing ---
 

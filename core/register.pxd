@@ -5,6 +5,11 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc
 from libc.string cimport memcpy
 
+from core.lmdb cimport (
+    MDB_FIRST, MDB_NEXT, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_txn, MDB_val, mdb_cursor_close,
+    mdb_cursor_get, mdb_cursor_open,
+)
+
 from core.calendar cimport is_real_date, pack_date
 
 
@@ -169,3 +174,31 @@ cdef inline int out_flush(Out* o, write) except -1:
         write(o.buf[:o.used])
         o.used = 0
     return 0
+
+
+cdef inline int unseen_people(MDB_txn* txn, MDB_dbi people, const uint64_t* seen, Py_ssize_t n,
+                              KeyList* out) except? 0:
+    """Add to `out` the people's CCCDs (their 8-byte big-endian keys, in key order) that are
+    not among seen[:n] (sorted); return the cursor's last code, MDB_NOTFOUND when all is read."""
+    cdef MDB_cursor* cursor
+    cdef MDB_val k, v
+    cdef uint64_t key
+    cdef Py_ssize_t i = 0, b
+    cdef const unsigned char* p
+    cdef int rc = mdb_cursor_open(txn, people, &cursor)
+    if rc != MDB_SUCCESS:
+        return rc
+    try:
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        while rc == MDB_SUCCESS:
+            p, key = <const unsigned char*>k.mv_data, 0
+            for b in range(8):
+                key = (key << 8) | p[b]
+            while i < n and seen[i] < key:
+                i += 1
+            if i == n or seen[i] != key:
+                keys_add(out, key)
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        return rc
+    finally:
+        mdb_cursor_close(cursor)
