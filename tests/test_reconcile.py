@@ -337,19 +337,8 @@ def test_the_command_line(data, tmp_path):
 def test_a_synthetic_country_reconciles_as_it_was_made(tmp_path):
     # lookup synth spoils insured records and writes the register as the truth: a reconcile
     # finds what it spoiled, and its corrections leave nothing to find.
-    from lookup.synth import synthesize
-
-    extract, population = tmp_path / "x.csv", tmp_path / "p.csv"
-    made = synthesize(
-        str(extract),
-        6000,
-        seed=4,
-        as_of=_date(TODAY),
-        population=str(population),
-        mismatch_rate=0.1,
-    )
-    data = DataDir(tmp_path / "data")
-    build(data, str(extract), max_reject_ratio=0.01)
+    made, data, population = make_country(tmp_path, 6000, seed=4)
+    extract = tmp_path / "x.csv"
     fixes = tmp_path / "fix.csv"
     found = reconcile(data, str(population), corrections=str(fixes), today=TODAY)
     count = {s: v["count"] for s, v in found["statuses"].items()}
@@ -375,6 +364,24 @@ def test_a_synthetic_country_reconciles_as_it_was_made(tmp_path):
     again = reconcile(data, str(population), today=TODAY)
     assert again["statuses"]["mismatch"]["count"] == 0
     assert again["statuses"]["match"]["count"] == count["match"] + count["mismatch"]
+
+
+def make_country(folder, rows: int, *, seed: int):
+    """Synthesise a country (insured records spoiled at 10%) and its register, and build it."""
+    from lookup.synth import synthesize
+
+    extract, population = folder / "x.csv", folder / "p.csv"
+    made = synthesize(
+        str(extract),
+        rows,
+        seed=seed,
+        as_of=_date(TODAY),
+        population=str(population),
+        mismatch_rate=0.1,
+    )
+    data = DataDir(folder / "data")
+    build(data, str(extract), max_reject_ratio=0.01)
+    return made, data, population
 
 
 def _date(packed: int):
@@ -567,20 +574,7 @@ def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path)
 @pytest.fixture(scope="module")
 def country(tmp_path_factory):
     """A synthetic country of 3000 people, built, with its register."""
-    from lookup.synth import synthesize
-
-    folder = tmp_path_factory.mktemp("country")
-    extract, population = folder / "x.csv", folder / "p.csv"
-    synthesize(
-        str(extract),
-        3000,
-        seed=8,
-        as_of=_date(TODAY),
-        population=str(population),
-        mismatch_rate=0.1,
-    )
-    data = DataDir(folder / "data")
-    build(data, str(extract), max_reject_ratio=0.01)
+    _, data, population = make_country(tmp_path_factory.mktemp("country"), 3000, seed=8)
     return data, population
 
 
