@@ -13,7 +13,6 @@ at open, or by mdb_get itself), its record read in place, the rules applied and 
 cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.mem cimport PyMem_Free
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 from libc.string cimport memcmp, memcpy
@@ -37,14 +36,15 @@ from core.pagewalk cimport (
 )
 from core.record cimport CARD_LEN, KEY_LEN
 from core.register cimport (
-    OUT_FLUSH, VERDICT_MATCH, VERDICT_NOT_INSURED, VERDICT_SLOW, KeyList, Out, cccd_number,
-    cmp_u64, dobs_agree, keys_add, keys_init, out_bytes, out_flush, out_init, out_status,
-    plain_name, register_dob, unseen_people,
+    OUT_FLUSH, REGISTER_GROUP, VERDICT_MATCH, VERDICT_NOT_INSURED, KeyList, Out, RegisterRow,
+    cmp_u64, keys_add, keys_init, out_bytes, out_flush, out_init, out_status, register_parse,
+    register_verdict, unseen_people,
 )
 from core.rules cimport N_RESULTS, Result
 
 import mmap
 import os
+from itertools import islice
 
 import orjson
 
@@ -670,32 +670,45 @@ cdef class SnapshotReader:
         cdef Py_ssize_t at_death = columns.index("death_date") if "death_date" in columns else -1
         cdef KeyList found
         cdef Out out
-        cdef Py_ssize_t matches = 0, absent = 0
+        cdef RegisterRow group[REGISTER_GROUP]
+        cdef Walk walks[WALK_GROUP]
+        cdef Py_ssize_t matches = 0, absent = 0, m, i
         cdef int verdict
-        cdef uint64_t number
         cdef long long slow_key
+        cdef list items
         self._check_open()
         keys_init(&found)
         out_init(&out)
+        rows = iter(rows)
         try:
-            for item in rows:
-                line, values = <tuple>item
-                verdict = self._register_verdict(values, ncols, at_cccd, at_name, at_dob,
-                                                 at_gender, at_death, &number)
-                if verdict == VERDICT_MATCH:
-                    keys_add(&found, number)
-                    out_status(&out, number, b",match,\n", 8)
-                    matches += 1
-                elif verdict == VERDICT_NOT_INSURED:
-                    out_status(&out, number, b",not_insured,\n", 14)
-                    absent += 1
-                else:
-                    text, slow_key = slow(line, values)
-                    if slow_key >= 0:
-                        keys_add(&found, <uint64_t>slow_key)
-                    out_bytes(&out, text)
-                if out.used >= OUT_FLUSH:
-                    out_flush(&out, write)
+            while True:
+                # A group at a time: parsed, then looked up together (their cache misses
+                # overlap, as a batch's do), then judged in order.
+                items = list(islice(rows, REGISTER_GROUP))
+                m = len(items)
+                if m == 0:
+                    break
+                for i in range(m):
+                    register_parse((<tuple>items[i])[1], ncols, at_cccd, at_name, at_dob,
+                                   at_gender, at_death, &group[i])
+                self._register_look_up(group, m, walks)
+                for i in range(m):
+                    verdict = register_verdict(&group[i])
+                    if verdict == VERDICT_MATCH:
+                        keys_add(&found, group[i].number)
+                        out_status(&out, group[i].number, b",match,\n", 8)
+                        matches += 1
+                    elif verdict == VERDICT_NOT_INSURED:
+                        out_status(&out, group[i].number, b",not_insured,\n", 14)
+                        absent += 1
+                    else:
+                        line, values = <tuple>items[i]
+                        text, slow_key = slow(line, values)
+                        if slow_key >= 0:
+                            keys_add(&found, <uint64_t>slow_key)
+                        out_bytes(&out, text)
+                    if out.used >= OUT_FLUSH:
+                        out_flush(&out, write)
             out_flush(&out, write)
             qsort(found.keys, found.n, sizeof(uint64_t), cmp_u64)
             counts = {"match": matches, "not_insured": absent}
@@ -704,51 +717,38 @@ cdef class SnapshotReader:
             free(found.keys)
             free(out.buf)
 
-    cdef int _register_verdict(self, object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
-                               Py_ssize_t at_name, Py_ssize_t at_dob, Py_ssize_t at_gender,
-                               Py_ssize_t at_death, uint64_t* number) except -1:
-        """VERDICT_MATCH when a population row is well formed, alive, found, and its name's bytes,
-        birth date and sex those of the stored record; VERDICT_NOT_INSURED when it is well formed as
-        it is and its CCCD not stored; else VERDICT_SLOW: the reference judges it."""
-        cdef Py_ssize_t n, name_n
-        cdef const char* text
-        cdef const char* name
-        cdef uint32_t dob
-        cdef int gender
-        cdef uint8_t key[8]
-        cdef MDB_val v
-        cdef RecordView r
-        if type(values) is not list or len(<list>values) != ncols:
-            return VERDICT_SLOW
-        if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
-            return VERDICT_SLOW
-        try:
-            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
-            if not cccd_number(text, n, number):
-                return VERDICT_SLOW
-            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
-            if n != 1 or not (c'1' <= text[0] <= c'3'):
-                return VERDICT_SLOW
-            gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
-            text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
-            dob = register_dob(text, n)
-            if dob == 0:
-                return VERDICT_SLOW
-            name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &name_n)
-        except UnicodeEncodeError:
-            return VERDICT_SLOW  # bytes that are not UTF-8: the reference says which field
-        _put_be64(number[0], key)
-        # The reader's own descent: from the person's leaf (the leaf index), not the root.
-        if not self._get(self.people, self.people_root, key, KEY_LEN, &v):
-            if plain_name(<const unsigned char*>name, name_n):
-                return VERDICT_NOT_INSURED
-            return VERDICT_SLOW
-        if not read_record(<const uint8_t*>v.mv_data, v.mv_size, &r):
-            return VERDICT_SLOW
-        if (r.name_len == name_n and memcmp(r.full_name, name, name_n) == 0
-                and r.gender == gender and dobs_agree(dob, r.dob)):
-            return VERDICT_MATCH
-        return VERDICT_SLOW
+    cdef int _register_look_up(self, RegisterRow* group, Py_ssize_t m, Walk* walks) except -1:
+        """Find the stored record of each candidate row, WALK_GROUP descents in flight."""
+        cdef Py_ssize_t i = 0, n, j
+        cdef Py_ssize_t at[WALK_GROUP]
+        cdef bint busy
+        if not self.walking:
+            for i in range(m):
+                if group[i].candidate:
+                    group[i].found = self._get(self.people, self.people_root, group[i].key,
+                                               KEY_LEN, &group[i].record)
+            return 0
+        while i < m:
+            n = 0
+            while i < m and n < WALK_GROUP:
+                if group[i].candidate:
+                    self._start_person(&walks[n], group[i].key)
+                    at[n] = i
+                    n += 1
+                i += 1
+            busy = True
+            while busy:
+                busy = False
+                for j in range(n):
+                    if walk_busy(&walks[j]):
+                        walk_step(&self.pages, &walks[j])
+                        busy = busy or walk_busy(&walks[j])
+            for j in range(n):
+                if walks[j].state == WALK_DAMAGED:
+                    raise _StoreError("snapshot store: a damaged page")
+                group[at[j]].found = walks[j].state == WALK_FOUND
+                group[at[j]].record = walks[j].data
+        return 0
 
     def missing(self, bytes found):
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any

@@ -1,9 +1,10 @@
 # The register's side of a reconciliation (SPEC.md 1.3 and 4), for the reader's fast path: a
 # population row's CCCD and birth date read in C, and whether two birth dates agree. Header-only:
 # inline helpers; lookup/reference/reconcile.py states the same rules in Python.
-from libc.stdint cimport uint32_t, uint64_t
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 from core.lmdb cimport (
     MDB_FIRST, MDB_NEXT, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_txn, MDB_val, mdb_cursor_close,
@@ -11,6 +12,7 @@ from core.lmdb cimport (
 )
 
 from core.calendar cimport is_real_date, pack_date
+from core.rules cimport RecordView, read_record
 
 
 cdef enum:
@@ -18,6 +20,23 @@ cdef enum:
     VERDICT_SLOW = 0
     VERDICT_MATCH = 1
     VERDICT_NOT_INSURED = 2
+
+
+cdef enum:
+    REGISTER_GROUP = 64  # population rows parsed, looked up and judged together
+
+
+# A population row as the fast path reads it (SnapshotReader.reconcile).
+cdef struct RegisterRow:
+    bint candidate       # well formed as it is: to be looked up and judged here
+    uint64_t number      # its CCCD
+    uint8_t key[8]       # the same, big-endian: the people key
+    uint32_t dob         # packed, partial where the register gives a year or a month
+    int gender           # 1 male, 2 female, 3 unknown
+    const char* name     # UTF-8, owned by the row's str
+    Py_ssize_t name_n
+    bint found
+    MDB_val record
 
 
 cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcept:
@@ -83,6 +102,63 @@ cdef inline bint plain_name(const unsigned char* s, Py_ssize_t n) noexcept:
             return False
         chars += (c & 0xC0) != 0x80
     return chars <= 100
+
+
+cdef inline int register_parse(object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
+                               Py_ssize_t at_name, Py_ssize_t at_dob, Py_ssize_t at_gender,
+                               Py_ssize_t at_death, RegisterRow* row) except -1:
+    """Read what the fast path needs of a population row; row.candidate is False when the
+    row is not well formed as it is (the reference then judges it)."""
+    cdef Py_ssize_t n
+    cdef const char* text
+    row.candidate = row.found = False
+    if type(values) is not list or len(<list>values) != ncols:
+        return 0
+    if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
+        return 0
+    try:
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
+        if not cccd_number(text, n, &row.number):
+            return 0
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
+        if n != 1 or not (c'1' <= text[0] <= c'3'):
+            return 0
+        row.gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
+        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
+        row.dob = register_dob(text, n)
+        if row.dob == 0:
+            return 0
+        row.name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &row.name_n)
+    except UnicodeEncodeError:
+        return 0  # bytes that are not UTF-8: the reference says which field
+    put_be64(row.number, row.key)
+    row.candidate = True
+    return 0
+
+
+cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
+    cdef int i
+    for i in range(7, -1, -1):
+        out[i] = <uint8_t>(v & 0xFF)
+        v >>= 8
+
+
+cdef inline int register_verdict(RegisterRow* row) noexcept:
+    """VERDICT_MATCH when a candidate's record holds its name's bytes, birth date and sex;
+    VERDICT_NOT_INSURED when its CCCD is not stored and its name is valid as it is; else
+    VERDICT_SLOW: the reference judges the row."""
+    cdef RecordView r
+    if not row.candidate:
+        return VERDICT_SLOW
+    if not row.found:
+        return VERDICT_NOT_INSURED if plain_name(<const unsigned char*>row.name, row.name_n) \
+            else VERDICT_SLOW
+    if not read_record(<const uint8_t*>row.record.mv_data, row.record.mv_size, &r):
+        return VERDICT_SLOW
+    if (r.name_len == row.name_n and memcmp(r.full_name, row.name, row.name_n) == 0
+            and r.gender == row.gender and dobs_agree(row.dob, r.dob)):
+        return VERDICT_MATCH
+    return VERDICT_SLOW
 
 
 cdef inline bint dobs_agree(uint32_t register, uint32_t stored) noexcept:

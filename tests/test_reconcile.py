@@ -442,7 +442,7 @@ def twins(tmp_path_factory):
     rows[5] = person(5, gender="3", full_name="H'Hen Niê")
     path = write_snapshot(str(tmp_path_factory.mktemp("twins") / "s"), rows)
     readers = [_core.load(kind).reader.SnapshotReader(path) for kind in ("compiled", "python")]
-    yield readers, rows
+    yield readers, rows, path
     for reader in readers:
         reader.close()
 
@@ -521,7 +521,7 @@ def _variants(row):
 @settings(max_examples=400)  # each is a few milliseconds; the changes are many
 @given(st.data())
 def test_the_core_reports_as_the_reference_does(twins, data):
-    readers, rows = twins
+    readers, rows, path = twins
     columns = POPULATION
     drawn = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=40))
     population = [[v[c] for c in columns] for v in (data.draw(_variants(row)) for row in drawn)]
@@ -536,7 +536,7 @@ def test_the_core_reports_as_the_reference_does(twins, data):
 
 
 def test_the_core_takes_the_plain_matches_itself(twins):
-    readers, rows = twins
+    readers, rows, path = twins
     population = [[r["cccd"], r["full_name"], r["dob"], r["gender"], ""] for r in rows]
     lines = list(enumerate(population, start=2))
     results = []
@@ -550,6 +550,14 @@ def test_the_core_takes_the_plain_matches_itself(twins):
     assert (fast, none) == ({"match": 40, "not_insured": 0}, {})
     assert text == same_text and found == same_found
     assert text.count(b",match,\n") == 40
+    # The same through mdb_get, as when the page walker is not trusted.
+    from lookup import _core
+
+    with _core.load("compiled").reader.SnapshotReader(path) as plain:
+        plain._use_lmdb_api()
+        written = []
+        counts, again = plain.reconcile(lines, POPULATION, judge(plain, POPULATION), written.append)
+    assert (counts, b"".join(written), again) == (fast, text, found)
 
 
 def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path):
