@@ -15,6 +15,7 @@ in their marks (tones, and `Đ` read as `D`) differ in `full_name_diacritics`, a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -39,6 +40,10 @@ GENDER_CODES = {"1": "male", "2": "female", "3": "unknown"}
 # The five Vietnamese tones as combining marks: grave, acute, tilde, hook above, dot below. The
 # other marks (circumflex, breve, horn) make letters (â, ă, ơ) and stay where they are.
 TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_TONE = re.compile("[" + "".join(sorted(TONES)) + "]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+_CCCD = re.compile("[0-9]{12}")
 APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
 
@@ -56,15 +61,15 @@ def check_row(values: Sequence[str], columns: Sequence[str]) -> RegisterRow:
     """Check a population row (SPEC.md 1.3) given in the order of `columns`; raise RowError."""
     row = dict(zip(columns, values, strict=True))
     for name, value in row.items():  # csvrows keeps bytes that are not UTF-8 as surrogates
-        if any("\ud800" <= c <= "\udfff" for c in value):
+        if not value.isascii() and _SURROGATE.search(value):
             raise RowError(name, f"{name}: not valid UTF-8")
     cccd = row["cccd"]
-    if len(cccd) != 12 or any(not "0" <= c <= "9" for c in cccd):
+    if not _CCCD.fullmatch(cccd):
         raise RowError("cccd", "cccd: must be 12 digits")
     name = normalise_text(row["full_name"])
     if not name:
         raise RowError("full_name", "full_name: required")
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if _CONTROL.search(name):
         raise RowError("full_name", "full_name: contains a control character")
     if len(name) > NAME_LIMIT:
         raise RowError("full_name", f"full_name: {len(name)} characters; at most {NAME_LIMIT}")
@@ -88,8 +93,8 @@ def fold_name(name: str) -> str:
     text = unicodedata.normalize("NFD", name.casefold().translate(APOSTROPHES))
     words = []
     for word in text.split():
-        tones = "".join(sorted(c for c in word if c in TONES))
-        words.append("".join(c for c in word if c not in TONES) + tones)
+        tones = _TONE.findall(word)
+        words.append(_TONE.sub("", word) + "".join(sorted(tones)) if tones else word)
     return " ".join(words)
 
 
