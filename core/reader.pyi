@@ -44,14 +44,16 @@ class SnapshotReader:
         columns: tuple[str, ...],
         slow: Callable[[int, list[str]], tuple[bytes, int]],
         write: Callable[[bytes], object],
-    ) -> tuple[dict[str, int], bytes]:
+        mismatches: bool = False,
+    ) -> tuple[dict[str, int], dict[str, int], bytes]:
         """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
 
         A well-formed row that agrees with the store byte for byte (a `match`), or whose CCCD
-        it does not hold (`not_insured`), is written here, in C; any other goes to
-        `slow(line, values)`, which returns its report line and the CCCD it found (-1: none).
-        Return how many rows of each status were written here, and the CCCDs found, sorted, as
-        native uint64 bytes.
+        it does not hold (`not_insured`), is written here, in C; with `mismatches`, so is one
+        whose name is the stored one byte for byte but whose birth date or sex differ. Any
+        other goes to `slow(line, values)`, which returns its report line and the CCCD it
+        found (-1: none). Return how many rows of each status, and of each mismatch field,
+        were written here, and the CCCDs found, sorted, as native uint64 bytes.
         """
     def missing(self, found: bytes) -> bytes:
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any

@@ -36,9 +36,10 @@ from core.pagewalk cimport (
 )
 from core.record cimport CARD_LEN, KEY_LEN
 from core.register cimport (
-    OUT_FLUSH, REGISTER_GROUP, VERDICT_MATCH, VERDICT_NOT_INSURED, KeyList, Out, RegisterRow,
-    cmp_u64, keys_add, keys_init, out_bytes, out_flush, out_init, out_status, register_parse,
-    register_verdict, unseen_people,
+    DOB_DIFFERS, DOB_LESS_PRECISE, OUT_FLUSH, REGISTER_GROUP, VERDICT_MATCH, VERDICT_MISMATCH,
+    VERDICT_NOT_INSURED, KeyList, Out, RegisterRow, cmp_u64, keys_add, keys_init, out_bytes,
+    out_flush, out_init, out_mismatch, out_status, register_parse, register_verdict,
+    unseen_people,
 )
 from core.rules cimport N_RESULTS, Result
 
@@ -655,15 +656,12 @@ cdef class SnapshotReader:
             return None
         return (<const char*>v.mv_data)[:v.mv_size]
 
-    def reconcile(self, rows, tuple columns, slow, write):
-        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
-
-        A well-formed row that agrees with the store byte for byte (a `match`), or whose CCCD
-        it does not hold (`not_insured`), is written here, in C; any other goes to
-        `slow(line, values)`, which returns its report line and the CCCD it found (-1: none).
-        Return how many rows of each status were written here, and the CCCDs found, sorted, as
-        native uint64 bytes.
-        """
+    def reconcile(self, rows, tuple columns, slow, write, bint mismatches=False):
+        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines:
+        in C a `match`, a `not_insured` and (with `mismatches`) a mismatch of birth date or sex
+        alone; any other row by `slow(line, values)` -> (report line, CCCD found or -1).
+        Return the statuses and mismatch fields counted here, and the CCCDs found (sorted,
+        native uint64 bytes); core/reader.pyi says it at length."""
         cdef Py_ssize_t ncols = len(columns)
         cdef Py_ssize_t at_cccd = columns.index("cccd"), at_name = columns.index("full_name")
         cdef Py_ssize_t at_dob = columns.index("dob"), at_gender = columns.index("gender")
@@ -673,6 +671,7 @@ cdef class SnapshotReader:
         cdef RegisterRow group[REGISTER_GROUP]
         cdef Walk walks[WALK_GROUP]
         cdef Py_ssize_t matches = 0, absent = 0, m, i
+        cdef Py_ssize_t differ = 0, dob = 0, dob_precision = 0, gender = 0
         cdef int verdict
         cdef long long slow_key
         cdef list items
@@ -693,8 +692,15 @@ cdef class SnapshotReader:
                                    at_gender, at_death, &group[i])
                 self._register_look_up(group, m, walks)
                 for i in range(m):
-                    verdict = register_verdict(&group[i])
-                    if verdict == VERDICT_MATCH:
+                    verdict = register_verdict(&group[i], mismatches)
+                    if verdict == VERDICT_MISMATCH:
+                        keys_add(&found, group[i].number)
+                        out_mismatch(&out, &group[i])
+                        differ += 1
+                        dob += group[i].dob_field == DOB_DIFFERS
+                        dob_precision += group[i].dob_field == DOB_LESS_PRECISE
+                        gender += group[i].gender_differs
+                    elif verdict == VERDICT_MATCH:
                         keys_add(&found, group[i].number)
                         out_status(&out, group[i].number, b",match,\n", 8)
                         matches += 1
@@ -711,8 +717,9 @@ cdef class SnapshotReader:
                         out_flush(&out, write)
             out_flush(&out, write)
             qsort(found.keys, found.n, sizeof(uint64_t), cmp_u64)
-            counts = {"match": matches, "not_insured": absent}
-            return counts, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
+            counts = {"match": matches, "not_insured": absent, "mismatch": differ}
+            fields = {"dob": dob, "dob_precision": dob_precision, "gender": gender}
+            return counts, fields, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
         finally:
             free(found.keys)
             free(out.buf)

@@ -20,6 +20,10 @@ cdef enum:
     VERDICT_SLOW = 0
     VERDICT_MATCH = 1
     VERDICT_NOT_INSURED = 2
+    VERDICT_MISMATCH = 3    # names equal byte for byte; the birth date or the sex differ
+    DOB_SAME = 0            # how birth dates compare (SPEC.md 4): no difference,
+    DOB_DIFFERS = 1         # `dob`,
+    DOB_LESS_PRECISE = 2    # `dob_precision`: the store's can be completed
 
 
 cdef enum:
@@ -37,6 +41,8 @@ cdef struct RegisterRow:
     Py_ssize_t name_n
     bint found
     MDB_val record
+    int dob_field         # DOB_SAME, DOB_DIFFERS or DOB_LESS_PRECISE (a mismatch's fields)
+    bint gender_differs
 
 
 cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcept:
@@ -143,10 +149,12 @@ cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
         v >>= 8
 
 
-cdef inline int register_verdict(RegisterRow* row) noexcept:
+cdef inline int register_verdict(RegisterRow* row, bint mismatches) noexcept:
     """VERDICT_MATCH when a candidate's record holds its name's bytes, birth date and sex;
-    VERDICT_NOT_INSURED when its CCCD is not stored and its name is valid as it is; else
-    VERDICT_SLOW: the reference judges the row."""
+    VERDICT_NOT_INSURED when its CCCD is not stored and its name is valid as it is; with
+    `mismatches`, VERDICT_MISMATCH when the name's bytes are the stored ones but the birth date
+    or the sex differ (row.dob_field, row.gender_differs say how); else VERDICT_SLOW: the
+    reference judges the row."""
     cdef RecordView r
     if not row.candidate:
         return VERDICT_SLOW
@@ -155,24 +163,27 @@ cdef inline int register_verdict(RegisterRow* row) noexcept:
             else VERDICT_SLOW
     if not read_record(<const uint8_t*>row.record.mv_data, row.record.mv_size, &r):
         return VERDICT_SLOW
-    if (r.name_len == row.name_n and memcmp(r.full_name, row.name, row.name_n) == 0
-            and r.gender == row.gender and dobs_agree(row.dob, r.dob)):
+    if r.name_len != row.name_n or memcmp(r.full_name, row.name, row.name_n) != 0:
+        return VERDICT_SLOW
+    row.dob_field = dob_difference(row.dob, r.dob)
+    row.gender_differs = r.gender != row.gender
+    if row.dob_field == DOB_SAME and not row.gender_differs:
         return VERDICT_MATCH
-    return VERDICT_SLOW
+    return VERDICT_MISMATCH if mismatches else VERDICT_SLOW
 
 
-cdef inline bint dobs_agree(uint32_t register, uint32_t stored) noexcept:
-    """True when SPEC.md 4 finds no birth-date difference: equal at the coarser precision, and
-    the register not more precise than the store (that would be `dob_precision`)."""
+cdef inline int dob_difference(uint32_t register, uint32_t stored) noexcept:
+    """Compare birth dates at the coarser precision: DOB_DIFFERS when they differ there,
+    DOB_LESS_PRECISE when they agree and the register says more, else DOB_SAME."""
     cdef uint32_t r, s, scale
     for scale in (10000, 100, 1):
         r = register // scale % (10000 if scale == 10000 else 100)
         s = stored // scale % (10000 if scale == 10000 else 100)
         if r == 0 or s == 0:
-            return not (s == 0 and r != 0)
+            return DOB_LESS_PRECISE if s == 0 and r != 0 else DOB_SAME
         if r != s:
-            return False
-    return True
+            return DOB_DIFFERS
+    return DOB_SAME
 
 
 # --- the reconciliation's buffers: CCCDs found, report lines ---------------------------------
@@ -234,6 +245,26 @@ cdef inline void out_status(Out* o, uint64_t cccd, const char* tail, Py_ssize_t 
         cccd //= 10
     memcpy(p + 12, tail, n)
     o.used += 12 + n
+
+
+cdef inline void out_mismatch(Out* o, RegisterRow* row) noexcept:
+    """Write `<cccd>,mismatch,<fields>` for a row whose name is the stored one (SPEC.md 4 order:
+    the birth date's field, then gender)."""
+    out_status(o, row.number, b",mismatch,", 10)
+    if row.dob_field == DOB_DIFFERS:
+        memcpy(o.buf + o.used, b"dob", 3)
+        o.used += 3
+    elif row.dob_field == DOB_LESS_PRECISE:
+        memcpy(o.buf + o.used, b"dob_precision", 13)
+        o.used += 13
+    if row.gender_differs:
+        if row.dob_field != DOB_SAME:
+            o.buf[o.used] = c';'
+            o.used += 1
+        memcpy(o.buf + o.used, b"gender", 6)
+        o.used += 6
+    o.buf[o.used] = c'\n'
+    o.used += 1
 
 
 cdef inline int out_bytes(Out* o, bytes text) except -1:

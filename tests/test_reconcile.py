@@ -519,8 +519,8 @@ def _variants(row):
 
 
 @settings(max_examples=400)  # each is a few milliseconds; the changes are many
-@given(st.data())
-def test_the_core_reports_as_the_reference_does(twins, data):
+@given(st.data(), st.booleans())
+def test_the_core_reports_as_the_reference_does(twins, data, mismatches):
     readers, rows, path = twins
     columns = POPULATION
     drawn = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=40))
@@ -530,7 +530,8 @@ def test_the_core_reports_as_the_reference_does(twins, data):
     for reader in readers:
         written = []
         lines = list(enumerate(population, start=2))
-        matches, found = reader.reconcile(lines, columns, judge(reader, columns), written.append)
+        slow = judge(reader, columns)
+        _, _, found = reader.reconcile(lines, columns, slow, written.append, mismatches)
         outputs.append((b"".join(written), found, reader.missing(found)))
     assert outputs[0] == outputs[1]
 
@@ -542,12 +543,14 @@ def test_the_core_takes_the_plain_matches_itself(twins):
     results = []
     for reader in readers:
         written = []
-        matches, found = reader.reconcile(
+        counts, fields, found = reader.reconcile(
             lines, POPULATION, judge(reader, POPULATION), written.append
         )
-        results.append((matches, b"".join(written), found))
+        results.append(((counts, fields), b"".join(written), found))
     (fast, text, found), (none, same_text, same_found) = results
-    assert (fast, none) == ({"match": 40, "not_insured": 0}, {})
+    nothing = {"dob": 0, "dob_precision": 0, "gender": 0}
+    assert fast == ({"match": 40, "not_insured": 0, "mismatch": 0}, nothing)
+    assert none == ({}, {})
     assert text == same_text and found == same_found
     assert text.count(b",match,\n") == 40
     # The same through mdb_get, as when the page walker is not trusted.
@@ -556,8 +559,10 @@ def test_the_core_takes_the_plain_matches_itself(twins):
     with _core.load("compiled").reader.SnapshotReader(path) as plain:
         plain._use_lmdb_api()
         written = []
-        counts, again = plain.reconcile(lines, POPULATION, judge(plain, POPULATION), written.append)
-    assert (counts, b"".join(written), again) == (fast, text, found)
+        counts, fields, again = plain.reconcile(
+            lines, POPULATION, judge(plain, POPULATION), written.append
+        )
+    assert ((counts, fields), b"".join(written), again) == (fast, text, found)
 
 
 def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path):

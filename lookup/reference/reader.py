@@ -154,18 +154,19 @@ class SnapshotReader:
         columns: tuple[str, ...],
         slow: Callable[[int, list[str]], tuple[bytes, int]],
         write: Callable[[bytes], object],
-    ) -> tuple[dict[str, int], bytes]:
+        mismatches: bool = False,
+    ) -> tuple[dict[str, int], dict[str, int], bytes]:
         """Report each (line, values) of rows to `write`: here every row goes to `slow`, which
         returns its report line and the CCCD it found (-1: none). Return the rows of each
-        status written without `slow` (none here) and the CCCDs found, sorted, as native
-        uint64 bytes."""
+        status and mismatch field written without `slow` (none here), and the CCCDs found,
+        sorted, as native uint64 bytes."""
         found = array("Q")
         for line, values in rows:
             text, key = slow(line, values)
             if key >= 0:
                 found.append(key)
             write(text)
-        return {}, array("Q", sorted(found)).tobytes()
+        return {}, {}, array("Q", sorted(found)).tobytes()
 
     def missing(self, found: bytes) -> bytes:
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any

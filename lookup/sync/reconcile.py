@@ -198,9 +198,13 @@ def _range(
             if stop is not None:
                 rows.stop_at(stop - extract.start)
             ticking = _ticking(rows, extract, progress) if progress.enabled else rows
-            done_in_core, found = reader.reconcile(ticking, columns, slow, out.write)
+            # A correction needs the whole stored row: with corrections, mismatches go to `slow`.
+            done_in_core, fields_in_core, found = reader.reconcile(
+                ticking, columns, slow, out.write, fixes is None
+            )
             end = extract.start + rows.offset
     counts.update(done_in_core)
+    fields.update(fields_in_core)
     return _Part(report_part, corrections_part, counts, fields, found, end)
 
 
