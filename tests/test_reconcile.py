@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import subprocess
 import sys
 import unicodedata
@@ -647,3 +648,18 @@ def _cut_inside_a_quote(lines: list[str]) -> list[str]:
         if offset + 14 <= middle < offset + 414:
             return [*lines[:i], padded, *lines[i + 1 :]]
     raise AssertionError("no row lies across the middle")
+
+
+def test_a_killed_reconcile_leaves_no_report_and_no_delta(data, tmp_path):
+    population = write_population(tmp_path / "p.csv", [register(0), register(1, gender="2")])
+    report, fixes = tmp_path / "out" / "r.csv", tmp_path / "out" / "c.csv"
+    command = [sys.executable, "-m", "lookup", "reconcile", population, "--data", str(data.root)]
+    done = subprocess.run(
+        [*command, "--out", str(report), "--corrections", str(fixes)],
+        capture_output=True,
+        env={**os.environ, "LOOKUP_CRASH_AT": "reconcile-written"},
+    )
+    assert done.returncode == -9  # SIGKILL, with everything written but not yet renamed
+    assert not report.exists() and not fixes.exists()
+    # What is left behind is hidden temporary files, never a file under either name.
+    assert all(p.name.startswith(".") or p.name.startswith("tmp") for p in report.parent.iterdir())
