@@ -657,11 +657,9 @@ cdef class SnapshotReader:
         return (<const char*>v.mv_data)[:v.mv_size]
 
     def reconcile(self, rows, tuple columns, slow, write, bint mismatches=False):
-        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines:
-        in C a `match`, a `not_insured` and (with `mismatches`) a mismatch of birth date or sex
-        alone; any other row by `slow(line, values)` -> (report line, CCCD found or -1).
-        Return the statuses and mismatch fields counted here, and the CCCDs found (sorted,
-        native uint64 bytes); core/reader.pyi says it at length."""
+        """Report each (line, values) of rows to `write` as CSV lines: the rows the core can
+        judge here, any other by `slow(line, values)` -> (line, CCCD found or -1). Return the
+        counts written here and the CCCDs found; core/reader.pyi says it at length."""
         cdef Py_ssize_t ncols = len(columns)
         cdef Py_ssize_t at_cccd = columns.index("cccd"), at_name = columns.index("full_name")
         cdef Py_ssize_t at_dob = columns.index("dob"), at_gender = columns.index("gender")
