@@ -23,6 +23,7 @@ from typing import NamedTuple
 from lookup.errors import RowError
 from lookup.reference import dates, record
 from lookup.reference.validate import normalise_text
+from lookup.schema import GENDERS
 
 __all__ = (
     "NAME_LIMIT",
@@ -36,7 +37,8 @@ __all__ = (
 )
 
 NAME_LIMIT = 100  # SPEC.md 1.1: 1-100 characters after normalisation
-GENDER_CODES = {"1": "male", "2": "female", "3": "unknown"}
+# SPEC.md 1.1 codes: the stored gender code is the index in GENDERS (DESIGN 4).
+GENDER_CODES = {str(code): name for code, name in enumerate(GENDERS) if name}
 # The five Vietnamese tones as combining marks: grave, acute, tilde, hook above, dot below. The
 # other marks (circumflex, breve, horn) make letters (â, ă, ơ) and stay where they are.
 TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")

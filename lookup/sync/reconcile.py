@@ -33,7 +33,7 @@ from lookup.errors import RowError
 from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.progress import Progress
-from lookup.schema import COLUMNS
+from lookup.schema import COLUMNS, GENDERS
 from lookup.store import DataDir
 
 __all__ = ("REPORT_COLUMNS", "STATUSES", "reconcile")
@@ -41,7 +41,6 @@ __all__ = ("REPORT_COLUMNS", "STATUSES", "reconcile")
 REPORT_COLUMNS = ("cccd", "status", "fields")
 STATUSES = ("match", "mismatch", "deceased", "not_insured", "not_in_register", "invalid")
 FIELDS = ("full_name", "full_name_diacritics", "dob", "dob_precision", "gender")
-GENDER_CODES = {"male": "1", "female": "2", "unknown": "3"}
 PROGRESS_EVERY = 65_536  # rows between progress updates
 
 
@@ -272,7 +271,7 @@ def _correction(found: _Found | None, differ: str) -> list[str]:
         "card_no": person.card_no,
         "full_name": register.full_name if name_differs else person.full_name,
         "dob": _date(register.dob if dob_differs else person.dob),
-        "gender": GENDER_CODES[register.gender if "gender" in fields else person.gender],
+        "gender": str(GENDERS.index(register.gender if "gender" in fields else person.gender)),
         "address": person.address or "",
         "facility_code": person.facility_code,
         "valid_from": _date(person.valid_from),
