@@ -54,13 +54,13 @@ cdef enum:
 FIELD_LIMIT = LIMIT
 PROGRESS_EVERY = 65536
 
-cdef enum:                          # what parsing one record from the buffer found
-    RECORD, END, NEED_MORE
-
-# Bytes that end an unquoted value: comma, CR, LF.
+# Bytes that end an unquoted value: comma, CR, LF; and those that end a plain record's scan:
+# a line end, or a quote (then the record is not plain).
 cdef bint ENDS_VALUE[256]
+cdef bint ENDS_PLAIN[256]
 for _c in range(256):
     ENDS_VALUE[_c] = _c in (44, 13, 10)
+    ENDS_PLAIN[_c] = _c in (34, 13, 10)
 del _c
 
 cdef str TOO_LARGE = f"field larger than field limit ({LIMIT})"  # csv.reader's message
@@ -86,19 +86,7 @@ cdef inline str within_limit(str s, Py_ssize_t nbytes):
 @cython.final
 @cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class Rows:
-    """The records of one CSV stream; see lookup/reference/csvrows.py."""
-
-    cdef object read                # the stream's read1 (one read of the file per call) or read
-    cdef uint8_t* buf               # buf[pos:end] is read and not yet parsed
-    cdef Py_ssize_t cap, pos, end
-    cdef uint8_t* scratch           # a quoted value without its quotes; as big as buf
-    cdef bint eof, started, skip_bom
-    cdef readonly Py_ssize_t line   # where the record being read (or the next one) starts
-    cdef readonly object error      # the stream's exception that stopped reading, if any
-    cdef Py_ssize_t record_line     # where the last record returned starts
-    cdef list values                # the last record parsed
-    cdef Py_ssize_t consumed        # bytes read from the stream; buf[end] is byte `consumed`
-    cdef Py_ssize_t stop            # stop_at()'s offset, -1 for none
+    """The records of one CSV stream; see lookup/reference/csvrows.py (attributes: csvrows.pxd)."""
 
     def __cinit__(self):
         self.buf = NULL
@@ -161,6 +149,42 @@ cdef class Rows:
             if status == END:
                 return None
             self.refill()
+
+    cdef int next_plain(self, const uint8_t** text, Py_ssize_t* n) except -1:
+        """Read the next record when it is one line without a quote: RECORD with its bytes
+        (the line end left out) in text[0][:n[0]], valid until the next read, and its line in
+        record_line. QUOTED, reading nothing, when it may be anything else (a quote, a blank
+        line before it, a value over the limit): next_record() reads it then. END at the end.
+        Such a record's values are its bytes split at the commas (plain_values), as parse
+        gives them."""
+        cdef const uint8_t* buf
+        cdef Py_ssize_t p, q, end
+        if not self.started:
+            self.start()
+        while True:
+            buf, p, end = self.buf, self.pos, self.end
+            if self.stop >= 0 and self.consumed - end + p >= self.stop:
+                return END  # the next piece of the file starts here
+            if p == end:
+                if self.eof:
+                    return END
+                self.refill()
+                continue
+            q = p
+            while q < end and not ENDS_PLAIN[buf[q]]:
+                q += 1
+            if q - p > LIMIT or (q < end and buf[q] == 34) or q == p:
+                return QUOTED
+            if q == end and not self.eof or q + 1 == end and buf[q] == 13 and not self.eof:
+                self.refill()  # the line, or its CR LF, goes on in the next chunk
+                continue
+            text[0], n[0] = buf + p, q - p
+            self.record_line = self.line
+            if q < end:
+                q += 2 if buf[q] == 13 and q + 1 < end and buf[q + 1] == 10 else 1
+                self.line += 1
+            self.pos = q
+            return RECORD
 
     cdef int start(self) except -1:
         """Skip a leading UTF-8 BOM, as the utf-8-sig codec does."""
@@ -337,6 +361,22 @@ cdef class Rows:
         values.append(within_limit(value, n))
         at[0] = p
         return RECORD
+
+
+cdef list plain_values(const uint8_t* text, Py_ssize_t n):
+    """The values of a record next_plain() read, as parse gives them."""
+    cdef list values = []
+    cdef Py_ssize_t p = 0, q
+    cdef uint8_t high
+    while True:
+        q, high = p, 0
+        while q < n and text[q] != 44:
+            high |= text[q]
+            q += 1
+        values.append(decode(text + p, q - p, high))
+        if q == n:
+            return values
+        p = q + 1
 
 
 def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,

@@ -1,10 +1,12 @@
 """Answer entitlement lookups from a snapshot (docs/DESIGN.md 4 and 6); compiled from
 core/reader.pyx, the twin of lookup/reference/reader.py."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from os import PathLike
 from types import TracebackType
 from typing import Self, final
+
+from core.csvrows import Rows
 
 __all__ = ("SnapshotReader",)
 
@@ -40,20 +42,25 @@ class SnapshotReader:
         """Return the stored record of the person whose CCCD is this number, or None."""
     def reconcile(
         self,
-        rows: Iterable[tuple[int, list[str]]],
+        rows: Rows,
         columns: tuple[str, ...],
         slow: Callable[[int, list[str]], tuple[bytes, int]],
         write: Callable[[bytes], object],
+        today: int,
         mismatches: bool = False,
+        tick: Callable[[int], object] | None = None,
+        every: int = 65536,
     ) -> tuple[dict[str, int], dict[str, int], bytes]:
-        """Report each (line, values) of rows (SPEC.md 1.3 columns) to `write`, as CSV lines.
+        """Report each population row of `rows` (SPEC.md 1.3 columns) to `write`, as CSV lines.
 
-        A well-formed row that agrees with the store byte for byte (a `match`), or whose CCCD
-        it does not hold (`not_insured`), is written here, in C; with `mismatches`, so is one
-        whose name is the stored one byte for byte but whose birth date or sex differ. Any
-        other goes to `slow(line, values)`, which returns its report line and the CCCD it
-        found (-1: none). Return how many rows of each status, and of each mismatch field,
-        were written here, and the CCCDs found, sorted, as native uint64 bytes.
+        A row that is one line without quotes is read from its bytes, with no Python object,
+        and judged here, in C, when it is well formed as it is: a `match`, `not_insured`,
+        `deceased` (a death on or before `today`, packed), and with `mismatches` a `mismatch`
+        (names compared through the letter table of core/names.pxd). Any other row goes to
+        `slow(line, values)`, which returns its report line and the CCCD it found (-1: none).
+        `tick(rows read)` is called every `every` rows. Return how many rows of each status,
+        and of each mismatch field, were written here, and the CCCDs found, in file order, as native
+        uint64 bytes.
         """
     def missing(self, found: bytes) -> bytes:
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any

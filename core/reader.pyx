@@ -14,8 +14,8 @@ cimport cython
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.mem cimport PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, qsort
-from libc.string cimport memcmp, memcpy
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memcpy, memset
 
 from core.ids cimport ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, classify_id
 from core.jsonw cimport (
@@ -35,17 +35,19 @@ from core.pagewalk cimport (
     walk_one, walk_start, walk_start_leaf, walk_step,
 )
 from core.record cimport CARD_LEN, KEY_LEN
+from core.csvrows cimport END, RECORD, Rows, plain_values
+from core.names cimport LETTER_FOLDS, LETTER_LIMIT, LETTER_PLAIN, Letter
 from core.register cimport (
-    DOB_DIFFERS, DOB_LESS_PRECISE, OUT_FLUSH, REGISTER_GROUP, VERDICT_MATCH, VERDICT_MISMATCH,
-    VERDICT_NOT_INSURED, KeyList, Out, RegisterRow, cmp_u64, keys_add, keys_init, out_bytes,
-    out_flush, out_init, out_mismatch, out_status, register_parse, register_verdict,
-    unseen_people,
+    FIELDS, OUT_FLUSH, REGISTER_GROUP, VERDICT_DECEASED, VERDICT_MATCH, VERDICT_MISMATCH,
+    VERDICT_NOT_INSURED, VERDICT_SLOW, Arena, Columns, KeyList, Out, RegisterRow, arena_add,
+    arena_init, count_fields, keys_add, keys_init, out_bytes, out_flush, out_init,
+    out_mismatch, out_status, register_parse, register_verdict, sort_keys, unseen_people,
 )
 from core.rules cimport N_RESULTS, Result
 
 import mmap
 import os
-from itertools import islice
+import unicodedata
 
 import orjson
 
@@ -55,6 +57,50 @@ __all__ = ("SnapshotReader",)
 
 cdef object _StoreError = StoreError
 cdef size_t _SYSTEM_PAGE = mmap.PAGESIZE
+
+
+# --- names as the reconciliation compares them (core/names.pxd) ---------------------------------
+FIELD_NAMES = ("full_name", "full_name_diacritics", "dob", "dob_precision", "gender")
+# The five tones as combining marks, in code point order (the reference sorts them so), and the
+# apostrophes read as "'": lookup/reference/reconcile.py TONES and APOSTROPHES.
+cdef str TONES = "\u0300\u0301\u0303\u0309\u0323"
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+cdef Letter LETTERS[LETTER_LIMIT]
+cdef bint letters_filled = False
+
+
+cdef int _fill_letters() except -1:
+    """Fill LETTERS from unicodedata, once: what the reference's fold_name and bare_name make
+    of each character (the Latin blocks only; any other character is left to the reference)."""
+    global letters_filled
+    cdef Py_ssize_t cp
+    cdef Letter* letter
+    if letters_filled:
+        return 0
+    for cp in range(LETTER_LIMIT):
+        letter = &LETTERS[cp]
+        letter.base = letter.mark = letter.tone = letter.flags = 0
+        ch = chr(cp)
+        if not (0x20 <= cp < 0x7F or 0xA0 <= cp < 0x250 or 0x1E00 <= cp):
+            continue
+        if (unicodedata.normalize("NFC", ch) != ch or unicodedata.combining(ch)
+                or (ch.isspace() and ch != " ") or unicodedata.category(ch) == "Cc"):
+            continue
+        letter.flags = LETTER_PLAIN
+        parts = unicodedata.normalize("NFD", ch.casefold().translate(APOSTROPHES))
+        marks = parts[1:]
+        if unicodedata.combining(parts[0]) or not all(unicodedata.combining(c) for c in marks):
+            continue
+        tones = [c for c in marks if c in TONES]
+        others = [c for c in marks if c not in TONES]
+        if len(tones) > 1 or len(others) > 1:
+            continue
+        letter.base = ord(parts[0])
+        letter.mark = ord(others[0]) if others else 0
+        letter.tone = TONES.index(tones[0]) + 1 if tones else 0
+        letter.flags |= LETTER_FOLDS
+    letters_filled = True
+    return 0
 
 
 # The result table, what a lookup found (Lookup) and the writers of the body; why an include:
@@ -656,71 +702,102 @@ cdef class SnapshotReader:
             return None
         return (<const char*>v.mv_data)[:v.mv_size]
 
-    def reconcile(self, rows, tuple columns, slow, write, bint mismatches=False):
-        """Report each (line, values) of rows to `write` as CSV lines: the rows the core can
+    def reconcile(self, Rows rows not None, tuple columns, slow, write, uint32_t today,
+                  bint mismatches=False, tick=None, Py_ssize_t every=65536):
+        """Report each population row of `rows` to `write` as CSV lines: the rows the core can
         judge here, any other by `slow(line, values)` -> (line, CCCD found or -1). Return the
         counts written here and the CCCDs found; core/reader.pyi says it at length."""
-        cdef Py_ssize_t ncols = len(columns)
-        cdef Py_ssize_t at_cccd = columns.index("cccd"), at_name = columns.index("full_name")
-        cdef Py_ssize_t at_dob = columns.index("dob"), at_gender = columns.index("gender")
-        cdef Py_ssize_t at_death = columns.index("death_date") if "death_date" in columns else -1
+        cdef Columns at
         cdef KeyList found
         cdef Out out
+        cdef Arena arena
         cdef RegisterRow group[REGISTER_GROUP]
         cdef Walk walks[WALK_GROUP]
-        cdef Py_ssize_t matches = 0, absent = 0, m, i
-        cdef Py_ssize_t differ = 0, dob = 0, dob_precision = 0, gender = 0
-        cdef int verdict
+        cdef Py_ssize_t counted[VERDICT_DECEASED + 1]   # rows of each verdict
+        cdef Py_ssize_t differ[FIELDS]                 # mismatches of each field
+        cdef Py_ssize_t read = 0, m, i, n
+        cdef const uint8_t* text
+        cdef RegisterRow* row
+        cdef int status, verdict
         cdef long long slow_key
-        cdef list items
+        cdef list quoted = [None] * REGISTER_GROUP  # the rows read as Python values
         self._check_open()
+        _fill_letters()
+        at.count = len(columns)
+        at.cccd, at.name = columns.index("cccd"), columns.index("full_name")
+        at.dob, at.gender = columns.index("dob"), columns.index("gender")
+        at.death = columns.index("death_date") if "death_date" in columns else -1
+        memset(counted, 0, sizeof(counted))
+        memset(differ, 0, sizeof(differ))
         keys_init(&found)
         out_init(&out)
-        rows = iter(rows)
+        arena_init(&arena)
         try:
             while True:
-                # A group at a time: parsed, then looked up together (their cache misses
-                # overlap, as a batch's do), then judged in order.
-                items = list(islice(rows, REGISTER_GROUP))
-                m = len(items)
+                # A group at a time: read, then looked up together (their cache misses overlap,
+                # as a batch's do), then judged in order.
+                arena.used = 0
+                m = 0
+                while m < REGISTER_GROUP:
+                    row = &group[m]
+                    status = rows.next_plain(&text, &n)
+                    if status == END:
+                        break
+                    if status == RECORD:
+                        row.at, row.n = arena_add(&arena, text, n), n
+                    else:  # QUOTED: any other row, for the CSV parser
+                        quoted[m] = rows.next_record(True)
+                        if quoted[m] is None:
+                            break  # only blank lines were left
+                        row.n, row.candidate = -1, False
+                    row.line = rows.record_line
+                    read += 1
+                    if tick is not None and read % every == 0:
+                        tick(read)
+                    m += 1
                 if m == 0:
                     break
                 for i in range(m):
-                    register_parse((<tuple>items[i])[1], ncols, at_cccd, at_name, at_dob,
-                                   at_gender, at_death, &group[i])
+                    if group[i].n >= 0:
+                        register_parse(arena.buf + group[i].at, group[i].n, &at, LETTERS,
+                                       &group[i])
                 self._register_look_up(group, m, walks)
                 for i in range(m):
-                    verdict = register_verdict(&group[i], mismatches)
-                    if verdict == VERDICT_MISMATCH:
-                        keys_add(&found, group[i].number)
-                        out_mismatch(&out, &group[i])
-                        differ += 1
-                        dob += group[i].dob_field == DOB_DIFFERS
-                        dob_precision += group[i].dob_field == DOB_LESS_PRECISE
-                        gender += group[i].gender_differs
-                    elif verdict == VERDICT_MATCH:
-                        keys_add(&found, group[i].number)
-                        out_status(&out, group[i].number, b",match,\n", 8)
-                        matches += 1
-                    elif verdict == VERDICT_NOT_INSURED:
-                        out_status(&out, group[i].number, b",not_insured,\n", 14)
-                        absent += 1
-                    else:
-                        line, values = <tuple>items[i]
-                        text, slow_key = slow(line, values)
+                    row = &group[i]
+                    verdict = register_verdict(row, arena.buf + row.at, today, mismatches,
+                                               LETTERS)
+                    if verdict == VERDICT_SLOW:
+                        values = quoted[i] if row.n < 0 else plain_values(arena.buf + row.at,
+                                                                          row.n)
+                        quoted[i] = None
+                        line_text, slow_key = slow(row.line, values)
                         if slow_key >= 0:
                             keys_add(&found, <uint64_t>slow_key)
-                        out_bytes(&out, text)
+                        out_bytes(&out, line_text)
+                    else:
+                        counted[verdict] += 1
+                        if verdict == VERDICT_MATCH:
+                            out_status(&out, row.number, b",match,\n", 8)
+                        elif verdict == VERDICT_NOT_INSURED:
+                            out_status(&out, row.number, b",not_insured,\n", 14)
+                        elif verdict == VERDICT_DECEASED:
+                            out_status(&out, row.number, b",deceased,\n", 11)
+                        else:
+                            out_mismatch(&out, row)
+                            count_fields(row, differ)
+                        if verdict != VERDICT_NOT_INSURED:
+                            keys_add(&found, row.number)
                     if out.used >= OUT_FLUSH:
                         out_flush(&out, write)
             out_flush(&out, write)
-            qsort(found.keys, found.n, sizeof(uint64_t), cmp_u64)
-            counts = {"match": matches, "not_insured": absent, "mismatch": differ}
-            fields = {"dob": dob, "dob_precision": dob_precision, "gender": gender}
+            counts = {"match": counted[VERDICT_MATCH], "not_insured": counted[VERDICT_NOT_INSURED],
+                      "mismatch": counted[VERDICT_MISMATCH], "deceased": counted[VERDICT_DECEASED]}
+            fields = {name: differ[i] for i, name in enumerate(FIELD_NAMES)}
             return counts, fields, (<char*>found.keys)[:found.n * sizeof(uint64_t)]
         finally:
             free(found.keys)
             free(out.buf)
+            free(arena.buf)
 
     cdef int _register_look_up(self, RegisterRow* group, Py_ssize_t m, Walk* walks) except -1:
         """Find the stored record of each candidate row, WALK_GROUP descents in flight."""
@@ -763,7 +840,7 @@ cdef class SnapshotReader:
         cdef KeyList out
         cdef int rc
         self._check_open()
-        qsort(<char*>seen, n, sizeof(uint64_t), cmp_u64)
+        sort_keys(<uint64_t*><char*>seen, n)
         keys_init(&out)
         try:
             rc = unseen_people(self.txn, self.people, <uint64_t*><char*>seen, n, &out)

@@ -1,10 +1,10 @@
 # The register's side of a reconciliation (SPEC.md 1.3 and 4), for the reader's fast path: a
-# population row's CCCD and birth date read in C, and whether two birth dates agree. Header-only:
-# inline helpers; lookup/reference/reconcile.py states the same rules in Python.
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, realloc
-from libc.string cimport memcmp, memcpy
+# population row read in C from its line's bytes, and judged against the stored record where
+# the rules need no more than the bytes, the dates and the name table (core/names.pxd).
+# Header-only: inline helpers; lookup/reference/reconcile.py states the same rules in Python.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memset
 
 from core.lmdb cimport (
     MDB_FIRST, MDB_NEXT, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_txn, MDB_val, mdb_cursor_close,
@@ -12,6 +12,10 @@ from core.lmdb cimport (
 )
 
 from core.calendar cimport is_real_date, pack_date
+from core.names cimport (
+    NAME_DIACRITICS, NAME_DIFFERS, NAME_LIMIT, NAME_SAME, NAME_UNKNOWN, Letter, compare_letters,
+    name_letters,
+)
 from core.rules cimport RecordView, read_record
 
 
@@ -20,32 +24,47 @@ cdef enum:
     VERDICT_SLOW = 0
     VERDICT_MATCH = 1
     VERDICT_NOT_INSURED = 2
-    VERDICT_MISMATCH = 3    # names equal byte for byte; the birth date or the sex differ
+    VERDICT_MISMATCH = 3
+    VERDICT_DECEASED = 4
     DOB_SAME = 0            # how birth dates compare (SPEC.md 4): no difference,
     DOB_DIFFERS = 1         # `dob`,
     DOB_LESS_PRECISE = 2    # `dob_precision`: the store's can be completed
 
 
 cdef enum:
-    REGISTER_GROUP = 64  # population rows parsed, looked up and judged together
+    # A mismatch's fields (SPEC.md 4), in report order: FIELD_NAMES.
+    FIELD_FULL_NAME, FIELD_DIACRITICS, FIELD_DOB, FIELD_DOB_PRECISION, FIELD_GENDER, FIELDS
+
+cdef enum:
+    REGISTER_GROUP = 64     # population rows read, looked up and judged together
+
+
+cdef struct Columns:
+    # Where a population extract's columns are (SPEC.md 1.3; -1: no death_date column).
+    Py_ssize_t count, cccd, name, dob, gender, death
 
 
 # A population row as the fast path reads it (SnapshotReader.reconcile).
 cdef struct RegisterRow:
-    bint candidate       # well formed as it is: to be looked up and judged here
-    uint64_t number      # its CCCD
-    uint8_t key[8]       # the same, big-endian: the people key
-    uint32_t dob         # packed, partial where the register gives a year or a month
-    int gender           # 1 male, 2 female, 3 unknown
-    const char* name     # UTF-8, owned by the row's str
-    Py_ssize_t name_n
+    Py_ssize_t line         # where it starts in the file
+    Py_ssize_t at, n        # its bytes in the group's arena (n < 0: parsed as Python values)
+    bint candidate          # well formed as it is: to be looked up and judged here
+    uint64_t number         # its CCCD
+    uint8_t key[8]          # the same, big-endian: the people key
+    uint32_t dob            # packed, partial where the register gives a year or a month
+    uint32_t death          # packed, 0 for none
+    int gender              # 1 male, 2 female, 3 unknown
+    Py_ssize_t name_at, name_n  # the name's bytes, from `at`
+    uint16_t letters[NAME_LIMIT]
+    Py_ssize_t nletters
     bint found
     MDB_val record
-    int dob_field         # DOB_SAME, DOB_DIFFERS or DOB_LESS_PRECISE (a mismatch's fields)
+    int name_field          # NAME_SAME, NAME_DIACRITICS or NAME_DIFFERS (a mismatch's fields)
+    int dob_field           # DOB_SAME, DOB_DIFFERS or DOB_LESS_PRECISE
     bint gender_differs
 
 
-cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcept:
+cdef inline bint cccd_number(const uint8_t* s, Py_ssize_t n, uint64_t* out) noexcept:
     """Read 12 ASCII digits as a number; False for anything else."""
     cdef uint64_t v = 0
     cdef Py_ssize_t i
@@ -59,7 +78,7 @@ cdef inline bint cccd_number(const char* s, Py_ssize_t n, uint64_t* out) noexcep
     return True
 
 
-cdef inline int _digits(const char* s, Py_ssize_t n) noexcept:
+cdef inline int _digits(const uint8_t* s, Py_ssize_t n) noexcept:
     cdef int v = 0
     cdef Py_ssize_t i
     for i in range(n):
@@ -69,11 +88,11 @@ cdef inline int _digits(const char* s, Py_ssize_t n) noexcept:
     return v
 
 
-cdef inline uint32_t register_dob(const char* s, Py_ssize_t n) noexcept:
-    """Read YYYY-MM-DD, YYYY-MM or YYYY as a packed (partial) date; 0 when malformed or not
-    a real date (the reference then says why)."""
+cdef inline uint32_t register_dob(const uint8_t* s, Py_ssize_t n, bint full) noexcept:
+    """Read YYYY-MM-DD, YYYY-MM or YYYY (only the first when `full`) as a packed (partial)
+    date; 0 when malformed or not a real date (the reference then says why)."""
     cdef int y, m = 1, d = 1
-    if n != 4 and n != 7 and n != 10:
+    if n != 10 and (full or (n != 4 and n != 7)):
         return 0
     if (n > 4 and s[4] != c'-') or (n > 7 and s[7] != c'-'):
         return 0
@@ -87,59 +106,47 @@ cdef inline uint32_t register_dob(const char* s, Py_ssize_t n) noexcept:
     return pack_date(y, m if n > 4 else 0, d if n > 7 else 0)
 
 
-cdef inline bint plain_name(const unsigned char* s, Py_ssize_t n) noexcept:
-    """True when a register name is valid as it is (SPEC.md 1.1: 1-100 characters, no control
-    character) and normalising its spaces would not change it: single spaces between words,
-    none at the ends, and no byte of a Unicode space, control or format character (the lead
-    bytes C2, E1 9A, E2 80, E2 81 and E3 80 are refused outright: Vietnamese letters are
-    C3, C4, C5, C6, E1 B8-BB and CC/CD marks). Anything else is for the reference to judge."""
-    cdef Py_ssize_t i, chars = 0
-    cdef unsigned char c
-    if n == 0 or s[0] == c' ' or s[n - 1] == c' ':
-        return False
-    for i in range(n):
-        c = s[i]
-        if c < 0x20 or c == 0x7F or c == 0xC2:
-            return False
-        if c == c' ' and s[i + 1] == c' ':  # s[n] is the UTF-8 buffer's closing NUL
-            return False
-        if i + 1 < n and ((c == 0xE1 and s[i + 1] == 0x9A) or (c == 0xE2 and s[i + 1] <= 0x81)
-                          or (c == 0xE3 and s[i + 1] == 0x80)):
-            return False
-        chars += (c & 0xC0) != 0x80
-    return chars <= 100
-
-
-cdef inline int register_parse(object values, Py_ssize_t ncols, Py_ssize_t at_cccd,
-                               Py_ssize_t at_name, Py_ssize_t at_dob, Py_ssize_t at_gender,
-                               Py_ssize_t at_death, RegisterRow* row) except -1:
-    """Read what the fast path needs of a population row; row.candidate is False when the
-    row is not well formed as it is (the reference then judges it)."""
-    cdef Py_ssize_t n
-    cdef const char* text
+cdef inline void register_parse(const uint8_t* text, Py_ssize_t n, const Columns* at,
+                                const Letter* letters, RegisterRow* row) noexcept:
+    """Read what the fast path needs of a population row's bytes (a line without quotes: its
+    values are the bytes between commas); row.candidate is False unless the row is well
+    formed as it is, then the reference judges it."""
+    cdef Py_ssize_t column = 0, start = 0, i
+    cdef const uint8_t* value
+    cdef Py_ssize_t size
+    cdef bint ok = True
     row.candidate = row.found = False
-    if type(values) is not list or len(<list>values) != ncols:
-        return 0
-    if at_death >= 0 and len(<str>(<list>values)[at_death]) != 0:
-        return 0
-    try:
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_cccd], &n)
-        if not cccd_number(text, n, &row.number):
-            return 0
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_gender], &n)
-        if n != 1 or not (c'1' <= text[0] <= c'3'):
-            return 0
-        row.gender = text[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
-        text = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_dob], &n)
-        row.dob = register_dob(text, n)
-        if row.dob == 0:
-            return 0
-        row.name = PyUnicode_AsUTF8AndSize(<str>(<list>values)[at_name], &row.name_n)
-    except UnicodeEncodeError:
-        return 0  # bytes that are not UTF-8: the reference says which field
+    row.death = 0
+    for i in range(n + 1):
+        if i < n and text[i] != c',':
+            continue
+        if column == at.count:
+            return  # more values than columns
+        value, size = text + start, i - start
+        if column == at.cccd:
+            ok = cccd_number(value, size, &row.number)
+        elif column == at.gender:
+            ok = size == 1 and c'1' <= value[0] <= c'3'
+            if ok:
+                row.gender = value[0] - c'0'  # DESIGN 4 codes: 1 male, 2 female, 3 unknown
+        elif column == at.dob:
+            row.dob = register_dob(value, size, False)
+            ok = row.dob != 0
+        elif column == at.death:
+            row.death = register_dob(value, size, True) if size else 0
+            ok = size == 0 or row.death != 0
+        elif column == at.name:
+            row.name_at, row.name_n = start, size
+            row.nletters = name_letters(value, size, letters, row.letters)
+            ok = row.nletters > 0
+        if not ok:
+            return
+        column += 1
+        start = i + 1
+    if column != at.count:
+        return  # fewer
     put_be64(row.number, row.key)
     row.candidate = True
-    return 0
 
 
 cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
@@ -149,27 +156,46 @@ cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
         v >>= 8
 
 
-cdef inline int register_verdict(RegisterRow* row, bint mismatches) noexcept:
-    """VERDICT_MATCH when a candidate's record holds its name's bytes, birth date and sex;
-    VERDICT_NOT_INSURED when its CCCD is not stored and its name is valid as it is; with
-    `mismatches`, VERDICT_MISMATCH when the name's bytes are the stored ones but the birth date
-    or the sex differ (row.dob_field, row.gender_differs say how); else VERDICT_SLOW: the
-    reference judges the row."""
+cdef inline int register_verdict(RegisterRow* row, const uint8_t* text, uint32_t today,
+                                 bint mismatches, const Letter* letters) noexcept:
+    """Judge a candidate row (its bytes at `text`) against its stored record: VERDICT_MATCH,
+    VERDICT_NOT_INSURED, VERDICT_DECEASED (a death on or before `today`), or with
+    `mismatches` VERDICT_MISMATCH (row.name_field, dob_field, gender_differs say how); else
+    VERDICT_SLOW: the reference judges the row."""
     cdef RecordView r
+    cdef uint16_t stored[NAME_LIMIT]
+    cdef Py_ssize_t nstored
     if not row.candidate:
         return VERDICT_SLOW
     if not row.found:
-        return VERDICT_NOT_INSURED if plain_name(<const unsigned char*>row.name, row.name_n) \
-            else VERDICT_SLOW
+        return VERDICT_NOT_INSURED
+    if row.death and row.death <= today:
+        return VERDICT_DECEASED
     if not read_record(<const uint8_t*>row.record.mv_data, row.record.mv_size, &r):
         return VERDICT_SLOW
-    if r.name_len != row.name_n or memcmp(r.full_name, row.name, row.name_n) != 0:
-        return VERDICT_SLOW
+    if r.name_len == row.name_n and memcmp(r.full_name, text + row.name_at, row.name_n) == 0:
+        row.name_field = NAME_SAME
+    else:
+        nstored = name_letters(<const uint8_t*>r.full_name, r.name_len, letters, stored)
+        if nstored < 0:
+            return VERDICT_SLOW
+        row.name_field = compare_letters(row.letters, row.nletters, stored, nstored, letters)
+        if row.name_field == NAME_UNKNOWN:
+            return VERDICT_SLOW
     row.dob_field = dob_difference(row.dob, r.dob)
     row.gender_differs = r.gender != row.gender
-    if row.dob_field == DOB_SAME and not row.gender_differs:
+    if row.name_field == NAME_SAME and row.dob_field == DOB_SAME and not row.gender_differs:
         return VERDICT_MATCH
     return VERDICT_MISMATCH if mismatches else VERDICT_SLOW
+
+
+cdef inline void count_fields(const RegisterRow* row, Py_ssize_t* fields) noexcept:
+    """Count a mismatch's fields (FIELD_NAMES order) in fields[]."""
+    fields[FIELD_FULL_NAME] += row.name_field == NAME_DIFFERS
+    fields[FIELD_DIACRITICS] += row.name_field == NAME_DIACRITICS
+    fields[FIELD_DOB] += row.dob_field == DOB_DIFFERS
+    fields[FIELD_DOB_PRECISION] += row.dob_field == DOB_LESS_PRECISE
+    fields[FIELD_GENDER] += row.gender_differs
 
 
 cdef inline int dob_difference(uint32_t register, uint32_t stored) noexcept:
@@ -186,7 +212,35 @@ cdef inline int dob_difference(uint32_t register, uint32_t stored) noexcept:
     return DOB_SAME
 
 
-# --- the reconciliation's buffers: CCCDs found, report lines ---------------------------------
+# --- the reconciliation's buffers: a group's rows, CCCDs found, report lines ----------------
+cdef struct Arena:
+    uint8_t* buf
+    Py_ssize_t used, cap
+
+
+cdef inline int arena_init(Arena* a) except -1:
+    a.used, a.cap = 0, 1 << 14
+    a.buf = <uint8_t*>malloc(a.cap)
+    if a.buf == NULL:
+        raise MemoryError()
+    return 0
+
+
+cdef inline Py_ssize_t arena_add(Arena* a, const uint8_t* text, Py_ssize_t n) except -1:
+    """Copy n bytes to the arena; return where they are (buf may move: keep offsets)."""
+    cdef Py_ssize_t at = a.used
+    cdef uint8_t* grown
+    while a.used + n + 1 > a.cap:
+        grown = <uint8_t*>realloc(a.buf, 2 * a.cap)
+        if grown == NULL:
+            raise MemoryError()
+        a.buf, a.cap = grown, 2 * a.cap
+    memcpy(a.buf + at, text, n)
+    a.buf[at + n] = 0
+    a.used += n + 1
+    return at
+
+
 cdef struct KeyList:
     uint64_t* keys
     Py_ssize_t n
@@ -213,9 +267,42 @@ cdef inline int keys_add(KeyList* f, uint64_t key) except -1:
     return 0
 
 
-cdef inline int cmp_u64(const void* a, const void* b) noexcept nogil:
-    cdef uint64_t x = (<const uint64_t*>a)[0], y = (<const uint64_t*>b)[0]
-    return (x > y) - (x < y)
+cdef inline int sort_keys(uint64_t* keys, Py_ssize_t n) except -1:
+    """Sort keys in place: least significant digit first, 11 bits at a time, as many digits as
+    the largest key has (four for CCCDs, below 2^40); ~10x faster than qsort's calls."""
+    cdef uint64_t* other
+    cdef uint64_t* src = keys
+    cdef uint64_t* dst
+    cdef uint64_t high = 0
+    cdef Py_ssize_t counts[2048]
+    cdef Py_ssize_t i, total, c
+    cdef int shift = 0
+    for i in range(n):
+        high |= keys[i]
+    if n < 2 or high == 0:
+        return 0
+    other = dst = <uint64_t*>malloc(n * sizeof(uint64_t))
+    if other == NULL:
+        raise MemoryError()
+    while shift < 64 and high >> shift:
+        memset(counts, 0, sizeof(counts))
+        for i in range(n):
+            counts[(src[i] >> shift) & 2047] += 1
+        total = 0
+        for i in range(2048):
+            c = counts[i]
+            counts[i] = total
+            total += c
+        for i in range(n):
+            c = (src[i] >> shift) & 2047
+            dst[counts[c]] = src[i]
+            counts[c] += 1
+        src, dst = dst, src
+        shift += 11
+    if src != keys:
+        memcpy(keys, src, n * sizeof(uint64_t))
+    free(other)
+    return 0
 
 
 cdef enum:
@@ -247,24 +334,35 @@ cdef inline void out_status(Out* o, uint64_t cccd, const char* tail, Py_ssize_t 
     o.used += 12 + n
 
 
+cdef inline void out_text(Out* o, const char* text, Py_ssize_t n) noexcept:
+    memcpy(o.buf + o.used, text, n)
+    o.used += n
+
+
 cdef inline void out_mismatch(Out* o, RegisterRow* row) noexcept:
-    """Write `<cccd>,mismatch,<fields>` for a row whose name is the stored one (SPEC.md 4 order:
-    the birth date's field, then gender)."""
+    """Write `<cccd>,mismatch,<fields>`, the fields in SPEC.md 4 order: the name's, the birth
+    date's, then gender."""
+    cdef bint first = True
     out_status(o, row.number, b",mismatch,", 10)
-    if row.dob_field == DOB_DIFFERS:
-        memcpy(o.buf + o.used, b"dob", 3)
-        o.used += 3
-    elif row.dob_field == DOB_LESS_PRECISE:
-        memcpy(o.buf + o.used, b"dob_precision", 13)
-        o.used += 13
+    if row.name_field != NAME_SAME:
+        if row.name_field == NAME_DIACRITICS:
+            out_text(o, b"full_name_diacritics", 20)
+        else:
+            out_text(o, b"full_name", 9)
+        first = False
+    if row.dob_field != DOB_SAME:
+        if not first:
+            out_text(o, b";", 1)
+        if row.dob_field == DOB_DIFFERS:
+            out_text(o, b"dob", 3)
+        else:
+            out_text(o, b"dob_precision", 13)
+        first = False
     if row.gender_differs:
-        if row.dob_field != DOB_SAME:
-            o.buf[o.used] = c';'
-            o.used += 1
-        memcpy(o.buf + o.used, b"gender", 6)
-        o.used += 6
-    o.buf[o.used] = c'\n'
-    o.used += 1
+        if not first:
+            out_text(o, b";", 1)
+        out_text(o, b"gender", 6)
+    out_text(o, b"\n", 1)
 
 
 cdef inline int out_bytes(Out* o, bytes text) except -1:

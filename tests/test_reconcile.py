@@ -430,6 +430,22 @@ def test_one_snapshot_is_compared_from_start_to_end(data, tmp_path, monkeypatch)
 
 
 # -- the core's fast path against the reference ----------------------------------------------
+# Stored names that try the name table: tones on both sides, Đ, the apostrophes, a letter the
+# table does not fold (ß casefolds to two letters) and one outside it (CJK).
+STORED_NAMES = {
+    4: "Trần Thị Thuý",
+    5: "H'Hen Niê",
+    6: "Đặng Thị Hoà",
+    7: "Nguyễn Thị Thúy",
+    8: "Lê Văn Đức",
+    9: "H\u2019Hen Niê",
+    10: "Phạm Quốc Khánh",
+    11: "Groß Văn An",
+    12: "李 Văn An",
+    13: "Hoàng Ngọc Ánh",
+}
+
+
 @pytest.fixture(scope="module")
 def twins(tmp_path_factory):
     """The compiled reader and the reference reader over one snapshot of people 0-39."""
@@ -439,11 +455,14 @@ def twins(tmp_path_factory):
 
     rows = [person(i) for i in range(40)]
     rows[3] = person(3, dob="1985")
-    rows[4] = person(4, dob="1985-04", full_name="Trần Thị Thuý", gender="2")
-    rows[5] = person(5, gender="3", full_name="H'Hen Niê")
+    rows[4] = person(4, dob="1985-04", full_name=STORED_NAMES[4], gender="2")
+    rows[5] = person(5, gender="3", full_name=STORED_NAMES[5])
+    for n in range(6, 14):
+        rows[n] = person(n, full_name=STORED_NAMES[n])
     path = write_snapshot(str(tmp_path_factory.mktemp("twins") / "s"), rows)
-    readers = [_core.load(kind).reader.SnapshotReader(path) for kind in ("compiled", "python")]
-    yield readers, rows, path
+    kinds = ("compiled", "python")
+    readers = [_core.load(kind).reader.SnapshotReader(path) for kind in kinds]
+    yield list(zip(kinds, readers, strict=True)), rows, path
     for reader in readers:
         reader.close()
 
@@ -467,20 +486,64 @@ def judge(reader, columns):
     return slow
 
 
+def reconcile_rows(kind, reader, population, mismatches=True):
+    """Reconcile population rows (lists of values, POPULATION columns) written as a CSV file,
+    read by the twin's own csvrows; return (counts, fields, found) and the report's text."""
+    from lookup import _core
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(POPULATION)
+    writer.writerows(population)
+    rows = _core.load(kind).csvrows.Rows(
+        io.BytesIO(text.getvalue().encode("utf-8", "surrogateescape"))
+    )
+    assert rows.first() == list(POPULATION)
+    written = []
+    slow = judge(reader, POPULATION)
+    result = reader.reconcile(rows, POPULATION, slow, written.append, TODAY, mismatches)
+    return result, b"".join(written)
+
+
+def _bare(name):
+    decomposed = unicodedata.normalize("NFD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("Đ", "D")
+
+
+# The other standard tone placement of a syllable (SPEC.md 3.1), either way.
+PLACEMENTS = {"oà": "òa", "oá": "óa", "uý": "úy", "oạ": "ọa", "uỳ": "ùy"}
+PLACEMENTS |= {new: old for old, new in PLACEMENTS.items()}
+
+
+def _other_placement(name):
+    for old, new in PLACEMENTS.items():
+        if old in name:
+            return name.replace(old, new, 1)
+    return name
+
+
 # One change at a time to a stored person's register row, so each is tried often.
 CHANGES = {
     "cccd": lambda r: [r["cccd"][:11], "079199000001", r["cccd"] + " ", "０" + r["cccd"][1:]],
     "full_name": lambda r: [
         r["full_name"].upper(),
+        r["full_name"].lower(),
         unicodedata.normalize("NFD", r["full_name"]),
         r["full_name"] + " ",
         r["full_name"].replace(" ", "  ", 1),
+        _bare(r["full_name"]),
+        r["full_name"].replace("Đ", "D").replace("đ", "d"),
+        _other_placement(r["full_name"]),
+        r["full_name"][:-1] + ("x" if r["full_name"][-1] != "x" else "y"),
+        r["full_name"].replace("'", "\u2019"),
+        r["full_name"].replace("\u2019", "'"),
+        r["full_name"].replace("'", "`"),
         "Lê Văn Tám",
         "",
     ],
     "dob": lambda r: ["1985", "1985-04", "1985-04-12", "1985-12-04", "1985-02-30", "85"],
     "gender": lambda r: ["1", "2", "3", "0", ""],
-    "death_date": lambda r: ["2026-05-01", "2027-01-01", "2026-13-01"],
+    "death_date": lambda r: ["2026-05-01", "2026-06-01", "2027-01-01", "2026-13-01", "2026"],
 }
 
 
@@ -497,8 +560,14 @@ STRANGERS = [
     "Lê\tTám",
     "Lê\x85Tám",
     "Lê\x7fTám",
+    "Le\u0301 Tám",
+    "Lê, Tám",
+    'Lê "Tám"',
+    "Lê\nTám",
+    "Lê\udcffTám",
     "A" * 100,
     "A" * 101,
+    "\u0344" * 40,
     "",
 ]
 
@@ -523,47 +592,118 @@ def _variants(row):
 @given(st.data(), st.booleans())
 def test_the_core_reports_as_the_reference_does(twins, data, mismatches):
     readers, rows, path = twins
-    columns = POPULATION
     drawn = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=40))
-    population = [[v[c] for c in columns] for v in (data.draw(_variants(row)) for row in drawn)]
+    population = [[v[c] for c in POPULATION] for v in (data.draw(_variants(row)) for row in drawn)]
     population.append(["001085000001", "Nguyễn Văn An"])  # a row a field short
     outputs = []
-    for reader in readers:
-        written = []
-        lines = list(enumerate(population, start=2))
-        slow = judge(reader, columns)
-        _, _, found = reader.reconcile(lines, columns, slow, written.append, mismatches)
-        outputs.append((b"".join(written), found, reader.missing(found)))
+    for kind, reader in readers:
+        (_, _, found), text = reconcile_rows(kind, reader, population, mismatches)
+        outputs.append((text, found, reader.missing(found)))
     assert outputs[0] == outputs[1]
 
 
-def test_the_core_takes_the_plain_matches_itself(twins):
+class Trickle(io.RawIOBase):
+    """A stream that gives its bytes a few at a time, so records straddle the reader's refills."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.at, self.size = data, 0, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        piece = self.data[self.at : self.at + min(len(buffer), self.size)]
+        buffer[: len(piece)] = piece
+        self.at += len(piece)
+        return len(piece)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self.read(n)
+
+
+@settings(max_examples=200)
+@given(st.data(), st.sampled_from(["\n", "\r\n", "\r"]), st.integers(1, 64), st.booleans())
+def test_rows_read_from_their_bytes_are_the_rows_csv_reads(twins, data, end, size, bom):
+    """The core reads a plain line's bytes itself (csvrows next_plain): line ends of each kind,
+    blank lines, a BOM, quoted values among plain ones, chunks that end anywhere."""
     readers, rows, path = twins
-    population = [[r["cccd"], r["full_name"], r["dob"], r["gender"], ""] for r in rows]
-    lines = list(enumerate(population, start=2))
-    results = []
-    for reader in readers:
+    drawn = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=12))
+    lines = [",".join(POPULATION)]
+    for v in (data.draw(_variants(row)) for row in drawn):
+        values = [v[c] for c in POPULATION]
+        lines.append(",".join(_quote(x) if "\n" not in x else '"' + x + '"' for x in values))
+        lines += [""] * data.draw(st.integers(0, 1))  # a blank line now and then
+    text = ("\ufeff" if bom else "") + end.join(lines) + data.draw(st.sampled_from(["", end]))
+    outputs = []
+    for kind, reader in readers:
+        from lookup import _core
+
+        stream = Trickle(text.encode("utf-8", "surrogateescape"), size)
+        csvrows = _core.load(kind).csvrows.Rows(stream)
+        assert csvrows.first() == list(POPULATION)
         written = []
-        counts, fields, found = reader.reconcile(
-            lines, POPULATION, judge(reader, POPULATION), written.append
-        )
-        results.append(((counts, fields), b"".join(written), found))
-    (fast, text, found), (none, same_text, same_found) = results
-    nothing = {"dob": 0, "dob_precision": 0, "gender": 0}
-    assert fast == ({"match": 40, "not_insured": 0, "mismatch": 0}, nothing)
-    assert none == ({}, {})
-    assert text == same_text and found == same_found
-    assert text.count(b",match,\n") == 40
+        slow = judge(reader, POPULATION)
+        _, _, found = reader.reconcile(csvrows, POPULATION, slow, written.append, TODAY, True)
+        outputs.append((b"".join(written), found, csvrows.offset))
+    assert outputs[0] == outputs[1]
+
+
+@given(
+    st.sampled_from(sorted(STORED_NAMES)),
+    st.text(
+        st.sampled_from(
+            "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯ '’`ß李"
+            "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_the_core_compares_names_as_the_reference_does(twins, n, name):
+    readers, rows, path = twins
+    population = [[rows[n]["cccd"], name, rows[n]["dob"], rows[n]["gender"], ""]]
+    outputs = [reconcile_rows(kind, reader, population)[1] for kind, reader in readers]
+    assert outputs[0] == outputs[1]
+
+
+def test_the_core_takes_what_it_can_judge_itself(twins):
+    readers, rows, path = twins
+    population = [[r[c] for c in POPULATION[:4]] + [""] for r in rows]
+    # The other tone placement, a mismatch of each field, a death, someone not insured.
+    population += [
+        [rows[4]["cccd"], "Trần Thị Thúy", "1985-04", "2", ""],  # the other placement: same
+        [rows[6]["cccd"], "Dang Thi Hoa", "1985-05-12", "1", ""],
+        [rows[8]["cccd"], "Lê Văn Được", "1985-04-12", "2", ""],
+        [rows[0]["cccd"], rows[0]["full_name"], "1985", "1", "2026-01-31"],
+        ["079199000001", "Lò Văn Páo", "1990", "1", ""],
+    ]
+    (compiled, reference) = [reconcile_rows(kind, reader, population) for kind, reader in readers]
+    (counts, fields, found), text = compiled
+    assert (text, found) == (reference[1], reference[0][2])
+    assert reference[0][:2] == ({}, {})
+    # Every row judged in C but the names with a character outside the table (李, ’).
+    assert counts == {"match": 39, "not_insured": 1, "mismatch": 2, "deceased": 1}
+    assert fields == {
+        "full_name": 1,
+        "full_name_diacritics": 1,
+        "dob": 1,
+        "dob_precision": 0,
+        "gender": 1,
+    }
+    lines = text.decode().splitlines()
+    assert lines[40:] == [
+        f"{rows[4]['cccd']},match,",
+        f"{rows[6]['cccd']},mismatch,full_name_diacritics;dob",
+        f"{rows[8]['cccd']},mismatch,full_name;gender",
+        f"{rows[0]['cccd']},deceased,",
+        "079199000001,not_insured,",
+    ]
     # The same through mdb_get, as when the page walker is not trusted.
     from lookup import _core
 
     with _core.load("compiled").reader.SnapshotReader(path) as plain:
         plain._use_lmdb_api()
-        written = []
-        counts, fields, again = plain.reconcile(
-            lines, POPULATION, judge(plain, POPULATION), written.append
-        )
-    assert ((counts, fields), b"".join(written), again) == (fast, text, found)
+        assert reconcile_rows("compiled", plain, population) == compiled
 
 
 def test_bytes_that_are_not_utf8_make_an_invalid_row_not_a_crash(data, tmp_path):

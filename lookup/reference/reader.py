@@ -154,19 +154,24 @@ class SnapshotReader:
         columns: tuple[str, ...],
         slow: Callable[[int, list[str]], tuple[bytes, int]],
         write: Callable[[bytes], object],
+        today: int,
         mismatches: bool = False,
+        tick: Callable[[int], object] | None = None,
+        every: int = 65536,
     ) -> tuple[dict[str, int], dict[str, int], bytes]:
         """Report each (line, values) of rows to `write`: here every row goes to `slow`, which
-        returns its report line and the CCCD it found (-1: none). Return the rows of each
-        status and mismatch field written without `slow` (none here), and the CCCDs found,
-        sorted, as native uint64 bytes."""
+        returns its report line and the CCCD it found (-1: none); `tick(rows read)` every
+        `every` rows. Return the rows of each status and mismatch field written without `slow`
+        (none here), and the CCCDs found, in file order, as native uint64 bytes."""
         found = array("Q")
-        for line, values in rows:
+        for read, (line, values) in enumerate(rows, start=1):
             text, key = slow(line, values)
             if key >= 0:
                 found.append(key)
             write(text)
-        return {}, {}, array("Q", sorted(found)).tobytes()
+            if tick is not None and read % every == 0:
+                tick(read)
+        return {}, {}, found.tobytes()
 
     def missing(self, found: bytes) -> bytes:
         """Return the CCCDs of the stored people not among `found` (native uint64 bytes in any

@@ -3,8 +3,10 @@
 The population extract is read once, in file order, and each row is looked up in the snapshot
 that was current when the command started (held open to the end, whatever is published
 meanwhile): the report says, row for row, whether the register and the store agree. The core's
-reader does the rows that agree byte for byte (most of them) in C, and hands every other row to
-the plain-Python rules (lookup.reference.reconcile) through `slow`. The CCCDs found (8 bytes
+reader judges the well-formed rows in C from the file's bytes (docs/DESIGN.md 8), and hands
+every other row to the plain-Python rules (lookup.reference.reconcile) through `slow`: invalid
+rows, names outside its letter table, and mismatches when corrections are asked for (a
+correction is the whole stored row). The CCCDs found (8 bytes
 each: 800 MB for the whole country) are sorted and merged with the store's people, in key
 order, for the insured people the register lacks (`not_in_register`, last in the report).
 
@@ -21,7 +23,6 @@ import tempfile
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -198,10 +199,20 @@ def _range(
         with extract.reading() as rows:
             if stop is not None:
                 rows.stop_at(stop - extract.start)
-            ticking = _ticking(rows, extract, progress) if progress.enabled else rows
+
+            def tick(read: int) -> None:
+                progress.update(extract.position()[0], read)
+
             # A correction needs the whole stored row: with corrections, mismatches go to `slow`.
             done_in_core, fields_in_core, found = reader.reconcile(
-                ticking, columns, slow, out.write, fixes is None
+                rows,
+                columns,
+                slow,
+                out.write,
+                task.day,
+                fixes is None,
+                tick if progress.enabled else None,
+                PROGRESS_EVERY,
             )
             end = extract.start + rows.offset
     counts.update(done_in_core)
@@ -220,14 +231,6 @@ class _Found(NamedTuple):
 
     row: Any  # the twin's RegisterRow
     stored: bytes
-
-
-def _ticking(rows: Iterable[Any], extract: Extract, progress: Progress) -> Iterator[Any]:
-    """Give the rows, telling the progress line where the reading is now and then."""
-    for row in rows:
-        if row[0] % PROGRESS_EVERY == 0:
-            progress.update(extract.position()[0], row[0])
-        yield row
 
 
 def _csv_line(*values: str) -> bytes:
