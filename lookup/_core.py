@@ -76,7 +76,7 @@ TWINS = {
 # Helpers of the reference that production uses as they are: (module, name).
 _REFERENCE_ONLY = {
     "decode_record": ("lookup.reference.record", "decode"),
-    # SPEC.md 4; a compiled twin is to come (the reference is the oracle it will answer to).
+    # SPEC.md 4: the rows the core does not judge itself (core/register.pxd) go through these.
     "check_register_row": ("lookup.reference.reconcile", "check_row"),
     "compare_register_row": ("lookup.reference.reconcile", "compare"),
     "is_real_date": ("lookup.reference.dates", "is_real_date"),

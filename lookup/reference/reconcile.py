@@ -1,7 +1,8 @@
 """Reconciliation with the population register, in plain Python (SPEC.md 1.3 and 4): a register
 row checked, then compared with the stored record of the same CCCD.
 
-The readable statement of the comparison and the oracle of a compiled twin to come:
+The readable statement of the comparison, the oracle of the core's fast path (core/register.pxd,
+core/names.pxd) and the judge of every row the core leaves to it (lookup.sync.reconcile):
 `check_row` turns a row of the population extract into a `RegisterRow` (or raises RowError with
 the field at fault), `compare` gives the report's status and fields for it and the stored record.
 
