@@ -89,7 +89,7 @@ cdef enum Found:
     FOUND_NONE = 0      # 050
     FOUND_BAD = 1       # 100: an index entry to nobody, or a record a build never writes
     FOUND_RECORD = 2
-    SEEKING_INDEX = 3   # answer_many: walking bhxh or cards to the people key
+    SEEKING_INDEX = 3   # answer_many: walking bhxh or cards (then bhxh) to the people key
     SEEKING_PERSON = 4  # answer_many: walking people to the record
 
 cdef struct Lookup:
@@ -98,6 +98,7 @@ cdef struct Lookup:
     uint64_t cccd       # the people key, as an integer
     uint8_t key[8]      # the key being looked up, when it is a number (DESIGN 4)
     MDB_val record      # points into the map; valid while the reader's transaction lives
+    bint by_suffix      # a card code not in `cards`, looked up by its last 10 digits in bhxh
 
 
 cdef struct Facility:
@@ -131,6 +132,11 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
         if r.prev_card_no != NULL and memcmp(r.prev_card_no, item.id.text, CARD_LEN) == 0:
             previous = True
         elif memcmp(r.card_no, item.id.text, CARD_LEN) != 0:
+            # Found through its last 10 digits: the holder of that social insurance number has
+            # other card codes, so nobody has this one (050), unless the record does not hold
+            # the number bhxh led to it by (100).
+            if item.by_suffix and memcmp(r.card_no + 5, item.id.text + 5, 10) == 0:
+                return write_without_person(w, R050, date)
             return write_without_person(w, R100, date)
     if previous:
         # Rule 3: 003 once the previous card's window has ended (or was never known), else 004.

@@ -30,7 +30,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcmp, memcpy, memmove
 
 from core.record cimport CARD_LEN, KEY_LEN
 from core.sorter cimport ExternalSorter
@@ -394,6 +394,7 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
     cdef Py_ssize_t quality[3]
     cdef int i
+    cdef bint same
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
     quality[0] = quality[1] = quality[2] = 0
@@ -422,7 +423,9 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         tagged[KEY_LEN + 4] = 0  # CURRENT
         cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + 5)
         if row.has_prev:
-            tagged[KEY_LEN + 4] = 1  # PREVIOUS
+            # PREVIOUS, or PREVIOUS_INDEXED when it ends in another number than the card
+            same = memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) == 0
+            tagged[KEY_LEN + 4] = 1 if same else 2
             cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 5)
         record_bytes += row.record_len
         for i in range(3):

@@ -133,16 +133,34 @@ cdef int _store_failure(int rc, str what) except -1:
     raise _StoreError(f"snapshot store: {what}: {_lmdb_message(rc)}")
 
 
+cdef inline bint _by_code(Lookup* item) noexcept:
+    """Whether the id's index is `cards`: a card code, before it is sought by its suffix."""
+    return item.id.kind == ID_CARD and not item.by_suffix
+
+
 cdef inline const uint8_t* _key_of(Lookup* item) noexcept:
     """The index key of a parsed id (DESIGN 4): 8-byte big-endian numbers, 15-byte codes."""
-    if item.id.kind == ID_CARD:
+    if _by_code(item):
         return <const uint8_t*>item.id.text
     _put_be64(item.id.number, item.key)
     return item.key
 
 
 cdef inline size_t _key_size(Lookup* item) noexcept:
-    return CARD_LEN if item.id.kind == ID_CARD else KEY_LEN
+    return CARD_LEN if _by_code(item) else KEY_LEN
+
+
+cdef inline bint _seek_suffix(Lookup* item) noexcept:
+    """For a card code `cards` does not hold, look next in bhxh for its last 10 digits (the
+    holder's social insurance number, DESIGN 4); False for any other id."""
+    cdef int i
+    if not _by_code(item):
+        return False
+    item.by_suffix = True
+    item.id.number = 0
+    for i in range(5, CARD_LEN):
+        item.id.number = item.id.number * 10 + <uint64_t>(item.id.text[i] - c'0')
+    return True
 
 
 cdef inline bint _index_value(Lookup* item, const MDB_val* value) noexcept:
@@ -491,13 +509,16 @@ cdef class SnapshotReader:
         cdef MDB_val value
         cdef int kind = item.id.kind
         item.found = FOUND_NONE
+        item.by_suffix = False
         if kind == ID_CCCD:
             item.cccd = item.id.number
         else:
-            if not self._get(self.bhxh if kind == ID_BHXH else self.cards,
-                             self.bhxh_root if kind == ID_BHXH else self.cards_root,
+            if not self._get(self.cards if _by_code(item) else self.bhxh,
+                             self.cards_root if _by_code(item) else self.bhxh_root,
                              _key_of(item), _key_size(item), &value):
-                return 0
+                if not _seek_suffix(item) or not self._get(self.bhxh, self.bhxh_root,
+                                                           _key_of(item), KEY_LEN, &value):
+                    return 0
             if not _index_value(item, &value):
                 return 0
         _put_be64(item.cccd, item.key)
@@ -509,13 +530,17 @@ cdef class SnapshotReader:
 
     cdef void _seek(self, Lookup* item, Walk* w) noexcept:
         """Start an id's first descent: its index for a number or code, else people."""
+        item.by_suffix = False
         if item.id.kind == ID_CCCD:
             item.cccd = item.id.number
             self._seek_person(item, w)
         else:
-            item.found = SEEKING_INDEX
-            walk_start(&self.pages, w, _key_of(item), _key_size(item),
-                       self.bhxh_root if item.id.kind == ID_BHXH else self.cards_root)
+            self._seek_index(item, w)
+
+    cdef void _seek_index(self, Lookup* item, Walk* w) noexcept:
+        item.found = SEEKING_INDEX
+        walk_start(&self.pages, w, _key_of(item), _key_size(item),
+                   self.cards_root if _by_code(item) else self.bhxh_root)
 
     cdef void _seek_person(self, Lookup* item, Walk* w) noexcept:
         item.found = SEEKING_PERSON
@@ -528,7 +553,10 @@ cdef class SnapshotReader:
             raise _StoreError("snapshot store: a damaged page")
         if item.found == SEEKING_INDEX:
             if w.state == WALK_MISSING:
-                item.found = FOUND_NONE
+                if _seek_suffix(item):
+                    self._seek_index(item, w)
+                else:
+                    item.found = FOUND_NONE
             elif _index_value(item, &w.data):
                 self._seek_person(item, w)
         elif w.state == WALK_FOUND:

@@ -41,7 +41,7 @@ def test_build_publishes_a_snapshot_that_answers(data, tmp_path):
     rows = [person(i) for i in range(50)]
     summary = build(data, str(write_csv(tmp_path / "x.csv", rows)))
     assert summary["published"] == 50 and summary["rejected"] == 0
-    assert summary["entries"] == {"people": 50, "bhxh": 50, "cards": 50}
+    assert summary["entries"] == {"people": 50, "bhxh": 50, "cards": 0}  # DESIGN 4
     assert data.current_id() == summary["snapshot"]
     body = answer(data, rows[7]["cccd"])
     assert body["result"]["code"] == "000"

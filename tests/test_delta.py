@@ -56,7 +56,7 @@ def test_delta_adds_changes_and_deletes(data, tmp_path):
     )
     assert (summary["added"], summary["changed"], summary["deleted"]) == (1, 2, 1)
     assert summary["parent"] == parent and data.current_id() == summary["snapshot"]
-    assert summary["entries"] == {"people": 10, "bhxh": 10, "cards": 11}
+    assert summary["entries"] == {"people": 10, "bhxh": 10, "cards": 0}  # DESIGN 4
     one, two, three, new, old_card = answers(
         data, [person(i)["cccd"] for i in (1, 2, 3, 50)] + [person(2)["card_no"]]
     )
@@ -97,6 +97,28 @@ def test_bad_rows_reject_the_whole_delta_and_are_all_listed(data, tmp_path):
     assert "4 bad row(s); nothing was applied" in str(err.value)
     assert data.current_id() == before and len(data.list()) == 1
     assert answers(data, [person(1)["cccd"]])[0]["person"]["full_name"] == "Nguyễn Văn An"
+
+
+def test_card_codes_are_claimed_through_cards_and_through_their_number(data, tmp_path):
+    """A previous code that ends in another number is in `cards`; any other code is held
+    through the number it ends with (DESIGN 4): a delta may take neither."""
+    other = "DN4790177777777"  # ends in a number nobody holds
+    apply_delta(data, delta(tmp_path, [upsert(5, prev_card_no=other)], "first.csv"))
+    assert answers(data, [other])[0]["result"]["code"] in ("003", "004")
+    before = data.current_id()
+    rows = [
+        upsert(82, bhxh_code="0177777777", card_no=other),  # line 2: person 5's previous code
+        upsert(83, prev_card_no=person(6)["card_no"]),  # line 3: person 6's card, by its number
+        upsert(84, prev_card_no=other),  # line 4: person 5's previous code again
+    ]
+    with pytest.raises(DeltaRejected) as err:
+        apply_delta(data, delta(tmp_path, rows, "second.csv"))
+    assert [(line, field) for line, field, _ in err.value.errors] == [
+        (2, "card_no"),
+        (3, "prev_card_no"),
+        (4, "prev_card_no"),
+    ]
+    assert data.current_id() == before
 
 
 def test_conflicts_with_the_store_reject_the_delta(data, tmp_path):

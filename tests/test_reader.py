@@ -515,6 +515,8 @@ def test_100_for_index_entries_a_build_never_writes(impl, tmp_path):
                 "0100000007",
                 "DN4010100000009",
                 "DN4010100000002",
+                "HT3010100000009",  # not in cards: bhxh by its suffix, to a record without it
+                "DN4010100000008",  # the same, to nobody
                 "001085000002",
                 "001085000003",
                 "001085000004",
@@ -525,6 +527,40 @@ def test_100_for_index_entries_a_build_never_writes(impl, tmp_path):
             assert body["person"] is body["card"] is body["in_route"] is None
         assert ask(opened, "0100000001")["result"]["code"] == "000"
         assert ask(opened, "001085000001")["person"]["full_name"] == "An"
+        # The holder of the number has another code: nobody has this one.
+        assert ask(opened, "HT3010100000001")["result"]["code"] == "050"
+
+
+# Card codes (DESIGN 4). Format 2 indexes in `cards` only the previous codes that end in another
+# number than the card's; any other code is found through bhxh by its last 10 digits. Format 1,
+# which indexed every code, must answer the same (a rollback to an older snapshot).
+CARD_ROWS = {
+    "renewed": person(60, prev_card_no=prev_code(person(60)), prev_valid_to="2025-12-31"),
+    "renumbered": person(61, prev_card_no="DN4790188888888", prev_valid_to="2026-12-31"),
+}
+CARD_ASKS = {
+    CARD_ROWS["renewed"]["card_no"]: "000",
+    CARD_ROWS["renewed"]["prev_card_no"]: "003",  # found through bhxh
+    CARD_ROWS["renumbered"]["card_no"]: "000",
+    CARD_ROWS["renumbered"]["prev_card_no"]: "004",  # found in cards
+    "HT3" + CARD_ROWS["renewed"]["card_no"][3:]: "050",  # the number's holder has other codes
+    "DN4010188888888": "050",  # the renumbered card's number, on a code nobody had
+    "DN4010199999999": "050",  # a number nobody holds
+}
+
+
+@pytest.mark.parametrize("data_format", [1, 2])
+def test_card_codes_through_cards_or_their_number(impl, tmp_path, data_format):
+    rows = list(CARD_ROWS.values())
+    path = factory.write_snapshot(str(tmp_path), rows, data_format=data_format)
+    asked = list(CARD_ASKS)
+    with impl.reader.SnapshotReader(path) as opened:
+        assert {code: ask(opened, code)["result"]["code"] for code in asked} == CARD_ASKS
+        batch, codes, _ = opened.answer_batch([pasted(code) for code in asked], DAY)
+        assert orjson.loads(codes) == list(CARD_ASKS.values())
+        bodies = orjson.loads(bytes(batch))["results"]
+        assert bodies[1]["replacement"]["card_no"] == CARD_ROWS["renewed"]["card_no"]
+        assert bodies[3]["person"]["cccd"] == CARD_ROWS["renumbered"]["cccd"]
 
 
 @pytest.mark.slow

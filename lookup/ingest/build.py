@@ -14,7 +14,9 @@ The build streams: rows are validated one at a time by the core and handed to ex
              entries of equal keys stay in line order, so the result is the serial read's, byte
              for byte
     check    merge ids, bhxh, cards: every line in a group of equal keys is rejected
-    write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages)
+    write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages);
+             of the cards, only previous codes that end in another number than the card's
+             (the others are found through bhxh: DESIGN 4)
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -51,8 +53,8 @@ __all__ = ("BuildRejected", "build")
 SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
-# The data-quality flags of a validated row: bit 1, 2, 4 (docs/DESIGN.md 5).
-CURRENT, PREVIOUS = b"\x00", b"\x01"
+# The cards sorter's tags: which code of its holder a card code is (lookup/reference/csvrows.py).
+CURRENT, PREVIOUS_INDEXED = b"\x00", b"\x02"
 MAX_LINES_NAMED = 5
 
 
@@ -358,9 +360,12 @@ def _write_store(
             ("cards", sorters.cards, True),
         ):
             progress.phase(f"writing {name}", total=len(sorter))
+            items = sorter.items()
+            if name == "cards":  # the codes bhxh cannot find (DESIGN 4)
+                items = ((k, v) for k, v in items if v[12:] == PREVIOUS_INDEXED)
             counts[name] = writer.append(
                 name.encode(),
-                sorter.items(),
+                items,
                 value_size=8 if by_value else -1,
                 skip=rejected,
                 skip_by_value=by_value,

@@ -152,13 +152,35 @@ def _apply(
             if not txn.put(row.bhxh_key, row.cccd_key, db=bhxh, overwrite=False):
                 errors.append((line, "bhxh_code", "bhxh_code: already belongs to another person"))
             for field, card in (("card_no", row.card_no), ("prev_card_no", row.prev_card_no)):
-                if card is not None and not txn.put(card, row.cccd_key, db=cards, overwrite=False):
+                if card is not None and _card_taken(txn, bhxh, cards, people, card, row):
                     errors.append((line, field, f"{field}: already belongs to another person"))
+                elif card is not None and card[5:] != row.card_no[5:]:
+                    txn.put(card, row.cccd_key, db=cards)  # bhxh cannot find it (DESIGN 4)
         counts["added"] = sum(1 for _, row in ops if row.op == "upsert") - counts["changed"]
         if errors:
             raise DeltaRejected(path, errors)  # leaving the block aborts the transaction
         txn.put(b"manifest", orjson.dumps(identity), db=meta)
     return counts
+
+
+def _card_taken(
+    txn: lmdb.Transaction,
+    bhxh: lmdb._Database,
+    cards: lmdb._Database,
+    people: lmdb._Database,
+    card: bytes,
+    row: Any,
+) -> bool:
+    """Tell whether another person holds the card code: in `cards`, or as a code found through
+    bhxh (one that ends in its holder's social insurance number, DESIGN 4)."""
+    if txn.get(card, db=cards) is not None:
+        return True
+    holder = txn.get(int(card[5:]).to_bytes(8, "big"), db=bhxh)
+    if holder is None or holder == row.cccd_key:
+        return False
+    stored = txn.get(holder, db=people)
+    held = _core.decode_record(bytes(stored)) if stored is not None else None
+    return held is not None and card.decode("ascii") in (held.card_no, held.prev_card_no)
 
 
 def _count(env: lmdb.Environment, name: str) -> int:

@@ -42,7 +42,10 @@ __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_bui
 # A name or address is at most a few hundred bytes; a bigger field means broken quoting.
 FIELD_LIMIT = 64 * 1024
 PROGRESS_EVERY = 65536  # rows between two calls of feed_build's `tick`
-CURRENT, PREVIOUS = b"\x00", b"\x01"  # the cards sorter's value ends with which code it is
+# The cards sorter's value ends with which code it is: the current one, a previous one that ends
+# in the same social insurance number (both found through bhxh), or a previous one that ends in
+# another: the only codes the snapshot's `cards` holds (DESIGN 4).
+CURRENT, PREVIOUS, PREVIOUS_INDEXED = b"\x00", b"\x01", b"\x02"
 BOM = b"\xef\xbb\xbf"
 AFTER_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # a lone CR ends a line too
 
@@ -129,7 +132,8 @@ def feed_build(
         ids     cccd -> line                   (finds duplicate CCCDs cheaply)
         people  cccd -> record
         bhxh    bhxh -> cccd + line
-        cards   card -> cccd + line + CURRENT, prev card -> cccd + line + PREVIOUS
+        cards   card -> cccd + line + CURRENT, prev card -> cccd + line + PREVIOUS, or
+                PREVIOUS_INDEXED when it ends in another number than the card
 
     `line` is 4 bytes little-endian. A rejected row goes to reject(line, field, message); tick(n)
     is called when n rows have been read, every PROGRESS_EVERY rows. Returns (rows, invalid,
@@ -157,7 +161,8 @@ def feed_build(
         add_bhxh(row.bhxh_key, key + tag)
         add_card(row.card_no, key + tag + CURRENT)
         if row.prev_card_no is not None:
-            add_card(row.prev_card_no, key + tag + PREVIOUS)
+            same = row.prev_card_no[5:] == row.card_no[5:]
+            add_card(row.prev_card_no, key + tag + (PREVIOUS if same else PREVIOUS_INDEXED))
         record_bytes += len(row.record)
         for i in range(3):
             if row.quality & (1 << i):

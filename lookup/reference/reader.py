@@ -82,13 +82,18 @@ class SnapshotReader:
             raise StoreError("snapshot reader is closed")
         return self._txn.get(key, db=self._dbs[db])
 
-    def _find_person(self, kind: str, normalised: str) -> bytes | None:
-        """Return the people key an id leads to, or None (DESIGN 4: the indexes hold it)."""
+    def _find_person(self, kind: str, normalised: str) -> tuple[bytes | None, str]:
+        """Return the people key an id leads to, or None, and the kind of id it was found as
+        (DESIGN 4): a card code `cards` does not hold is sought as the social insurance number
+        it ends with."""
         if kind == "cccd":
-            return record.cccd_key(normalised)
+            return record.cccd_key(normalised), kind
         if kind == "bhxh_code":
-            return self._get("bhxh", record.bhxh_key(normalised))
-        return self._get("cards", normalised.encode("ascii"))
+            return self._get("bhxh", record.bhxh_key(normalised)), kind
+        key = self._get("cards", normalised.encode("ascii"))
+        if key is not None:
+            return key, kind
+        return self._get("bhxh", record.bhxh_key(normalised[5:])), "bhxh_code"
 
     def _body(self, asked: str, date: int, facility: str | None) -> rules.Body:
         snapshot = self.snapshot_id
@@ -96,7 +101,7 @@ class SnapshotReader:
             kind, normalised = ids.parse_id(asked)
         except IdError as exc:
             return rules.malformed(asked, str(exc), date, snapshot)
-        key = self._find_person(kind, normalised)
+        key, found_as = self._find_person(kind, normalised)
         if key is None:
             return rules.not_found(asked, kind, date, snapshot)
         stored = self._get("people", key) if len(key) == KEY_LEN else None
@@ -108,7 +113,14 @@ class SnapshotReader:
             person = record.decode(stored)
         except ValueError:
             return rules.data_error(asked, kind, date, snapshot)
-        if not (rules.is_sound(person) and rules.holds_id(person, kind, normalised)):
+        if not rules.is_sound(person):
+            return rules.data_error(asked, kind, date, snapshot)
+        if found_as != kind:  # a card code found by its last 10 digits
+            if not rules.holds_id(person, found_as, normalised[5:]):
+                return rules.data_error(asked, kind, date, snapshot)
+            if not rules.holds_id(person, kind, normalised):
+                return rules.not_found(asked, kind, date, snapshot)  # the holder's codes differ
+        elif not rules.holds_id(person, kind, normalised):
             return rules.data_error(asked, kind, date, snapshot)
         cccd = record.key_to_cccd(key)
         return rules.entitlement(asked, kind, normalised, cccd, person, date, facility, snapshot)

@@ -11,7 +11,10 @@ import orjson
 
 __all__ = ("FORMAT_VERSION", "MANIFEST", "read_manifest", "snapshot_identity")
 
-FORMAT_VERSION = 1
+# DESIGN 4. Format 2: `cards` holds only the previous card codes that do not end in their
+# holder's social insurance number (the others are found through bhxh); format 1 held every
+# code, and still answers.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
