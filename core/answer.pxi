@@ -99,6 +99,7 @@ cdef struct Lookup:
     uint8_t key[8]      # the key being looked up, when it is a number (DESIGN 4)
     MDB_val record      # points into the map; valid while the reader's transaction lives
     bint by_suffix      # a card code not in `cards`, looked up by its last 10 digits in bhxh
+    const StringTable* strings  # the snapshot's, for its records (set with the lookup)
 
 
 cdef struct Facility:
@@ -122,7 +123,8 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
     cdef RecordView r
     cdef bint previous = False
     cdef Result result
-    if not read_record(<const uint8_t*>item.record.mv_data, item.record.mv_size, &r):
+    if not read_record(<const uint8_t*>item.record.mv_data, item.record.mv_size, item.strings,
+                       &r):
         return write_without_person(w, R100, date)
     # Rule 1: the record must hold the id its index entry was found under.
     if item.id.kind == ID_BHXH:

@@ -221,8 +221,8 @@ cdef inline bint _jw_plain8(uint64_t x) noexcept:
             | (backslash - ones) & ~backslash) & highs == 0
 
 
-cdef inline void jw_utf8_string(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
-    """Append a quoted JSON string from UTF-8 bytes (already known to be valid UTF-8).
+cdef inline char* _jw_utf8_body(char* out, const char* s, Py_ssize_t n) noexcept:
+    """Write UTF-8 bytes (already known to be valid UTF-8) escaped for a JSON string.
 
     Bytes of 0x80 and above pass through as they are, so names with tone marks copy 8 bytes
     at a time like plain ASCII does; only a word holding a byte to escape goes byte by byte.
@@ -230,12 +230,6 @@ cdef inline void jw_utf8_string(JsonWriter* w, const char* s, Py_ssize_t n) noex
     cdef Py_ssize_t i = 0, stop
     cdef uint8_t c
     cdef uint64_t word
-    cdef char* out
-    if not jw_reserve(w, 6 * n + 2):
-        return
-    out = w.buf + w.len
-    out[0] = c'"'
-    out += 1
     while i < n:
         stop = n
         if i + 8 <= n:
@@ -254,6 +248,32 @@ cdef inline void jw_utf8_string(JsonWriter* w, const char* s, Py_ssize_t n) noex
             else:
                 out = _jw_put_ascii(out, c)
             i += 1
+    return out
+
+
+cdef inline void jw_utf8_string(JsonWriter* w, const char* s, Py_ssize_t n) noexcept:
+    """Append a quoted JSON string from UTF-8 bytes (already known to be valid UTF-8)."""
+    cdef char* out
+    if not jw_reserve(w, 6 * n + 2):
+        return
+    out = w.buf + w.len
+    out[0] = c'"'
+    out = _jw_utf8_body(out + 1, s, n)
+    out[0] = c'"'
+    w.len = out + 1 - w.buf
+
+
+cdef inline void jw_utf8_joined(JsonWriter* w, const char* a, Py_ssize_t an, const char* b,
+                                Py_ssize_t bn) noexcept:
+    """Append one quoted JSON string of a, ", " and b (valid UTF-8 both)."""
+    cdef char* out
+    if not jw_reserve(w, 6 * (an + bn) + 4):
+        return
+    out = w.buf + w.len
+    out[0] = c'"'
+    out = _jw_utf8_body(out + 1, a, an)
+    out[0], out[1] = c',', c' '
+    out = _jw_utf8_body(out + 2, b, bn)
     out[0] = c'"'
     w.len = out + 1 - w.buf
 

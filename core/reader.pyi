@@ -38,6 +38,9 @@ class SnapshotReader:
         The answer is a read-only view of the buffer it was written in; the codes come in request
         order as a JSON array, and counted: how many gave each code.
         """
+    @property
+    def strings(self) -> tuple[bytes, ...]:
+        """The string table's texts (UTF-8), string n at index n - 1 (lookup.store.strings)."""
     def stored_record(self, cccd: int) -> bytes | None:
         """Return the stored record of the person whose CCCD is this number, or None."""
     def reconcile(

@@ -43,7 +43,8 @@ from core.register cimport (
     arena_init, count_fields, keys_add, keys_init, out_bytes, out_flush, out_init,
     out_mismatch, out_status, register_parse, register_verdict, sort_keys, unseen_people,
 )
-from core.rules cimport N_RESULTS, Result
+from core.rules cimport N_RESULTS, Result, _is_utf8
+from core.strings cimport StringTable, strings_free, strings_load
 
 import mmap
 import os
@@ -273,6 +274,7 @@ cdef class SnapshotReader:
     cdef MDB_dbi cards
     cdef str _snapshot_id
     cdef bytes tail                  # ,"snapshot":"<id>"}
+    cdef StringTable string_table    # the texts version-2 records hold by number (DESIGN 4)
     # The page walker (core/pagewalk.pxd): used once checked against mdb_get, else mdb_get.
     cdef bint walking
     cdef PageMap pages
@@ -291,6 +293,7 @@ cdef class SnapshotReader:
         try:
             self._open(path, os.path.getsize(data_path))
             self._snapshot_id = self._read_snapshot_id(path)
+            self._read_strings(path)
             self.walking = self._start_walker()
             if self.walking:
                 self.people_indexed = self._index_people()
@@ -344,6 +347,34 @@ cdef class SnapshotReader:
         if mdb_dbi_open(self.txn, name, 0, &dbi):
             raise _StoreError(f"snapshot {path}: no {name.decode()} database")
         return dbi
+
+    cdef int _read_strings(self, object path) except -1:
+        """Index the string table (meta `strings`; none in a format-1 snapshot), checking its
+        texts once so that records may trust them."""
+        cdef MDB_dbi meta = self._open_db(path, b"meta")
+        cdef MDB_val key, data
+        cdef Py_ssize_t i
+        cdef int rc
+        key.mv_data = <void*><const char*>b"strings"
+        key.mv_size = 7
+        if mdb_get(self.txn, meta, &key, &data) != MDB_SUCCESS:
+            return 0
+        rc = strings_load(&self.string_table, <const uint8_t*>data.mv_data, data.mv_size)
+        if rc == -2:
+            raise MemoryError()
+        for i in range(self.string_table.n):
+            if not _is_utf8(self.string_table.text[i], self.string_table.size[i]):
+                rc = -1
+        if rc:
+            raise _StoreError(f"snapshot {path}: the string table is damaged")
+        return 0
+
+    @property
+    def strings(self):
+        """The string table's texts (UTF-8), string n at index n - 1 (lookup.store.strings)."""
+        self._check_open()
+        return tuple([(<const char*>self.string_table.text[i])[:self.string_table.size[i]]
+                      for i in range(self.string_table.n)])
 
     cdef str _read_snapshot_id(self, object path):
         cdef MDB_dbi meta = self._open_db(path, b"meta")
@@ -510,6 +541,7 @@ cdef class SnapshotReader:
         cdef int kind = item.id.kind
         item.found = FOUND_NONE
         item.by_suffix = False
+        item.strings = &self.string_table
         if kind == ID_CCCD:
             item.cccd = item.id.number
         else:
@@ -531,6 +563,7 @@ cdef class SnapshotReader:
     cdef void _seek(self, Lookup* item, Walk* w) noexcept:
         """Start an id's first descent: its index for a number or code, else people."""
         item.by_suffix = False
+        item.strings = &self.string_table
         if item.id.kind == ID_CCCD:
             item.cccd = item.id.number
             self._seek_person(item, w)
@@ -793,7 +826,7 @@ cdef class SnapshotReader:
                 for i in range(m):
                     row = &group[i]
                     verdict = register_verdict(row, arena.buf + row.at, today, mismatches,
-                                               LETTERS)
+                                               LETTERS, &self.string_table)
                     if verdict == VERDICT_SLOW:
                         values = quoted[i] if row.n < 0 else plain_values(arena.buf + row.at,
                                                                           row.n)
@@ -881,6 +914,7 @@ cdef class SnapshotReader:
     # --- closing ---
 
     cdef void _release(self) noexcept:
+        strings_free(&self.string_table)
         self.people_indexed = False
         leaf_index_free(&self.people_leaves)
         if self.txn != NULL:

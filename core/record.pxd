@@ -2,6 +2,7 @@
 # full_name, address, issuer. Header-only: offsets shared by the encoder and the reader.
 cdef enum:
     RECORD_VERSION = 1
+    RECORD_COMPACT = 2   # the version a snapshot stores now (DESIGN 4); 1 is the build's own
     OFF_VERSION = 0
     OFF_GENDER = 1
     OFF_STATUS = 2

@@ -17,6 +17,7 @@ from core.names cimport (
     name_letters,
 )
 from core.rules cimport RecordView, read_record
+from core.strings cimport StringTable
 
 
 cdef enum:
@@ -157,7 +158,8 @@ cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
 
 
 cdef inline int register_verdict(RegisterRow* row, const uint8_t* text, uint32_t today,
-                                 bint mismatches, const Letter* letters) noexcept:
+                                 bint mismatches, const Letter* letters,
+                                 const StringTable* strings) noexcept:
     """Judge a candidate row (its bytes at `text`) against its stored record: VERDICT_MATCH,
     VERDICT_NOT_INSURED, VERDICT_DECEASED (a death on or before `today`), or with
     `mismatches` VERDICT_MISMATCH (row.name_field, dob_field, gender_differs say how); else
@@ -171,7 +173,7 @@ cdef inline int register_verdict(RegisterRow* row, const uint8_t* text, uint32_t
         return VERDICT_NOT_INSURED
     if row.death and row.death <= today:
         return VERDICT_DECEASED
-    if not read_record(<const uint8_t*>row.record.mv_data, row.record.mv_size, &r):
+    if not read_record(<const uint8_t*>row.record.mv_data, row.record.mv_size, strings, &r):
         return VERDICT_SLOW
     if r.name_len == row.name_n and memcmp(r.full_name, text + row.name_at, row.name_n) == 0:
         row.name_field = NAME_SAME

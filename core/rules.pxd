@@ -15,13 +15,17 @@ from core.calendar cimport (
     date_day, date_month, date_year, day_before, days_in_month, is_real_date, latest_day,
     pack_date,
 )
-from core.jsonw cimport JsonWriter, jw_ascii_string, jw_int, jw_lit, jw_reserve, jw_utf8_string
+from core.jsonw cimport (
+    JsonWriter, jw_ascii_string, jw_int, jw_lit, jw_reserve, jw_utf8_joined, jw_utf8_string,
+)
 from core.record cimport (
     CARD_LEN, FACILITY_LEN, HEADER_SIZE, MB_DEFENCE, MB_POLICE, OFF_ADDRESS_LEN, OFF_CARD_NO,
     OFF_DOB, OFF_FACILITY, OFF_FIVE_YEAR, OFF_GENDER, OFF_ISSUER_LEN, OFF_MANAGED_BY,
     OFF_NAME_LEN, OFF_PREV_CARD_NO, OFF_PREV_VALID_TO, OFF_REGION, OFF_STATUS, OFF_VALID_FROM,
-    OFF_VALID_TO, OFF_VERSION, RECORD_VERSION, ST_ACTIVE, ST_REDUCED_STOPPED, ST_REVOKED,
+    OFF_VALID_TO, OFF_VERSION, RECORD_COMPACT, RECORD_VERSION, ST_ACTIVE, ST_REDUCED_STOPPED,
+    ST_REVOKED,
 )
+from core.strings cimport StringTable, read_varint, string_at
 
 # The answers a record can give (DESIGN 6 message table); core/reader.pyx holds their JSON.
 cdef enum Result:
@@ -116,9 +120,13 @@ cdef struct RecordView:
     const char* full_name
     Py_ssize_t name_len
     const char* address
-    Py_ssize_t address_len      # 0 = none
+    Py_ssize_t address_len      # 0 = none, unless address_tail
+    const char* address_tail    # version 2: the address goes on with ", " and this (DESIGN 4)
+    Py_ssize_t address_tail_len
     const char* issuer
     Py_ssize_t issuer_len       # 0 = none
+    char card_buf[15]           # version 2: the card codes, rebuilt (card_no points here)
+    char prev_buf[15]
 
 
 cdef inline uint32_t _le16(const uint8_t* p) noexcept:
@@ -258,11 +266,104 @@ cdef inline bint _is_dob(uint32_t p) noexcept:
     return is_real_date(y, m, d if d else 1)
 
 
-cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept:
-    """Point r into a stored record; False when it is not what a correct build writes.
+cdef inline bint read_record(const uint8_t* p, size_t n, const StringTable* strings,
+                             RecordView* r) noexcept:
+    """Point r into a stored record (version 2 with its snapshot's strings, or version 1);
+    False when it is not what a correct build writes.
 
     The same checks as lookup.reference: record.decode() then rules.is_sound().
     """
+    if n > 0 and p[OFF_VERSION] == RECORD_COMPACT:
+        return _read_compact(p, n, strings, r) and _is_sound(r)
+    return _read_wide(p, n, r) and _is_sound(r)
+
+
+cdef inline uint32_t _date24(const uint8_t* p) noexcept:
+    """A date packed in 3 bytes (year << 9 | month << 5 | day) as yyyymmdd."""
+    cdef uint32_t v = p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16)
+    return (v >> 9) * 10000 + (v >> 5 & 15) * 100 + (v & 31)
+
+
+cdef inline void _card_number(const uint8_t* p, char* out) noexcept:
+    """Write a 5-byte little-endian number as 10 ASCII digits."""
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(4, -1, -1):
+        v = (v << 8) | p[i]
+    for i in range(9, -1, -1):
+        out[i] = <char>(c'0' + v % 10)
+        v //= 10
+
+
+cdef inline bint _read_compact(const uint8_t* p, size_t n, const StringTable* strings,
+                               RecordView* r) noexcept:
+    """Version 2 (DESIGN 4): fields in order, the card codes rebuilt into r's buffers."""
+    cdef uint8_t flags, more
+    cdef size_t at = 12
+    cdef uint32_t size, locality, facility, issuer
+    cdef Py_ssize_t facility_len
+    if n < 12 + 10:
+        return False
+    flags, more = p[1], p[2]
+    r.gender = flags & 3
+    r.managed_by = flags >> 2 & 3
+    r.region = flags >> 4 & 3
+    r.status = more & 7
+    if more >> 5 or (flags & 0xC0) == 0x80:
+        return False  # unknown bits; a renumbered previous card without a previous card
+    r.dob = _date24(p + 3)
+    r.valid_from = _date24(p + 6)
+    r.valid_to = _date24(p + 9)
+    r.five_year = r.prev_valid_to = 0
+    if more & 8:
+        if at + 3 > n:
+            return False
+        r.five_year = _date24(p + at)
+        at += 3
+    if more & 16:
+        if at + 3 > n:
+            return False
+        r.prev_valid_to = _date24(p + at)
+        at += 3
+    if at + 10 > n:
+        return False
+    memcpy(r.card_buf, p + at, 5)
+    _card_number(p + at + 5, r.card_buf + 5)
+    r.card_no = r.card_buf
+    at += 10
+    r.prev_card_no = NULL
+    if flags & 0x40:
+        if at + (10 if flags & 0x80 else 5) > n:
+            return False
+        memcpy(r.prev_buf, p + at, 5)
+        if flags & 0x80:
+            _card_number(p + at + 5, r.prev_buf + 5)
+            at += 5
+        else:
+            memcpy(r.prev_buf + 5, r.card_buf + 5, 10)
+        at += 5
+        r.prev_card_no = r.prev_buf
+    if not read_varint(p, n, &at, &size) or size > n - at:
+        return False
+    r.full_name, r.name_len = <const char*>p + at, size
+    at += size
+    if not read_varint(p, n, &at, &size) or size > n - at:
+        return False
+    r.address, r.address_len = <const char*>p + at, size
+    at += size
+    if not (read_varint(p, n, &at, &locality) and read_varint(p, n, &at, &facility)
+            and read_varint(p, n, &at, &issuer)) or at != n:
+        return False
+    if not (string_at(strings, locality, &r.address_tail, &r.address_tail_len)
+            and string_at(strings, facility, &r.facility, &facility_len)
+            and string_at(strings, issuer, &r.issuer, &r.issuer_len)):
+        return False
+    return (facility_len == FACILITY_LEN and _is_utf8(<const uint8_t*>r.full_name, r.name_len)
+            and _is_utf8(<const uint8_t*>r.address, r.address_len))
+
+
+cdef inline bint _read_wide(const uint8_t* p, size_t n, RecordView* r) noexcept:
+    """Version 1 (DESIGN 4): a 67-byte header, then the three texts."""
     cdef Py_ssize_t name_len, texts_len
     cdef const uint8_t* texts
     if n < HEADER_SIZE or p[OFF_VERSION] != RECORD_VERSION:
@@ -276,9 +377,7 @@ cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept
     r.status = p[OFF_STATUS]
     r.managed_by = p[OFF_MANAGED_BY]
     r.region = p[OFF_REGION]
-    if not (1 <= r.gender <= 3 and r.status <= ST_REDUCED_STOPPED and r.managed_by <= MB_POLICE
-            and r.region <= 3):
-        return False
+    r.address_tail, r.address_tail_len = NULL, 0
     r.full_name = <const char*>p + HEADER_SIZE
     r.name_len = name_len
     r.address = r.full_name + name_len
@@ -303,9 +402,16 @@ cdef inline bint read_record(const uint8_t* p, size_t n, RecordView* r) noexcept
     r.valid_to = _le32(p + OFF_VALID_TO)
     r.five_year = _le32(p + OFF_FIVE_YEAR)
     r.prev_valid_to = _le32(p + OFF_PREV_VALID_TO)
+    return True
+
+
+cdef inline bint _is_sound(const RecordView* r) noexcept:
     # `&`, not `and`: every check runs anyway on a sound record, and a long chain of branches
     # makes the compiler think the last checks are rarely reached and compile them for size.
-    return (_is_card(r.card_no) & _is_facility(r.facility) & _is_dob(r.dob)
+    return ((1 <= r.gender <= 3) & (r.status <= ST_REDUCED_STOPPED) & (r.managed_by <= MB_POLICE)
+            & (r.region <= 3)
+            & _is_card(r.card_no) & (r.prev_card_no == NULL or _is_card(r.prev_card_no))
+            & _is_facility(r.facility) & _is_dob(r.dob)
             & _is_date(r.valid_from) & _is_date(r.valid_to)
             & (r.five_year == 0 or _is_date(r.five_year))
             & (r.prev_valid_to == 0 or _is_date(r.prev_valid_to)))
@@ -434,7 +540,10 @@ cdef inline void write_person(JsonWriter* w, uint64_t cccd, const RecordView* r)
     jw_lit(w, b',"gender":')
     jw_lit(w, gender_json(r.gender))
     jw_lit(w, b',"address":')
-    write_optional_text(w, r.address, r.address_len)
+    if r.address_tail != NULL:
+        jw_utf8_joined(w, r.address, r.address_len, r.address_tail, r.address_tail_len)
+    else:
+        write_optional_text(w, r.address, r.address_len)
     jw_lit(w, b'}')
 
 

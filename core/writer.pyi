@@ -4,7 +4,9 @@ the twin of lookup/reference/writer.py."""
 from collections.abc import Iterable, Iterator, Set
 from typing import final
 
-__all__ = ("SnapshotWriter", "equal_key_groups")
+from lookup.store.strings import Strings
+
+__all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
 
 @final
 class SnapshotWriter:
@@ -30,3 +32,9 @@ class SnapshotWriter:
 
 def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
     """Yield the values of each run of two or more equal keys in key-sorted items."""
+
+def compact_records(
+    items: Iterable[tuple[bytes, bytes]], strings: Strings
+) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (key, record) for each (key, version-1 record) of items, the record as version 2,
+    its repeated texts added to `strings` (docs/DESIGN.md 4)."""

@@ -8,14 +8,17 @@ them with mdb_cursor_put(MDB_APPEND) from C: no Python call per entry, every pag
 """
 
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.string cimport memcmp
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memcpy
 
 from core.lmdb cimport (
     MDB_NOLOCK, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_env, MDB_txn, MDB_val, mdb_cursor_close,
     mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
     mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
 )
+from core.rules cimport RecordView, read_record
 from core.lmdb_write cimport (
     MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put,
     mdb_env_sync, mdb_put, mdb_txn_commit,
@@ -23,7 +26,7 @@ from core.lmdb_write cimport (
 
 import os
 
-__all__ = ("SnapshotWriter", "equal_key_groups")
+__all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
 
 cdef Py_ssize_t COMMIT_EVERY = 1_000_000   # entries per transaction, as the reference
 cdef Py_ssize_t KEY_SIZE = 8               # a CCCD key, the prefix of every index value
@@ -170,3 +173,141 @@ def equal_key_groups(items):
         group = [value]
     if len(group) > 1:
         yield group
+
+
+# --- records as a snapshot stores them (version 2, DESIGN 4; lookup/reference/record.py) ------
+cdef struct LastText:
+    # The text interned last for a field: people in key order share their province, so the
+    # next one's issuer or commune is often the same, and needs no dictionary lookup.
+    const char* text
+    Py_ssize_t size
+    uint32_t number
+
+
+cdef uint32_t _intern(const char* text, Py_ssize_t size, dict ids, list texts,
+                      LastText* last) except? 0xFFFFFFFF:
+    """The text's number in the string table (adding it when new); 0 for no text."""
+    cdef bytes key
+    cdef uint32_t number
+    if text == NULL:
+        return 0
+    if last.text != NULL and last.size == size and memcmp(last.text, text, size) == 0:
+        return last.number
+    key = PyBytes_FromStringAndSize(text, size)
+    found = ids.get(key)
+    if found is None:
+        texts.append(key)
+        ids[key] = number = len(texts)
+    else:
+        number = found
+    # Point at the table's own copy, which lives as long as the table.
+    last.text, last.size, last.number = PyBytes_AS_STRING(texts[number - 1]), size, number
+    return number
+
+
+cdef inline uint8_t* _varint(uint8_t* out, uint32_t n) noexcept:
+    while n >= 0x80:
+        out[0] = (n & 0x7F) | 0x80
+        out += 1
+        n >>= 7
+    out[0] = n
+    return out + 1
+
+
+cdef inline uint8_t* _date24(uint8_t* out, uint32_t packed) noexcept:
+    cdef uint32_t v = (packed // 10000) << 9 | (packed // 100 % 100) << 5 | packed % 100
+    out[0], out[1], out[2] = v & 0xFF, v >> 8 & 0xFF, v >> 16
+    return out + 3
+
+
+cdef inline uint8_t* _card(uint8_t* out, const char* code, bint with_number) noexcept:
+    cdef uint64_t v = 0
+    cdef int i
+    memcpy(out, code, 5)
+    if not with_number:
+        return out + 5
+    for i in range(5, 15):
+        v = v * 10 + <uint64_t>(code[i] - c'0')
+    for i in range(5):
+        out[5 + i] = (v >> (8 * i)) & 0xFF
+    return out + 10
+
+
+cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n) noexcept:
+    """Where the address's last three ", "-separated parts start (after the separator), or -1
+    when it has one part (lookup/reference/record.py split_address)."""
+    cdef Py_ssize_t i = 0, count = 0, tail, k
+    cdef Py_ssize_t seps[4]  # the last four separators, most recent last
+    while i + 1 < n:
+        if a[i] == c',' and a[i + 1] == c' ':
+            seps[count % 4] = i
+            count += 1
+            i += 2
+        else:
+            i += 1
+    if count == 0:
+        return -1
+    tail = 3 if count >= 3 else count
+    k = count - tail  # the separator before the tail, counting from 0
+    return seps[k % 4]
+
+
+cdef bytes _compact(bytes value, dict ids, list texts, LastText* last):
+    """A version-1 record (what the validator makes) as version 2."""
+    cdef RecordView r
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(value)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(value), cut
+    cdef uint8_t stack[512]
+    cdef uint8_t* buf = stack
+    cdef uint8_t* out
+    cdef bint renumbered
+    cdef uint32_t locality, facility, issuer
+    if not read_record(p, n, NULL, &r) or p[0] != 1:
+        raise ValueError("compact_records: not a sound version-1 record")
+    cut = _split_address(r.address, r.address_len)
+    locality = _intern(r.address + cut + 2 if cut >= 0 else NULL,
+                       r.address_len - cut - 2 if cut >= 0 else 0, ids, texts, &last[0])
+    facility = _intern(r.facility, 5, ids, texts, &last[1])
+    issuer = _intern(r.issuer if r.issuer_len else NULL, r.issuer_len, ids, texts, &last[2])
+    if n > 512:
+        buf = <uint8_t*>malloc(n)
+        if buf == NULL:
+            raise MemoryError()
+    try:
+        renumbered = r.prev_card_no != NULL and memcmp(r.prev_card_no + 5, r.card_no + 5, 10) != 0
+        buf[0] = 2
+        buf[1] = (r.gender | r.managed_by << 2 | r.region << 4 | (r.prev_card_no != NULL) << 6
+                  | renumbered << 7)
+        buf[2] = r.status | (r.five_year != 0) << 3 | (r.prev_valid_to != 0) << 4
+        out = _date24(_date24(_date24(buf + 3, r.dob), r.valid_from), r.valid_to)
+        if r.five_year:
+            out = _date24(out, r.five_year)
+        if r.prev_valid_to:
+            out = _date24(out, r.prev_valid_to)
+        out = _card(out, r.card_no, True)
+        if r.prev_card_no != NULL:
+            out = _card(out, r.prev_card_no, renumbered)
+        out = _varint(out, r.name_len)
+        memcpy(out, r.full_name, r.name_len)
+        out += r.name_len
+        out = _varint(out, cut if cut >= 0 else r.address_len)
+        memcpy(out, r.address, cut if cut >= 0 else r.address_len)
+        out += cut if cut >= 0 else r.address_len
+        out = _varint(_varint(_varint(out, locality), facility), issuer)
+        return PyBytes_FromStringAndSize(<const char*>buf, out - buf)
+    finally:
+        if buf != stack:
+            free(buf)
+
+
+def compact_records(items, strings):
+    """Yield (key, record) for each (key, version-1 record) of items, the record as version 2,
+    its repeated texts added to `strings` (lookup.store.strings.Strings)."""
+    cdef dict ids = strings.ids
+    cdef list texts = strings.texts
+    cdef LastText last[3]
+    cdef int i
+    for i in range(3):
+        last[i].text = NULL
+    for key, value in items:
+        yield key, _compact(<bytes?>value, ids, texts, last)

@@ -31,6 +31,7 @@ __all__ = (
     "SnapshotReader",
     "SnapshotWriter",
     "check_register_row",
+    "compact_records",
     "compare_register_row",
     "count_line_ends",
     "decode_record",
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from core.reader import SnapshotReader
     from core.sorter import ExternalSorter
     from core.validate import RowValidator
-    from core.writer import SnapshotWriter, equal_key_groups
+    from core.writer import SnapshotWriter, compact_records, equal_key_groups
     from lookup.reference.dates import is_real_date
     from lookup.reference.reconcile import check_row as check_register_row
     from lookup.reference.reconcile import compare as compare_register_row
@@ -67,6 +68,7 @@ TWINS = {
     "ExternalSorter": "sorter",
     "SnapshotWriter": "writer",
     "equal_key_groups": "writer",
+    "compact_records": "writer",
     "SnapshotReader": "reader",
     "Rows": "csvrows",
     "feed_build": "csvrows",

@@ -99,10 +99,14 @@ def dump(data: DataDir) -> dict:
             with env.begin(db=env.open_db(name, create=False)) as txn:
                 out[name] = list(txn.cursor())
     # The manifest says which snapshot it is and when it was made; the rest must match too.
-    ((_, manifest),) = out[b"meta"]
+    meta = dict(out[b"meta"])
     out[b"meta"] = {
-        k: v for k, v in orjson.loads(manifest).items() if k not in ("id", "created_at")
+        k: v
+        for k, v in orjson.loads(meta.pop(b"manifest")).items()
+        if k not in ("id", "created_at")
     }
+    out[b"strings"] = meta.pop(b"strings")  # the string table, in the order records added to it
+    assert not meta
     return out
 
 

@@ -21,6 +21,7 @@ from lookup.ingest.build import build
 from lookup.ingest.delta import apply_delta
 from lookup.reference import reconcile as rules
 from lookup.store import DataDir
+from lookup.store.strings import Strings
 from lookup.sync.reconcile import reconcile
 
 from helpers.files import person
@@ -480,7 +481,7 @@ def judge(reader, columns):
         stored = reader.stored_record(int(row.cccd))
         if stored is None:
             return f"{row.cccd},not_insured,\n".encode(), -1
-        status, fields = rules.compare(row, stored, TODAY)
+        status, fields = rules.compare(row, stored, TODAY, Strings(reader.strings))
         return f"{row.cccd},{status},{fields}\n".encode(), int(row.cccd)
 
     return slow

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
+from datetime import date
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from lookup.reference import dates, record
 from lookup.reference.validate import normalise_text
+from lookup.store.strings import Strings
 
 from helpers.rows import make_row, split
 
@@ -89,7 +92,7 @@ def test_layout():
     ("buf", "message"),
     [
         (b"\x01" * 10, "record: 10 bytes; the header alone has 67"),
-        (b"\x02" + bytes(66), "record: format version 2; this reader knows 1"),
+        (b"\x03" + bytes(66), "record: format version 3; this reader knows 1 and 2"),
     ],
 )
 def test_decode_rejects(buf, message):
@@ -211,3 +214,111 @@ def test_validator_records_decode_to_the_row(impl, row):
     assert record.key_to_bhxh(got.bhxh_key) == row["bhxh_code"]
     assert got.card_no == row["card_no"].encode()
     assert got.prev_card_no == (row["prev_card_no"].encode() or None)
+
+
+# --- version 2: what a snapshot stores (DESIGN 4) --------------------------------------------
+PACKED_DAY = st.dates(date(1800, 1, 1), date(2299, 12, 31)).map(
+    lambda d: d.year * 10000 + d.month * 100 + d.day
+)
+PACKED_DOB = (
+    PACKED_DAY
+    | PACKED_DAY.map(lambda p: p // 100 * 100)
+    | PACKED_DAY.map(lambda p: p // 10000 * 10000)
+)
+COMPACT_RECORDS = st.builds(
+    lambda rec, **dates: replace(rec, **dates),
+    RECORDS,
+    dob=PACKED_DOB,
+    valid_from=PACKED_DAY,
+    valid_to=PACKED_DAY,
+    five_year_date=st.none() | PACKED_DAY,
+    prev_valid_to=st.none() | PACKED_DAY,
+)
+
+
+@settings(deadline=None)
+@given(st.lists(COMPACT_RECORDS, min_size=1, max_size=5))
+def test_compact_round_trip(recs):
+    strings = Strings()
+    stored = [record.compact(rec, strings) for rec in recs]
+    table = Strings.from_bytes(strings.to_bytes())  # as a reader finds it
+    assert [record.decode(buf, table) for buf in stored] == [replace(r, version=2) for r in recs]
+
+
+def test_compact_layout():
+    rec = record.Record(
+        gender="female",
+        status="reduced_stopped",
+        managed_by="defence",
+        region_code="K2",
+        dob=19500300,
+        valid_from=20260101,
+        valid_to=20261231,
+        five_year_date=None,
+        prev_valid_to=20251231,
+        card_no="TE1797912345678",
+        facility_code="79C51",
+        prev_card_no="TE1017912345678",
+        full_name="Lê Thị Ánh",
+        address="Số 5, Ngõ 7, Phường Bến Nghé, Quận 1, Hồ Chí Minh",
+        issuer="BHXH",
+    )
+    strings = Strings([b"79C51"])
+    buf = record.compact(rec, strings)
+    name = "Lê Thị Ánh".encode()
+    assert buf[:3] == bytes([2, 2 | 1 << 2 | 2 << 4 | 1 << 6, 6 | 1 << 4])
+    assert buf[3:6] == (1950 << 9 | 3 << 5).to_bytes(3, "little")
+    assert buf[12:15] == (2025 << 9 | 12 << 5 | 31).to_bytes(3, "little")  # no five_year_date
+    assert buf[15:25] == b"TE179" + (7912345678).to_bytes(5, "little")
+    assert buf[25:30] == b"TE101"  # the same number: not stored again
+    own = "Số 5, Ngõ 7".encode()
+    assert buf[30:] == bytes([len(name)]) + name + bytes([len(own)]) + own + bytes([2, 1, 3])
+    assert strings.texts == [b"79C51", "Phường Bến Nghé, Quận 1, Hồ Chí Minh".encode(), b"BHXH"]
+
+
+@pytest.mark.parametrize(
+    ("address", "own", "locality"),
+    [
+        (None, "", None),
+        ("Số 5", "Số 5", None),
+        ("Số 5, Hà Nội", "Số 5", "Hà Nội"),
+        ("Số 5, Phường A, Quận B, Hà Nội", "Số 5", "Phường A, Quận B, Hà Nội"),
+        ("1, 2, 3, 4, 5", "1, 2", "3, 4, 5"),
+        ("Số 5,Hà Nội", "Số 5,Hà Nội", None),  # no space: not a separator
+    ],
+)
+def test_split_address(address, own, locality):
+    assert record.split_address(address) == (own, locality)
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda b: b[:20], "record: a field runs past the end"),
+        (lambda b: b + b"\x00", "record: .* bytes; its fields end at"),
+        (lambda b: b[:1] + bytes([b[1] | 0x80]) + b[2:], "record: unknown flags"),
+        (lambda b: b[:-1] + b"\x09", "record: string 9; the table has 1"),
+    ],
+)
+def test_compact_decode_rejects(cut, message):
+    strings = Strings()
+    rec = record.Record(
+        gender="male",
+        status="active",
+        managed_by="vss",
+        region_code=None,
+        dob=19850412,
+        valid_from=20260101,
+        valid_to=20261231,
+        five_year_date=None,
+        prev_valid_to=None,
+        card_no="DN4010100000001",
+        facility_code="01832",
+        prev_card_no=None,
+        full_name="An",
+        address=None,
+        issuer=None,
+    )
+    buf = record.compact(rec, strings)
+    with pytest.raises(ValueError, match=message):
+        record.decode(cut(buf), strings)

@@ -42,6 +42,7 @@ from lookup.progress import Progress
 from lookup.schema import QUALITY_FLAGS
 from lookup.store import DataDir
 from lookup.store.manifest import snapshot_identity
+from lookup.store.strings import STRINGS_KEY, Strings
 
 if TYPE_CHECKING:
     from _csv import Writer
@@ -353,6 +354,7 @@ def _write_store(
     # Appended pages are full; twice the payload plus per-entry overhead is ample headroom.
     map_size = 2 * (record_bytes + entries * 48) + 64 * 2**20
     counts = {}
+    strings = Strings()
     with _core.SnapshotWriter(str(staging), map_size) as writer:
         for name, sorter, by_value in (
             ("people", sorters.people, False),
@@ -361,7 +363,9 @@ def _write_store(
         ):
             progress.phase(f"writing {name}", total=len(sorter))
             items = sorter.items()
-            if name == "cards":  # the codes bhxh cannot find (DESIGN 4)
+            if name == "people":  # as version 2, the repeated texts in the table (DESIGN 4)
+                items = _core.compact_records(items, strings)
+            elif name == "cards":  # the codes bhxh cannot find (DESIGN 4)
                 items = ((k, v) for k, v in items if v[12:] == PREVIOUS_INDEXED)
             counts[name] = writer.append(
                 name.encode(),
@@ -371,6 +375,7 @@ def _write_store(
                 skip_by_value=by_value,
             )
             crash_point(f"after-write-{name}")
+        writer.put(b"meta", STRINGS_KEY, strings.to_bytes())
         writer.put(b"meta", b"manifest", orjson.dumps(identity))
     return counts
 

@@ -21,6 +21,7 @@ from lookup.errors import RowError, StoreError
 from lookup.ingest.extract import Extract
 from lookup.store import DataDir
 from lookup.store.manifest import snapshot_identity
+from lookup.store.strings import STRINGS_KEY, Strings
 
 __all__ = ("DeltaRejected", "apply_delta")
 
@@ -125,6 +126,8 @@ def _apply(
     errors: list[tuple[int, str, str]] = []
     counts = {"added": 0, "changed": 0, "deleted": 0}
     with env.begin(write=True) as txn:
+        # The parent's string table, which the new records extend (DESIGN 4; none in format 1).
+        strings = Strings.from_bytes(txn.get(STRINGS_KEY, db=meta))
         # Pass 1: take every changed or deleted person's old codes out of the indexes, so a
         # code that moves from one person to another within the delta does not depend on order.
         for line, row in ops:
@@ -135,7 +138,7 @@ def _apply(
                         (line, "cccd", "cccd: delete of a person who is not in the store")
                     )
                 continue
-            record = _core.decode_record(old)
+            record = _core.decode_record(old, strings)
             txn.delete(int(record.bhxh_code).to_bytes(8, "big"), db=bhxh)
             for card in (record.card_no, record.prev_card_no):
                 if card:
@@ -147,18 +150,20 @@ def _apply(
         for line, row in ops:
             if row.op == "delete":
                 continue
-            if not txn.put(row.cccd_key, row.record, db=people, overwrite=True, dupdata=False):
+            [(_, stored)] = _core.compact_records([(row.cccd_key, row.record)], strings)
+            if not txn.put(row.cccd_key, stored, db=people, overwrite=True, dupdata=False):
                 raise StoreError(f"line {line}: could not write the record")
             if not txn.put(row.bhxh_key, row.cccd_key, db=bhxh, overwrite=False):
                 errors.append((line, "bhxh_code", "bhxh_code: already belongs to another person"))
             for field, card in (("card_no", row.card_no), ("prev_card_no", row.prev_card_no)):
-                if card is not None and _card_taken(txn, bhxh, cards, people, card, row):
+                if card is not None and _card_taken(txn, bhxh, cards, people, card, row, strings):
                     errors.append((line, field, f"{field}: already belongs to another person"))
                 elif card is not None and card[5:] != row.card_no[5:]:
                     txn.put(card, row.cccd_key, db=cards)  # bhxh cannot find it (DESIGN 4)
         counts["added"] = sum(1 for _, row in ops if row.op == "upsert") - counts["changed"]
         if errors:
             raise DeltaRejected(path, errors)  # leaving the block aborts the transaction
+        txn.put(STRINGS_KEY, strings.to_bytes(), db=meta)
         txn.put(b"manifest", orjson.dumps(identity), db=meta)
     return counts
 
@@ -170,6 +175,7 @@ def _card_taken(
     people: lmdb._Database,
     card: bytes,
     row: Any,
+    strings: Strings,
 ) -> bool:
     """Tell whether another person holds the card code: in `cards`, or as a code found through
     bhxh (one that ends in its holder's social insurance number, DESIGN 4)."""
@@ -179,7 +185,7 @@ def _card_taken(
     if holder is None or holder == row.cccd_key:
         return False
     stored = txn.get(holder, db=people)
-    held = _core.decode_record(bytes(stored)) if stored is not None else None
+    held = _core.decode_record(bytes(stored), strings) if stored is not None else None
     return held is not None and card.decode("ascii") in (held.card_no, held.prev_card_no)
 
 

@@ -14,6 +14,7 @@ import orjson
 
 from lookup.errors import IdError, StoreError
 from lookup.reference import dates, ids, record, rules
+from lookup.store.strings import STRINGS_KEY, Strings
 
 __all__ = ("SnapshotReader",)
 
@@ -51,6 +52,7 @@ class SnapshotReader:
             self._txn = self._env.begin()
             self._dbs = {name: self._open_db(path, name) for name in DATABASES}
             self.snapshot_id: str = self._read_snapshot_id(path)
+            self._strings = self._read_strings(path)
         except BaseException:
             self._env.close()
             raise
@@ -76,6 +78,20 @@ class SnapshotReader:
         if not isinstance(snapshot_id, str):
             raise StoreError(f"snapshot {path}: the manifest is not JSON with an id")
         return snapshot_id
+
+    def _read_strings(self, path: str) -> Strings:
+        """Read the string table of version-2 records (none in a format-1 snapshot)."""
+        try:
+            return Strings.from_bytes(self._txn.get(STRINGS_KEY, db=self._dbs["meta"]))
+        except ValueError as exc:
+            raise StoreError(f"snapshot {path}: the string table is damaged") from exc
+
+    @property
+    def strings(self) -> tuple[bytes, ...]:
+        """The string table's texts (UTF-8), string n at index n - 1 (lookup.store.strings)."""
+        if self._closed:
+            raise StoreError("snapshot reader is closed")
+        return tuple(self._strings.texts)
 
     def _get(self, db: str, key: bytes) -> bytes | None:
         if self._closed:
@@ -110,7 +126,7 @@ class SnapshotReader:
                 return rules.not_found(asked, kind, date, snapshot)
             return rules.data_error(asked, kind, date, snapshot)  # an index entry to nobody
         try:
-            person = record.decode(stored)
+            person = record.decode(stored, self._strings)
         except ValueError:
             return rules.data_error(asked, kind, date, snapshot)
         if not rules.is_sound(person):

@@ -25,6 +25,7 @@ from lookup.errors import RowError
 from lookup.reference import dates, record
 from lookup.reference.validate import normalise_text
 from lookup.schema import GENDERS
+from lookup.store.strings import Strings
 
 __all__ = (
     "NAME_LIMIT",
@@ -129,11 +130,14 @@ def compare_dob(register: int, stored: int) -> str | None:
     return None
 
 
-def compare(row: RegisterRow, stored: bytes, today: int) -> tuple[str, str]:
-    """Return the report's status and fields for a register row and the stored record."""
+def compare(
+    row: RegisterRow, stored: bytes, today: int, strings: Strings | None = None
+) -> tuple[str, str]:
+    """Return the report's status and fields for a register row and the stored record (with
+    its snapshot's string table)."""
     if row.death_date and row.death_date <= today:
         return "deceased", ""
-    person = record.decode(stored)
+    person = record.decode(stored, strings)
     fields = [
         compare_names(row.full_name, person.full_name),
         compare_dob(row.dob, person.dob),

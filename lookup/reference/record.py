@@ -1,7 +1,12 @@
 """The person record and index keys of a snapshot (docs/DESIGN.md 4), in plain Python.
 
-A record is a 67-byte little-endian header (`HEADER`) followed by the UTF-8 texts full_name,
-address, issuer. Enumerations are stored as their index in the tuples below, in DESIGN order.
+Version 1 (what the build's validator makes, and what format-1 snapshots store): a 67-byte
+little-endian header (`HEADER`) followed by the UTF-8 texts full_name, address, issuer.
+Version 2 (`compact`, what a snapshot stores now): the same fields in about a third of the
+bytes: flags and dates packed, the card code as its 5 leading characters and its number, and
+the texts that repeat across people (issuers, facility codes, the commune/district/province
+end of addresses) as numbers into the snapshot's string table (`Strings`). Enumerations are
+stored as their index in the tuples below, in DESIGN order.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 
 from lookup.schema import GENDERS, MANAGED_BY, REGIONS, STATUSES
+from lookup.store.strings import Strings, read_varint, varint
 
 __all__ = (
     "GENDERS",
@@ -23,10 +29,12 @@ __all__ = (
     "Record",
     "bhxh_key",
     "cccd_key",
+    "compact",
     "decode",
     "encode",
     "key_to_bhxh",
     "key_to_cccd",
+    "split_address",
 )
 
 VERSION = 1
@@ -98,6 +106,137 @@ def encode(record: Record) -> bytes:
     return header + name + address + issuer
 
 
+# -- version 2 ---------------------------------------------------------------------------------
+COMPACT = 2
+CARD_HEAD = 5  # the card code's group, level and province; its last 10 digits are its number
+LOCALITY_PARTS = 3  # an address's commune, district and province go to the string table
+
+
+def split_address(address: str | None) -> tuple[str, str | None]:
+    """Split an address at ", " into what is the person's own (house, street: stored in the
+    record) and its last three parts (commune, district, province: in the string table);
+    an address of one part is all the person's own."""
+    if not address:
+        return "", None
+    parts = address.split(", ")
+    if len(parts) < 2:
+        return address, None
+    tail = min(LOCALITY_PARTS, len(parts) - 1)
+    return ", ".join(parts[:-tail]), ", ".join(parts[-tail:])
+
+
+def compact(record: Record, strings: Strings) -> bytes:
+    """Encode a record as version 2, adding its repeated texts to `strings` (DESIGN 4)."""
+    prev = record.prev_card_no
+    renumbered = prev is not None and prev[CARD_HEAD:] != record.card_no[CARD_HEAD:]
+    flags = (
+        GENDERS.index(record.gender)
+        | MANAGED_BY.index(record.managed_by) << 2
+        | REGIONS.index(record.region_code) << 4
+        | (prev is not None) << 6
+        | renumbered << 7
+    )
+    more = (
+        STATUSES.index(record.status)
+        | (record.five_year_date is not None) << 3
+        | (record.prev_valid_to is not None) << 4
+    )
+    out = bytearray((COMPACT, flags, more))
+    for day in (record.dob, record.valid_from, record.valid_to):
+        out += _date24(day)
+    for optional in (record.five_year_date, record.prev_valid_to):
+        if optional is not None:
+            out += _date24(optional)
+    out += _card(record.card_no, True)
+    if prev is not None:
+        out += _card(prev, renumbered)
+    name = record.full_name.encode("utf-8")
+    own, locality = split_address(record.address)
+    own_bytes = own.encode("utf-8")
+    out += varint(len(name)) + name + varint(len(own_bytes)) + own_bytes
+    for text in (locality, record.facility_code, record.issuer):
+        out += varint(strings.id(text.encode("utf-8") if text is not None else None))
+    return bytes(out)
+
+
+def _card(code: str, with_number: bool) -> bytes:
+    head = code[:CARD_HEAD].encode("ascii")
+    return head + int(code[CARD_HEAD:]).to_bytes(5, "little") if with_number else head
+
+
+def _date24(packed: int) -> bytes:
+    """Pack a yyyymmdd date in 3 bytes: year << 9 | month << 5 | day."""
+    y, m, d = packed // 10000, packed // 100 % 100, packed % 100
+    return (y << 9 | m << 5 | d).to_bytes(3, "little")
+
+
+def _undate24(data: bytes) -> int:
+    v = int.from_bytes(data, "little")
+    return (v >> 9) * 10000 + (v >> 5 & 15) * 100 + (v & 31)
+
+
+def _decode_compact(buf: bytes, strings: Strings) -> Record:
+    if len(buf) < 3:
+        raise ValueError(f"record: {len(buf)} bytes")
+    flags, more = buf[1], buf[2]
+    if more >> 5 or flags & 0xC0 == 0x80:
+        raise ValueError("record: unknown flags")
+    at = 3
+
+    def take(n: int) -> bytes:
+        nonlocal at
+        if at + n > len(buf):
+            raise ValueError("record: a field runs past the end")
+        at += n
+        return bytes(buf[at - n : at])
+
+    dob, valid_from, valid_to = (_undate24(take(3)) for _ in range(3))
+    five_year = _undate24(take(3)) if more & 8 else None
+    prev_valid_to = _undate24(take(3)) if more & 16 else None
+
+    def card(with_number: bool, number: str) -> str:
+        head = take(CARD_HEAD).decode("ascii")
+        return head + (f"{int.from_bytes(take(5), 'little'):010d}" if with_number else number)
+
+    card_no = card(True, "")
+    prev_card_no = card(bool(flags & 128), card_no[CARD_HEAD:]) if flags & 64 else None
+
+    def text() -> str:
+        nonlocal at
+        size, at = read_varint(buf, at)
+        return take(size).decode("utf-8")
+
+    full_name, own = text(), text()
+    numbers = []
+    for _ in range(3):
+        number, at = read_varint(buf, at)
+        numbers.append(number)
+    if at != len(buf):
+        raise ValueError(f"record: {len(buf)} bytes; its fields end at {at}")
+    locality, facility, issuer = (strings.text(n) for n in numbers)
+    if facility is None:
+        raise ValueError("record: no facility")
+    address = f"{own}, {locality}" if locality is not None else own or None
+    return Record(
+        version=COMPACT,
+        gender=_name(GENDERS, flags & 3, "gender"),
+        status=_name(STATUSES, more & 7, "status"),
+        managed_by=_name(MANAGED_BY, flags >> 2 & 3, "managed_by"),
+        region_code=_name(REGIONS, flags >> 4 & 3, "region") if flags >> 4 & 3 else None,
+        dob=dob,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        five_year_date=five_year,
+        prev_valid_to=prev_valid_to,
+        card_no=card_no,
+        facility_code=facility,
+        prev_card_no=prev_card_no,
+        full_name=full_name,
+        address=address,
+        issuer=issuer,
+    )
+
+
 def _name(names: tuple[str | None, ...], code: int, what: str) -> str:
     """Return the name stored as `code` (code 0 of GENDERS and REGIONS names nothing)."""
     if code >= len(names) or names[code] is None:
@@ -105,13 +244,16 @@ def _name(names: tuple[str | None, ...], code: int, what: str) -> str:
     return names[code]  # type: ignore[return-value]
 
 
-def decode(buf: bytes) -> Record:
-    """Decode a stored record; raise ValueError when it is not a version-1 record."""
+def decode(buf: bytes, strings: Strings | None = None) -> Record:
+    """Decode a stored record of version 1, or of version 2 with its snapshot's `strings`;
+    raise ValueError when it is neither."""
+    if buf[:1] == bytes((COMPACT,)):
+        return _decode_compact(buf, strings or Strings())
     if len(buf) < HEADER_SIZE:
         raise ValueError(f"record: {len(buf)} bytes; the header alone has {HEADER_SIZE}")
     h = _Header._make(HEADER.unpack_from(buf))
     if h.version != VERSION:
-        raise ValueError(f"record: format version {h.version}; this reader knows {VERSION}")
+        raise ValueError(f"record: format version {h.version}; this reader knows 1 and 2")
     end = HEADER_SIZE + h.name_len + h.address_len + h.issuer_len
     if len(buf) != end:
         raise ValueError(f"record: {len(buf)} bytes; its header says {end}")

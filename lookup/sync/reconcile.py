@@ -36,6 +36,7 @@ from lookup.ingest.extract import Extract
 from lookup.progress import Progress
 from lookup.schema import COLUMNS, GENDERS
 from lookup.store import DataDir
+from lookup.store.strings import Strings
 
 __all__ = ("REPORT_COLUMNS", "STATUSES", "reconcile")
 
@@ -184,15 +185,16 @@ def _range(
         open(corrections_part, "w", newline="", encoding="utf-8") as fixes_file,
     ):
         fixes = csv.writer(fixes_file) if task.corrections else None
+        strings = Strings(reader.strings)
 
         def slow(line: int, values: list[str]) -> tuple[bytes, int]:
             """Judge a row the core did not find a plain match (lookup.reference.reconcile)."""
-            status, differ, found = _one(values, columns, line, reader, task.day)
+            status, differ, found = _one(values, columns, line, reader, task.day, strings)
             counts[status] += 1
             if status == "mismatch":
                 fields.update(differ.split(";"))
                 if fixes is not None:
-                    fixes.writerow(_correction(found, differ))
+                    fixes.writerow(_correction(found, differ, strings))
             cccd = values[cccd_at] if cccd_at < len(values) else ""
             return _csv_line(cccd, status, differ), int(found.row.cccd) if found else -1
 
@@ -243,7 +245,12 @@ def _csv_line(*values: str) -> bytes:
 
 
 def _one(
-    values: list[str], columns: tuple[str, ...], line: int, reader: Any, day: int
+    values: list[str],
+    columns: tuple[str, ...],
+    line: int,
+    reader: Any,
+    day: int,
+    strings: Strings,
 ) -> tuple[str, str, _Found | None]:
     """Return the status and fields of one population row, and what the store holds of it."""
     if len(values) != len(columns):
@@ -256,15 +263,15 @@ def _one(
     stored = reader.stored_record(int(row.cccd))
     if stored is None:
         return "not_insured", "", None
-    status, differ = _core.compare_register_row(row, stored, day)
+    status, differ = _core.compare_register_row(row, stored, day, strings)
     return status, differ, _Found(row, stored)
 
 
-def _correction(found: _Found | None, differ: str) -> list[str]:
+def _correction(found: _Found | None, differ: str, strings: Strings) -> list[str]:
     """Return the upsert row that gives the stored person what the register says where they
     differ (name, birth date, sex); the rest of the row is the store's, unchanged."""
     assert found is not None  # a mismatch was found in the store
-    person, register = _core.decode_record(found.stored), found.row
+    person, register = _core.decode_record(found.stored, strings), found.row
     fields = set(differ.split(";"))
     name_differs = bool(fields & {"full_name", "full_name_diacritics"})
     dob_differs = bool(fields & {"dob", "dob_precision"})

@@ -12,8 +12,10 @@ import os
 import lmdb
 import orjson
 
+from lookup.reference import record
 from lookup.reference.validate import RowValidator
 from lookup.schema import COLUMNS
+from lookup.store.strings import STRINGS_KEY, Strings
 
 __all__ = ("COLUMNS", "make_row", "split", "write_snapshot")
 
@@ -62,8 +64,9 @@ def write_snapshot(
     """Validate rows and write them as a snapshot (DESIGN 4) in directory; return directory.
 
     Rows must be valid (RowError propagates) and free of duplicates: tests control their rows.
-    Format 2 indexes only the previous card codes that end in another number than the card's;
-    format 1 (older snapshots, which must still answer) indexes every card code.
+    Format 2 stores version-2 records with a string table and indexes only the previous card
+    codes that end in another number than the card's; format 1 (older snapshots, which must
+    still answer) stores version-1 records and indexes every card code.
     """
     valid = [RowValidator(list(row)).validate(list(row.values())) for row in rows]
     manifest = {
@@ -80,15 +83,21 @@ def write_snapshot(
         bhxh = env.open_db(b"bhxh")
         cards = env.open_db(b"cards")
         meta = env.open_db(b"meta")
+        strings = Strings()
         with env.begin(write=True) as txn:
             for row in valid:
-                txn.put(row.cccd_key, row.record, db=people)
+                stored = row.record
+                if data_format == 2:
+                    stored = record.compact(record.decode(stored), strings)
+                txn.put(row.cccd_key, stored, db=people)
                 txn.put(row.bhxh_key, row.cccd_key, db=bhxh)
                 if data_format == 1:
                     txn.put(row.card_no, row.cccd_key, db=cards)
                 prev = row.prev_card_no
                 if prev is not None and (data_format == 1 or prev[5:] != row.card_no[5:]):
                     txn.put(prev, row.cccd_key, db=cards)
+            if data_format == 2:
+                txn.put(STRINGS_KEY, strings.to_bytes(), db=meta)
             txn.put(b"manifest", manifest_json, db=meta)
         env.sync(True)
     finally:
