@@ -284,15 +284,18 @@ cdef inline uint32_t _date24(const uint8_t* p) noexcept:
     return (v >> 9) * 10000 + (v >> 5 & 15) * 100 + (v & 31)
 
 
-cdef inline void _card_number(const uint8_t* p, char* out) noexcept:
-    """Write a 5-byte little-endian number as 10 ASCII digits."""
+cdef inline bint _card_number(const uint8_t* p, char* out) noexcept:
+    """Write a 5-byte little-endian number as 10 ASCII digits; False when it has more."""
     cdef uint64_t v = 0
     cdef int i
     for i in range(4, -1, -1):
         v = (v << 8) | p[i]
+    if v >= 10000000000:
+        return False
     for i in range(9, -1, -1):
         out[i] = <char>(c'0' + v % 10)
         v //= 10
+    return True
 
 
 cdef inline bint _read_compact(const uint8_t* p, size_t n, const StringTable* strings,
@@ -328,7 +331,8 @@ cdef inline bint _read_compact(const uint8_t* p, size_t n, const StringTable* st
     if at + 10 > n:
         return False
     memcpy(r.card_buf, p + at, 5)
-    _card_number(p + at + 5, r.card_buf + 5)
+    if not _card_number(p + at + 5, r.card_buf + 5):
+        return False
     r.card_no = r.card_buf
     at += 10
     r.prev_card_no = NULL
@@ -337,7 +341,8 @@ cdef inline bint _read_compact(const uint8_t* p, size_t n, const StringTable* st
             return False
         memcpy(r.prev_buf, p + at, 5)
         if flags & 0x80:
-            _card_number(p + at + 5, r.prev_buf + 5)
+            if not _card_number(p + at + 5, r.prev_buf + 5):
+                return False
             at += 5
         else:
             memcpy(r.prev_buf + 5, r.card_buf + 5, 10)

@@ -56,9 +56,13 @@ def ask(reader, id: str, date: int = DAY, facility: str | None = None) -> dict:
     return orjson.loads(reader.answer(id, date, facility))
 
 
-def write_raw(directory, people=(), bhxh=(), cards=(), manifest=b'{"id": "raw"}', dbs=None):
+def write_raw(
+    directory, people=(), bhxh=(), cards=(), manifest=b'{"id": "raw"}', dbs=None, strings=None
+):
     env = lmdb.open(str(directory), map_size=1 << 24, max_dbs=4, lock=False, lib_version=0)
     with env.begin(write=True) as txn:
+        if strings is not None:
+            txn.put(b"strings", strings, db=env.open_db(b"meta", txn=txn))
         for name, items in (("people", people), ("bhxh", bhxh), ("cards", cards)):
             if dbs is None or name in dbs:
                 db = env.open_db(name.encode(), txn=txn)
