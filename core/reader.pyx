@@ -41,7 +41,8 @@ from core.register cimport (
     FIELDS, OUT_FLUSH, REGISTER_GROUP, VERDICT_DECEASED, VERDICT_MATCH, VERDICT_MISMATCH,
     VERDICT_NOT_INSURED, VERDICT_SLOW, Arena, Columns, KeyList, Out, RegisterRow, arena_add,
     arena_init, count_fields, keys_add, keys_init, out_bytes, out_flush, out_init,
-    out_mismatch, out_status, register_parse, register_verdict, sort_keys, unseen_people,
+    out_mismatch, out_status, overlay_people, register_parse, register_verdict, sort_keys,
+    unseen_people,
 )
 from core.rules cimport N_RESULTS, Result, _is_utf8
 from core.strings cimport StringTable, strings_free, strings_load
@@ -58,6 +59,12 @@ __all__ = ("SnapshotReader",)
 
 cdef object _StoreError = StoreError
 cdef size_t _SYSTEM_PAGE = mmap.PAGESIZE
+OVERLAY = "overlay"  # a snapshot's overlay: DIR/overlay/data.mdb (DESIGN 4)
+
+cdef enum:
+    OVERLAY_NONE = 0    # the overlay does not have the key: the base answers
+    OVERLAY_VALUE = 1   # it has the key's value now
+    OVERLAY_GONE = 2    # the key was deleted since the base was built
 
 
 # --- names as the reconciliation compares them (core/names.pxd) ---------------------------------
@@ -284,6 +291,10 @@ cdef class SnapshotReader:
     # The people tree's leaves (core/leafindex.pxd): a person's descent starts at the leaf.
     cdef bint people_indexed
     cdef LeafIndex people_leaves
+    # A delta's overlay (DESIGN 4): looked in first; an empty value there is a deletion.
+    cdef MDB_env* overlay_env
+    cdef MDB_txn* overlay_txn
+    cdef MDB_dbi overlay_dbs[3]      # people, bhxh, cards
 
     def __cinit__(self, path):
         path = os.fspath(path)
@@ -292,6 +303,7 @@ cdef class SnapshotReader:
             raise _StoreError(f"snapshot {path}: no data.mdb here; not a published snapshot")
         try:
             self._open(path, os.path.getsize(data_path))
+            self._open_overlay(path)
             self._snapshot_id = self._read_snapshot_id(path)
             self._read_strings(path)
             self.walking = self._start_walker()
@@ -330,6 +342,48 @@ cdef class SnapshotReader:
         self.cards = self._open_db(path, b"cards")
         return 0
 
+    cdef int _open_overlay(self, object path) except -1:
+        """Open DIR/overlay/data.mdb when there is one: the changes of the deltas since the
+        base was built, and the snapshot's own manifest and string table."""
+        cdef bytes overlay = os.fsencode(os.path.join(path, OVERLAY))
+        cdef MDB_dbi dbi
+        cdef int rc, i
+        if not os.path.isfile(os.path.join(path, OVERLAY, "data.mdb")):
+            return 0
+        rc = mdb_env_create(&self.overlay_env)
+        if rc:
+            self.overlay_env = NULL
+            _store_failure(rc, "cannot create an environment")
+        mdb_env_set_mapsize(self.overlay_env,
+                            os.path.getsize(os.path.join(path, OVERLAY, "data.mdb")))
+        mdb_env_set_maxdbs(self.overlay_env, 4)
+        rc = mdb_env_open(self.overlay_env, overlay, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0o644)
+        if rc == 0:
+            rc = mdb_txn_begin(self.overlay_env, NULL, MDB_RDONLY, &self.overlay_txn)
+            if rc:
+                self.overlay_txn = NULL
+        if rc:
+            raise _StoreError(f"snapshot {path}: cannot open its overlay: {_lmdb_message(rc)}")
+        for i, name in enumerate((b"people", b"bhxh", b"cards")):
+            if mdb_dbi_open(self.overlay_txn, name, 0, &dbi):
+                raise _StoreError(f"snapshot {path}: its overlay has no {name.decode()}")
+            self.overlay_dbs[i] = dbi
+        return 0
+
+    cdef int _overlaid(self, MDB_dbi dbi, const uint8_t* key, size_t size,
+                       MDB_val* data) noexcept:
+        """What the overlay says of a key of the base's `dbi`: OVERLAY_NONE (ask the base),
+        OVERLAY_VALUE (data set) or OVERLAY_GONE (deleted since the base)."""
+        cdef MDB_val k
+        if self.overlay_txn == NULL:
+            return OVERLAY_NONE
+        k.mv_data, k.mv_size = <void*>key, size
+        if mdb_get(self.overlay_txn, self.overlay_dbs[0 if dbi == self.people else
+                                                      1 if dbi == self.bhxh else 2],
+                   &k, data) != MDB_SUCCESS:
+            return OVERLAY_NONE
+        return OVERLAY_VALUE if data.mv_size else OVERLAY_GONE
+
     cdef int _check_size(self, object path, size_t file_size) except -1:
         """Refuse a truncated file: reading a page past its end would kill the process."""
         cdef MDB_envinfo info
@@ -348,16 +402,28 @@ cdef class SnapshotReader:
             raise _StoreError(f"snapshot {path}: no {name.decode()} database")
         return dbi
 
+    cdef MDB_txn* _meta_txn(self) noexcept:
+        """Where the snapshot's own manifest and string table are: its overlay's, if any."""
+        return self.overlay_txn if self.overlay_txn != NULL else self.txn
+
+    cdef MDB_dbi _meta(self, object path) except? 0:
+        cdef MDB_dbi dbi = 0
+        if self.overlay_txn == NULL:
+            return self._open_db(path, b"meta")
+        if mdb_dbi_open(self.overlay_txn, b"meta", 0, &dbi):
+            raise _StoreError(f"snapshot {path}: its overlay has no meta database")
+        return dbi
+
     cdef int _read_strings(self, object path) except -1:
         """Index the string table (meta `strings`; none in a format-1 snapshot), checking its
         texts once so that records may trust them."""
-        cdef MDB_dbi meta = self._open_db(path, b"meta")
+        cdef MDB_dbi meta = self._meta(path)
         cdef MDB_val key, data
         cdef Py_ssize_t i
         cdef int rc
         key.mv_data = <void*><const char*>b"strings"
         key.mv_size = 7
-        if mdb_get(self.txn, meta, &key, &data) != MDB_SUCCESS:
+        if mdb_get(self._meta_txn(), meta, &key, &data) != MDB_SUCCESS:
             return 0
         rc = strings_load(&self.string_table, <const uint8_t*>data.mv_data, data.mv_size)
         if rc == -2:
@@ -377,12 +443,12 @@ cdef class SnapshotReader:
                       for i in range(self.string_table.n)])
 
     cdef str _read_snapshot_id(self, object path):
-        cdef MDB_dbi meta = self._open_db(path, b"meta")
+        cdef MDB_dbi meta = self._meta(path)
         cdef MDB_val key, data
         key.mv_data = <void*><const char*>b"manifest"
         key.mv_size = 8
         snapshot_id = None
-        if mdb_get(self.txn, meta, &key, &data) == MDB_SUCCESS:
+        if mdb_get(self._meta_txn(), meta, &key, &data) == MDB_SUCCESS:
             try:
                 snapshot_id = orjson.loads((<const char*>data.mv_data)[:data.mv_size])["id"]
             except (orjson.JSONDecodeError, TypeError, KeyError):
@@ -510,10 +576,13 @@ cdef class SnapshotReader:
 
     cdef int _get(self, MDB_dbi dbi, size_t root, const uint8_t* key, size_t size,
                   MDB_val* data) except -1:
-        """One lookup: 1 found, 0 not found; a damaged store raises StoreError."""
+        """One lookup, in the overlay then the base: 1 found, 0 not found; a damaged store
+        raises StoreError."""
         cdef Walk w
         cdef MDB_val k
-        cdef int rc
+        cdef int rc = self._overlaid(dbi, key, size, data)
+        if rc != OVERLAY_NONE:
+            return rc == OVERLAY_VALUE
         if self.walking:
             if dbi == self.people:
                 self._start_person(&w, key)
@@ -571,14 +640,33 @@ cdef class SnapshotReader:
             self._seek_index(item, w)
 
     cdef void _seek_index(self, Lookup* item, Walk* w) noexcept:
-        item.found = SEEKING_INDEX
-        walk_start(&self.pages, w, _key_of(item), _key_size(item),
-                   self.cards_root if _by_code(item) else self.bhxh_root)
+        cdef MDB_val value
+        cdef int said = self._overlaid(self.cards if _by_code(item) else self.bhxh,
+                                       _key_of(item), _key_size(item), &value)
+        if said == OVERLAY_VALUE:
+            if _index_value(item, &value):
+                self._seek_person(item, w)
+        elif said == OVERLAY_GONE:
+            if _seek_suffix(item):
+                self._seek_index(item, w)
+            else:
+                item.found = FOUND_NONE
+        else:
+            item.found = SEEKING_INDEX
+            walk_start(&self.pages, w, _key_of(item), _key_size(item),
+                       self.cards_root if _by_code(item) else self.bhxh_root)
 
     cdef void _seek_person(self, Lookup* item, Walk* w) noexcept:
-        item.found = SEEKING_PERSON
+        cdef int said
         _put_be64(item.cccd, item.key)
-        self._start_person(w, item.key)
+        said = self._overlaid(self.people, item.key, KEY_LEN, &item.record)
+        if said == OVERLAY_VALUE:
+            item.found = FOUND_RECORD
+        elif said == OVERLAY_GONE:
+            _people_missing(item)
+        else:
+            item.found = SEEKING_PERSON
+            self._start_person(w, item.key)
 
     cdef int _walked(self, Lookup* item, Walk* w) except -1:
         """Take a finished descent: go on from the index to people, or settle the answer."""
@@ -865,6 +953,7 @@ cdef class SnapshotReader:
         cdef Py_ssize_t i = 0, n, j
         cdef Py_ssize_t at[WALK_GROUP]
         cdef bint busy
+        cdef int said
         if not self.walking:
             for i in range(m):
                 if group[i].candidate:
@@ -874,7 +963,11 @@ cdef class SnapshotReader:
         while i < m:
             n = 0
             while i < m and n < WALK_GROUP:
+                said = OVERLAY_NONE
                 if group[i].candidate:
+                    said = self._overlaid(self.people, group[i].key, KEY_LEN, &group[i].record)
+                    group[i].found = said == OVERLAY_VALUE
+                if said == OVERLAY_NONE and group[i].candidate:
                     self._start_person(&walks[n], group[i].key)
                     at[n] = i
                     n += 1
@@ -900,21 +993,47 @@ cdef class SnapshotReader:
         cdef Py_ssize_t n = len(seen) // sizeof(uint64_t)
         cdef KeyList out
         cdef int rc
+        cdef KeyList changed, kept
+        cdef Py_ssize_t i, j = 0
         self._check_open()
         sort_keys(<uint64_t*><char*>seen, n)
         keys_init(&out)
+        keys_init(&changed)
+        keys_init(&kept)
         try:
             rc = unseen_people(self.txn, self.people, <uint64_t*><char*>seen, n, &out)
             if rc != MDB_NOTFOUND:
                 _store_failure(rc, "read the people")
-            return (<char*>out.keys)[:out.n * sizeof(uint64_t)]
+            if self.overlay_txn == NULL:
+                return (<char*>out.keys)[:out.n * sizeof(uint64_t)]
+            # With an overlay: the base's unseen people but those it changed or deleted, and
+            # the overlay's own unseen people (an empty record is a deletion).
+            rc = overlay_people(self.overlay_txn, self.overlay_dbs[0], <uint64_t*><char*>seen,
+                                n, &changed, &kept)
+            if rc != MDB_NOTFOUND:
+                _store_failure(rc, "read the overlay's people")
+            for i in range(out.n):
+                while j < changed.n and changed.keys[j] < out.keys[i]:
+                    j += 1
+                if j == changed.n or changed.keys[j] != out.keys[i]:
+                    keys_add(&kept, out.keys[i])
+            sort_keys(kept.keys, kept.n)
+            return (<char*>kept.keys)[:kept.n * sizeof(uint64_t)]
         finally:
             free(out.keys)
+            free(changed.keys)
+            free(kept.keys)
 
     # --- closing ---
 
     cdef void _release(self) noexcept:
         strings_free(&self.string_table)
+        if self.overlay_txn != NULL:
+            mdb_txn_abort(self.overlay_txn)
+            self.overlay_txn = NULL
+        if self.overlay_env != NULL:
+            mdb_env_close(self.overlay_env)
+            self.overlay_env = NULL
         self.people_indexed = False
         leaf_index_free(&self.people_leaves)
         if self.txn != NULL:

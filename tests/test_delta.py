@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import orjson
@@ -138,3 +139,81 @@ def test_conflicts_with_the_store_reject_the_delta(data, tmp_path):
         (4, "cccd"),
     ]
     assert data.current_id() == before and not (data.root / "staging").exists()
+
+
+# -- overlays (DESIGN 4): a delta publishes the base as it is, with its changes beside it ----
+def _final_answers(data: DataDir, ids: list[str]) -> list[dict]:
+    bodies = answers(data, ids)
+    for body in bodies:
+        del body["snapshot"]
+    return bodies
+
+
+def _random_deltas(rng: random.Random, count: int) -> tuple[list[list[dict]], dict[int, dict]]:
+    """Deltas of every kind of change to people 0-9 and newcomers, and the rows they leave."""
+    live = {n: person(n) for n in range(10)}
+    deltas, newcomer = [], 100
+    for _ in range(count):
+        rows, touched = [], set()
+        for _ in range(rng.randint(1, 6)):
+            n = rng.choice(sorted(set(live) - touched)) if set(live) - touched else None
+            kind = rng.choice(["rename", "renew", "renumber", "delete", "add"])
+            if kind == "add" or n is None:
+                n, newcomer = newcomer, newcomer + 1
+                live[n] = person(n)
+                rows.append(upsert(n))
+            elif kind == "delete":
+                del live[n]
+                rows.append(delete(n))
+            else:
+                row = dict(live[n])
+                if kind == "rename":
+                    row["full_name"] = rng.choice(["Vũ Thị Lan", "Đặng Văn Hùng", "Lê An"])
+                    row["address"] = f"Số {rng.randint(1, 99)}, Phường {n}, Quận 1, Hồ Chí Minh"
+                elif kind == "renew":
+                    groups = [g for g in ("HT3", "DN4", "GD4") if not row["card_no"].startswith(g)]
+                    row.update(
+                        card_no=rng.choice(groups) + "01" + row["bhxh_code"],
+                        prev_card_no=row["card_no"],
+                        prev_valid_to="2026-03-31",
+                    )
+                else:  # an old card of another number (DESIGN 4: the only kind in `cards`)
+                    row.update(prev_card_no=f"DN479{9000000000 + n:010d}", prev_valid_to="")
+                live[n] = row
+                rows.append(dict(row, op="upsert"))
+            touched.add(n)
+        deltas.append(rows)
+    return deltas, live
+
+
+@pytest.mark.parametrize("merge_share", [0.0, 1e9], ids=["merged", "overlaid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_deltas_answer_as_a_build_of_their_result(tmp_path, monkeypatch, seed, merge_share):
+    import lookup.ingest.delta as module
+
+    monkeypatch.setattr(module, "MERGE_SHARE", merge_share)
+    rng = random.Random(seed)
+    data = DataDir(tmp_path / "data")
+    build(data, str(write_csv(tmp_path / "base.csv", [person(n) for n in range(10)])))
+    deltas, live = _random_deltas(rng, 4)
+    everyone = {n: person(n) for n in range(200)}
+    for i, rows in enumerate(deltas):
+        summary = apply_delta(data, delta(tmp_path, rows, f"d{i}.csv"))
+        assert summary["merged"] == (merge_share == 0.0 and i % 2 == 1)  # had an overlay
+        for row in rows:
+            if row["op"] == "upsert":
+                everyone[int(row["cccd"][-6:])] = row
+    overlay = data.current_path() / "overlay" / "data.mdb"
+    assert overlay.exists() == (merge_share > 0)
+    fresh = DataDir(tmp_path / "fresh")
+    build(fresh, str(write_csv(tmp_path / "final.csv", list(live.values()))))
+    ids = sorted(
+        {row[k] for row in everyone.values() for k in ("cccd", "bhxh_code", "card_no")}
+        | {row["prev_card_no"] for row in everyone.values() if row.get("prev_card_no")}
+    )
+    assert _final_answers(data, ids) == _final_answers(fresh, ids)
+    with (
+        Entitlements.open_current(data) as applied,
+        Entitlements.open_current(fresh) as built,
+    ):
+        assert applied.reader.missing(b"") == built.reader.missing(b"")

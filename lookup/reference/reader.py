@@ -20,6 +20,7 @@ __all__ = ("SnapshotReader",)
 
 DATABASES = ("people", "bhxh", "cards", "meta")
 KEY_LEN = 8  # DESIGN 4: people keys, and the values of the bhxh and cards indexes
+OVERLAY = "overlay"  # a snapshot's overlay: DIR/overlay/data.mdb (DESIGN 4)
 
 
 def _require_strings(ids: list[str]) -> None:
@@ -51,11 +52,39 @@ class SnapshotReader:
             # One read transaction for the reader's life: nothing is ever written under it.
             self._txn = self._env.begin()
             self._dbs = {name: self._open_db(path, name) for name in DATABASES}
+            self._overlay = self._open_overlay(path)
             self.snapshot_id: str = self._read_snapshot_id(path)
             self._strings = self._read_strings(path)
         except BaseException:
             self._env.close()
+            overlay: lmdb.Environment | None = getattr(self, "_overlay", None)
+            if overlay is not None:
+                overlay.close()
             raise
+
+    def _open_overlay(self, path: str) -> lmdb.Environment | None:
+        """Open DIR/overlay/data.mdb when there is one: the changes of the deltas since the
+        base was built (an empty value is a deletion), and the snapshot's own manifest and
+        string table."""
+        overlay = os.path.join(path, OVERLAY)
+        self._meta_txn, self._meta_db = self._txn, self._dbs["meta"]
+        self._otxn: lmdb.Transaction | None = None
+        if not os.path.isfile(os.path.join(overlay, "data.mdb")):
+            return None
+        try:
+            env = lmdb.open(overlay, readonly=True, lock=False, max_dbs=4, subdir=True)
+        except lmdb.Error as exc:
+            raise StoreError(f"snapshot {path}: cannot open its overlay: {exc}") from exc
+        try:
+            self._otxn = env.begin()
+            self._odbs = {
+                name: env.open_db(name.encode(), txn=self._otxn, create=False) for name in DATABASES
+            }
+        except lmdb.Error as exc:
+            env.close()
+            raise StoreError(f"snapshot {path}: cannot open its overlay: {exc}") from exc
+        self._meta_txn, self._meta_db = self._otxn, self._odbs["meta"]
+        return env
 
     def _check_size(self, path: str) -> None:
         """Refuse a truncated file: reading a page past its end would kill the process."""
@@ -70,7 +99,7 @@ class SnapshotReader:
             raise StoreError(f"snapshot {path}: no {name} database") from exc
 
     def _read_snapshot_id(self, path: str) -> str:
-        raw = self._txn.get(b"manifest", db=self._dbs["meta"])
+        raw = self._meta_txn.get(b"manifest", db=self._meta_db)
         try:
             snapshot_id = orjson.loads(raw)["id"] if raw is not None else None
         except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
@@ -82,7 +111,7 @@ class SnapshotReader:
     def _read_strings(self, path: str) -> Strings:
         """Read the string table of version-2 records (none in a format-1 snapshot)."""
         try:
-            return Strings.from_bytes(self._txn.get(STRINGS_KEY, db=self._dbs["meta"]))
+            return Strings.from_bytes(self._meta_txn.get(STRINGS_KEY, db=self._meta_db))
         except ValueError as exc:
             raise StoreError(f"snapshot {path}: the string table is damaged") from exc
 
@@ -94,8 +123,13 @@ class SnapshotReader:
         return tuple(self._strings.texts)
 
     def _get(self, db: str, key: bytes) -> bytes | None:
+        """Look a key up in the overlay, then the base."""
         if self._closed:
             raise StoreError("snapshot reader is closed")
+        if self._otxn is not None:
+            changed = self._otxn.get(key, db=self._odbs[db])
+            if changed is not None:
+                return bytes(changed) or None  # empty: deleted since the base was built
         return self._txn.get(key, db=self._dbs[db])
 
     def _find_person(self, kind: str, normalised: str) -> tuple[bytes | None, str]:
@@ -207,14 +241,17 @@ class SnapshotReader:
         unsorted = array("Q")
         unsorted.frombytes(found)
         seen = sorted(unsorted)
-        i, out = 0, array("Q")
-        for key in self._txn.cursor(db=self._dbs["people"]).iternext(values=False):
-            number = int.from_bytes(key, "big")
-            while i < len(seen) and seen[i] < number:
-                i += 1
-            if i == len(seen) or seen[i] != number:
-                out.append(number)
-        return out.tobytes()
+        seen_set = set(seen)
+        changed: dict[int, bool] = {}  # the overlay's people: key -> has a record
+        if self._otxn is not None:
+            for key, value in self._otxn.cursor(db=self._odbs["people"]):
+                changed[int.from_bytes(key, "big")] = bool(value)
+        people = [
+            int.from_bytes(key, "big")
+            for key in self._txn.cursor(db=self._dbs["people"]).iternext(values=False)
+        ]
+        stored = [n for n in people if n not in changed] + [n for n, has in changed.items() if has]
+        return array("Q", sorted(n for n in stored if n not in seen_set)).tobytes()
 
     def close(self) -> None:
         """Release the snapshot; later lookups raise StoreError."""
@@ -222,6 +259,9 @@ class SnapshotReader:
             self._closed = True
             self._txn.abort()
             self._env.close()
+            if self._otxn is not None and self._overlay is not None:
+                self._otxn.abort()
+                self._overlay.close()
 
     def __enter__(self) -> SnapshotReader:
         return self

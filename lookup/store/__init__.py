@@ -2,7 +2,9 @@
 
     DATA/
       CURRENT              id of the served snapshot; replaced by rename, never edited in place
-      snapshots/<id>/      data.mdb + manifest.json; never modified once here
+      snapshots/<id>/      data.mdb + manifest.json; never modified once here; after a delta,
+                           data.mdb is its parent's (a hard link) and overlay/data.mdb holds
+                           the changes since that base was built (docs/DESIGN.md 4)
       staging/<id>/        a build or delta in progress; never read; removed by the next writer
       rejects/<id>.csv     rows a build rejected (line, field, reason; no personal data)
       .writer.lock         flock held by build, apply, rollback and prune
@@ -141,14 +143,19 @@ class DataDir:
         path.mkdir(parents=True)
         return snapshot_id, path
 
-    def publish(self, snapshot_id: str, manifest: dict[str, Any]) -> Path:
-        """Move a finished staging snapshot into place and make it current, atomically."""
+    def publish(self, snapshot_id: str, manifest: dict[str, Any], *, new_data: bool = True) -> Path:
+        """Move a finished staging snapshot into place and make it current, atomically.
+
+        `new_data` False: its data.mdb is the parent's (a hard link under a delta's overlay,
+        DESIGN 4), already durable and cached.
+        """
         staged = self.staging / snapshot_id
         write_durably(staged / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         for name in os.listdir(staged):
-            fsync_path(staged / name)
+            if new_data or name != DATA_FILE:
+                fsync_path(staged / name)
         fsync_path(staged)
-        if (staged / DATA_FILE).exists():
+        if new_data and (staged / DATA_FILE).exists():
             load_in_large_pages(staged / DATA_FILE)  # clean now: cached again in 2 MB pieces
         self.snapshots.mkdir(exist_ok=True)
         final = self.snapshots / snapshot_id
