@@ -36,12 +36,15 @@ def lookup(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Co
 
 
 def state(data: DataDir) -> tuple[str | None, str, list[str]]:
-    """CURRENT, a digest of the current store's file, and the answers to a few ids."""
+    """CURRENT, a digest of the current store's files (base and overlay), and the answers to
+    a few ids."""
     path = data.current_path()
-    digest = hashlib.sha256((path / "data.mdb").read_bytes()).hexdigest()
+    digest = hashlib.sha256((path / "data.mdb").read_bytes())
+    if (path / "overlay" / "data.mdb").exists():
+        digest.update((path / "overlay" / "data.mdb").read_bytes())
     with Entitlements(str(path)) as entitlements:
         answers = [entitlements.answer(person(i)["cccd"], DAY).decode() for i in SAMPLE]
-    return data.current_id(), digest, answers
+    return data.current_id(), digest.hexdigest(), answers
 
 
 @pytest.fixture(scope="module")
@@ -206,17 +209,34 @@ def test_build_killed_at_a_moment(data, extracts, build_seconds, fraction):
     assert_recovers(data, before, extracts[1])
 
 
-def test_delta_killed_before_publish(data, extracts):
+@pytest.mark.parametrize("point", ["delta-overlay-linked", "delta-before-publish"])
+@pytest.mark.parametrize("parent", ["base", "overlaid"])
+def test_delta_killed_before_publish(data, extracts, point, parent):
+    """Killed while writing an overlay beside the parent's base (a base alone), or while
+    merging the parent's overlay into a new base (a parent with an overlay: the small store
+    makes any overlay past the share that merges): the parent stays current and intact."""
+    if parent == "overlaid":
+        assert lookup("apply", str(extracts[2]), "--data", str(data.root)).returncode == 0
+        assert (data.current_path() / "overlay").exists()
     before = state(data)
+    base = data.current_path() / "data.mdb"
+    links = base.stat().st_nlink
     killed = lookup(
         "apply",
         str(extracts[2]),
         "--data",
         str(data.root),
-        env={"LOOKUP_CRASH_AT": "delta-before-publish"},
+        env={"LOOKUP_CRASH_AT": point},
     )
+    merging = parent == "overlaid"
+    if merging and point == "delta-overlay-linked":  # a merge links nothing: it just runs
+        assert killed.returncode == 0, killed.stderr
+        return
     assert killed.returncode == -signal.SIGKILL
     assert state(data) == before
     done = lookup("apply", str(extracts[2]), "--data", str(data.root))
     assert done.returncode == 0, done.stderr
     assert "Đỗ Văn Nam" in state(data)[2][0]
+    # The killed writer's staging copy (a link to the base, when overlaid) is gone; the new
+    # snapshot shares the base unless it merged.
+    assert base.stat().st_nlink == links + (0 if merging else 1)

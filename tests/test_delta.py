@@ -12,6 +12,7 @@ from lookup.ingest.build import build
 from lookup.ingest.delta import DeltaRejected, apply_delta
 from lookup.query import Entitlements
 from lookup.store import DataDir
+from lookup.sync.reconcile import reconcile
 
 from helpers.files import person, write_csv
 
@@ -217,3 +218,14 @@ def test_deltas_answer_as_a_build_of_their_result(tmp_path, monkeypatch, seed, m
         Entitlements.open_current(fresh) as built,
     ):
         assert applied.reader.missing(b"") == built.reader.missing(b"")
+    # Reconciled against the register of the result, less one person and with one stranger.
+    register = [
+        {c: row[c] for c in ("cccd", "full_name", "dob", "gender")} for row in live.values()
+    ][1:] + [{"cccd": "079199000001", "full_name": "Lò Văn Páo", "dob": "1990", "gender": "1"}]
+    population = write_csv(tmp_path / "population.csv", register)
+    reports = []
+    for store in (data, fresh):
+        out = tmp_path / f"report-{store.root.name}.csv"
+        reconcile(store, str(population), report=str(out), today=20260601)
+        reports.append(out.read_bytes())
+    assert reports[0] == reports[1] and b"not_in_register" in reports[0]

@@ -2,9 +2,14 @@
 
 Every row is validated by the same RowValidator as the build; one bad row, or one change that
 would give a social insurance number or card code to two people, rejects the whole delta and
-every such row is listed. A good delta is applied to a compacted copy of the current snapshot,
-published like a build: readers of the current snapshot never see a half-applied delta.
-Deltas are daily changes, so their rows are held in memory (about 300 bytes each).
+every such row is listed. A good delta is published like a build, so readers of the current
+snapshot never see a half-applied one, but it does not copy the store (docs/DESIGN.md 4): the
+new snapshot's data.mdb is the parent's base (a hard link), and overlay/data.mdb beside it
+holds the changes of every delta since that base was built (a copy of the parent's overlay,
+plus these). Once the parent's overlay passes MERGE_SHARE of its base, the delta writes a new
+base instead (the old one, the overlay folded in, these changes): a delta costs what it
+changes, and now and then what the store weighs. Deltas are daily changes, so their rows are
+held in memory (about 300 bytes each).
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ def _apply_overlay(
     """Publish the parent's base as it is (a hard link: no copy) with an overlay of its
     overlay's changes and these (DESIGN 4)."""
     os.link(parent / DATA_FILE, staging / DATA_FILE)
+    crash_point("delta-overlay-linked")
     target = staging / OVERLAY
     target.mkdir()
     if (parent / OVERLAY / DATA_FILE).exists():
