@@ -21,8 +21,10 @@ register and a delta of 100,000 changes; made once and kept in WORK):
              200,000 random existing CCCDs (bench_core.py's measure, pinned to --core);
   reconcile  `lookup reconcile` of the register against the store: seconds.
 
-HTTP single and batch figures come from bench_http.py on the same WORK (it reuses the store).
-Prints a JSON summary and a Markdown table.
+  http       bench_http.py on the same store before the delta (single lookups against the
+             minimal app, batch ids/s), with --http-rounds alternating rounds.
+
+Prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -156,6 +158,15 @@ def worker(data: DataDir, ids: list[str], core: int) -> dict[str, Any]:
     }
 
 
+def http(work: Path, rows: int, rounds: int) -> dict[str, Any]:
+    out = work / "http.json"
+    argv = [sys.executable, str(HERE / "bench_http.py"), "--rows", str(rows), "--work", str(work)]
+    argv += ["--rounds", str(rounds), "--skip-metrics", "--json-out", str(out)]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    summary: dict[str, Any] = orjson.loads(out.read_bytes())
+    return summary
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rows", type=int, default=100_000_000)
@@ -163,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--core", type=int, default=1, help="the core lookups are pinned to")
     p.add_argument("--lookups", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--http-rounds", type=int, default=6)
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     result["build"]["ratio_vs_append"] = round(
         result["build"]["rows_per_s"] / result["append_baseline"]["rows_per_s"], 3
     )
+    result["http"] = http(work, args.rows, args.http_rounds)
     result["delta_s"] = apply_delta(work, data)
     ids = bench_http.sample_cccds(data.root, args.lookups)
     result["worker"] = worker(data, ids, args.core)

@@ -41,8 +41,7 @@ from core.register cimport (
     FIELDS, OUT_FLUSH, REGISTER_GROUP, VERDICT_DECEASED, VERDICT_MATCH, VERDICT_MISMATCH,
     VERDICT_NOT_INSURED, VERDICT_SLOW, Arena, Columns, KeyList, Out, RegisterRow, arena_add,
     arena_init, count_fields, keys_add, keys_init, out_bytes, out_flush, out_init,
-    out_mismatch, out_status, overlay_people, register_parse, register_verdict, sort_keys,
-    unseen_people,
+    out_mismatch, out_status, register_parse, register_verdict, sort_keys, unseen_people,
 )
 from core.rules cimport N_RESULTS, Result, _is_utf8
 from core.strings cimport StringTable, strings_free, strings_load
@@ -1001,15 +1000,15 @@ cdef class SnapshotReader:
         keys_init(&changed)
         keys_init(&kept)
         try:
-            rc = unseen_people(self.txn, self.people, <uint64_t*><char*>seen, n, &out)
+            rc = unseen_people(self.txn, self.people, <uint64_t*><char*>seen, n, NULL, &out)
             if rc != MDB_NOTFOUND:
                 _store_failure(rc, "read the people")
             if self.overlay_txn == NULL:
                 return (<char*>out.keys)[:out.n * sizeof(uint64_t)]
             # With an overlay: the base's unseen people but those it changed or deleted, and
             # the overlay's own unseen people (an empty record is a deletion).
-            rc = overlay_people(self.overlay_txn, self.overlay_dbs[0], <uint64_t*><char*>seen,
-                                n, &changed, &kept)
+            rc = unseen_people(self.overlay_txn, self.overlay_dbs[0], <uint64_t*><char*>seen,
+                               n, &changed, &kept)
             if rc != MDB_NOTFOUND:
                 _store_failure(rc, "read the overlay's people")
             for i in range(out.n):

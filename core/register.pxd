@@ -384,9 +384,11 @@ cdef inline int out_flush(Out* o, write) except -1:
 
 
 cdef inline int unseen_people(MDB_txn* txn, MDB_dbi people, const uint64_t* seen, Py_ssize_t n,
-                              KeyList* out) except? 0:
+                              KeyList* every, KeyList* out) except? 0:
     """Add to `out` the people's CCCDs (their 8-byte big-endian keys, in key order) that are
-    not among seen[:n] (sorted); return the cursor's last code, MDB_NOTFOUND when all is read."""
+    not among seen[:n] (sorted) and have a record (an overlay's empty value is a deletion); to
+    `every`, unless NULL, every key. Return the cursor's last code, MDB_NOTFOUND when all is
+    read."""
     cdef MDB_cursor* cursor
     cdef MDB_val k, v
     cdef uint64_t key
@@ -401,40 +403,12 @@ cdef inline int unseen_people(MDB_txn* txn, MDB_dbi people, const uint64_t* seen
             p, key = <const unsigned char*>k.mv_data, 0
             for b in range(8):
                 key = (key << 8) | p[b]
-            while i < n and seen[i] < key:
-                i += 1
-            if i == n or seen[i] != key:
-                keys_add(out, key)
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
-        return rc
-    finally:
-        mdb_cursor_close(cursor)
-
-
-cdef inline int overlay_people(MDB_txn* txn, MDB_dbi people, const uint64_t* seen, Py_ssize_t n,
-                               KeyList* changed, KeyList* unseen) except? 0:
-    """Add every key of an overlay's people to `changed` (in key order), and those with a
-    record (not a deletion) that are not among seen[:n] (sorted) to `unseen`; return the
-    cursor's last code, MDB_NOTFOUND when all is read."""
-    cdef MDB_cursor* cursor
-    cdef MDB_val k, v
-    cdef uint64_t key
-    cdef Py_ssize_t i = 0, b
-    cdef const unsigned char* p
-    cdef int rc = mdb_cursor_open(txn, people, &cursor)
-    if rc != MDB_SUCCESS:
-        return rc
-    try:
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-        while rc == MDB_SUCCESS:
-            p, key = <const unsigned char*>k.mv_data, 0
-            for b in range(8):
-                key = (key << 8) | p[b]
-            keys_add(changed, key)
+            if every != NULL:
+                keys_add(every, key)
             while i < n and seen[i] < key:
                 i += 1
             if v.mv_size and (i == n or seen[i] != key):
-                keys_add(unseen, key)
+                keys_add(out, key)
             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
         return rc
     finally:

@@ -14,6 +14,7 @@ from lookup.reference import dates, record
 from lookup.reference.validate import normalise_text
 from lookup.store.strings import Strings
 
+from helpers.answers import plain_record
 from helpers.rows import make_row, split
 
 # --- the reference codec -------------------------------------------------------------------------
@@ -302,23 +303,7 @@ def test_split_address(address, own, locality):
 )
 def test_compact_decode_rejects(cut, message):
     strings = Strings()
-    rec = record.Record(
-        gender="male",
-        status="active",
-        managed_by="vss",
-        region_code=None,
-        dob=19850412,
-        valid_from=20260101,
-        valid_to=20261231,
-        five_year_date=None,
-        prev_valid_to=None,
-        card_no="DN4010100000001",
-        facility_code="01832",
-        prev_card_no=None,
-        full_name="An",
-        address=None,
-        issuer=None,
-    )
+    rec = record.decode(plain_record("DN4010100000001"))
     buf = record.compact(rec, strings)
     with pytest.raises(ValueError, match=message):
         record.decode(cut(buf), strings)
