@@ -15,8 +15,8 @@ register and a delta of 100,000 changes; made once and kept in WORK):
              them: the rate is what counts), measured in the same run;
   delta      `lookup apply` of the 100,000 changes: seconds to publish;
   worker     `lookup serve --workers 1` started on the new snapshot: seconds until its first
-             answer, then its private memory (USS) after 1,000,000 looked-up ids (1,000
-             batches of 1,000);
+             answer, then its memory after 1,000,000 looked-up ids (1,000 batches of 1,000):
+             USS, and the anonymous part of it (see _memory);
   core       single answers and batches of 1,000 against a raw `txn.get` loop over the same
              200,000 random existing CCCDs (bench_core.py's measure, pinned to --core);
   reconcile  `lookup reconcile` of the register against the store: seconds.
@@ -110,7 +110,7 @@ def reconcile(work: Path, rows: int, data: DataDir) -> float:
     return round(seconds, 2)
 
 
-def worker(data: DataDir, ids: list[str], core: int) -> dict[str, Any]:
+def worker(data: DataDir, ids: list[str], core: int, workers: int = 1) -> dict[str, Any]:
     """Seconds from `lookup serve` starting to its first answer; USS after 1M looked-up ids."""
     import http.client
 
@@ -124,8 +124,9 @@ def worker(data: DataDir, ids: list[str], core: int) -> dict[str, Any]:
     port = bench_http.free_port()
     env = {**os.environ, "LOOKUP_DATA": str(data.root)}
     started = time.perf_counter()
-    argv = ["taskset", "-c", str(core), sys.executable, "-m", "lookup", "serve"]
-    argv += ["--workers", "1", "--port", str(port), "--data", str(data.root)]
+    cores = str(core) if workers == 1 else "0-1"
+    argv = ["taskset", "-c", cores, sys.executable, "-m", "lookup", "serve"]
+    argv += ["--workers", str(workers), "--port", str(port), "--data", str(data.root)]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         first = None
@@ -148,14 +149,29 @@ def worker(data: DataDir, ids: list[str], core: int) -> dict[str, Any]:
             response.read()
             assert response.status == 200, response.status
         parent = psutil.Process(proc.pid)
-        uss = {p.pid: p.memory_full_info().uss for p in [parent, *parent.children(recursive=True)]}
+        memory = {p.pid: _memory(p.pid) for p in [parent, *parent.children(recursive=True)]}
     finally:
         proc.terminate()
         proc.wait(30)
     return {
         "first_answer_s": round(first, 3) if first is not None else None,
-        "uss_mb": {str(pid): round(v / 2**20, 1) for pid, v in uss.items()},
+        "memory_mb": {str(pid): fields for pid, fields in memory.items()},
     }
+
+
+def _memory(pid: int) -> dict[str, float]:
+    """A process's memory from /proc/PID/smaps_rollup, in MB. USS (private clean + dirty)
+    counts the store's pages this process alone has mapped so far, clean page cache that any
+    other worker mapping the snapshot would share; `Anonymous` is the process's own memory
+    (heap, leaf index, buffers): what each more worker costs."""
+    fields: dict[str, float] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Private_Clean", "Private_Dirty", "Anonymous", "Shared_Clean"):
+                fields[name] = round(int(rest.split()[0]) / 1024, 1)
+    fields["USS"] = round(fields["Private_Clean"] + fields["Private_Dirty"], 1)
+    return fields
 
 
 def http(work: Path, rows: int, rounds: int) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from lookup import _core
 from lookup._os import crash_point
 from lookup.errors import RowError, StoreError
 from lookup.ingest.extract import Extract
-from lookup.store import DATA_FILE, DataDir
+from lookup.store import DATA_FILE, OVERLAY_DIR, DataDir
 from lookup.store.manifest import snapshot_identity
 from lookup.store.strings import STRINGS_KEY, Strings
 
@@ -34,7 +34,6 @@ __all__ = ("DeltaRejected", "apply_delta")
 
 MAX_ERRORS_SHOWN = 20
 DATABASES = ("people", "bhxh", "cards", "meta")
-OVERLAY = "overlay"  # a snapshot's overlay: DIR/overlay/data.mdb (DESIGN 4)
 # An overlay past this share of its base's bytes is merged into a new base by the next delta:
 # lookups that miss it still pay a probe of it, and each delta copies it.
 MERGE_SHARE = 0.05
@@ -63,7 +62,7 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
             raise DeltaRejected(path, errors)
         snapshot_id, staging = data.new_staging()
         base_size = (parent / DATA_FILE).stat().st_size
-        parent_overlay = parent / OVERLAY / DATA_FILE
+        parent_overlay = parent / OVERLAY_DIR / DATA_FILE
         overlay_size = parent_overlay.stat().st_size if parent_overlay.exists() else 0
         merge = overlay_size > MERGE_SHARE * base_size
         delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
@@ -121,10 +120,10 @@ def _apply_overlay(
     overlay's changes and these (DESIGN 4)."""
     os.link(parent / DATA_FILE, staging / DATA_FILE)
     crash_point("delta-overlay-linked")
-    target = staging / OVERLAY
+    target = staging / OVERLAY_DIR
     target.mkdir()
-    if (parent / OVERLAY / DATA_FILE).exists():
-        with _open(parent / OVERLAY, readonly=True) as previous:
+    if (parent / OVERLAY_DIR / DATA_FILE).exists():
+        with _open(parent / OVERLAY_DIR, readonly=True) as previous:
             previous.copy(str(target), compact=True)
     env = _open(target, readonly=False, map_size=overlay_bytes + 64 * 2**20)
     try:
@@ -156,7 +155,7 @@ def _apply_merged(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Write a new base: the parent's base, its overlay folded in, and these changes."""
     base.copy(str(staging), compact=True)
-    overlay_path = parent / OVERLAY
+    overlay_path = parent / OVERLAY_DIR
     size = (parent / DATA_FILE).stat().st_size
     if (overlay_path / DATA_FILE).exists():
         size += (overlay_path / DATA_FILE).stat().st_size
@@ -233,7 +232,7 @@ class _Overlay(_Store):
 
 def _bytes(snapshot: Path) -> int:
     """Return the snapshot's bytes on disk: its base and its overlay."""
-    overlay = snapshot / OVERLAY / DATA_FILE
+    overlay = snapshot / OVERLAY_DIR / DATA_FILE
     size = (snapshot / DATA_FILE).stat().st_size
     return size + (overlay.stat().st_size if overlay.exists() else 0)
 

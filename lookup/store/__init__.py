@@ -39,6 +39,7 @@ from lookup.store.pagecache import load_in_large_pages
 __all__ = ("DataDir", "SnapshotInfo", "default_data_dir")
 
 DATA_FILE = "data.mdb"
+OVERLAY_DIR = "overlay"  # after a delta: the changes since the base (docs/DESIGN.md 4)
 CURRENT = "CURRENT"
 
 
