@@ -20,6 +20,7 @@ cdef extern from "lmdb.h" nogil:
 
     ctypedef struct MDB_stat:
         unsigned int ms_psize
+        size_t ms_entries
 
     ctypedef struct MDB_envinfo:
         size_t me_mapsize
@@ -45,6 +46,7 @@ cdef extern from "lmdb.h" nogil:
     int mdb_env_open(MDB_env* env, const char* path, unsigned int flags, mdb_mode_t mode)
     void mdb_env_close(MDB_env* env)
     int mdb_env_stat(MDB_env* env, MDB_stat* stat)
+    int mdb_stat(MDB_txn* txn, MDB_dbi dbi, MDB_stat* stat)
     int mdb_env_info(MDB_env* env, MDB_envinfo* info)
     int mdb_txn_begin(MDB_env* env, MDB_txn* parent, unsigned int flags, MDB_txn** txn)
     void mdb_txn_abort(MDB_txn* txn)

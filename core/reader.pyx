@@ -44,6 +44,7 @@ from core.register cimport (
     out_mismatch, out_status, register_parse, register_verdict, sort_keys, unseen_people,
 )
 from core.rules cimport N_RESULTS, Result, _is_utf8
+from core.keyfilter cimport KeyFilter, filter_free, filter_keys, filter_may_hold
 from core.strings cimport StringTable, strings_free, strings_load
 
 import mmap
@@ -294,6 +295,7 @@ cdef class SnapshotReader:
     cdef MDB_env* overlay_env
     cdef MDB_txn* overlay_txn
     cdef MDB_dbi overlay_dbs[3]      # people, bhxh, cards
+    cdef KeyFilter overlay_keys      # what the overlay may hold: most lookups skip it
 
     def __cinit__(self, path):
         path = os.fspath(path)
@@ -367,6 +369,11 @@ cdef class SnapshotReader:
             if mdb_dbi_open(self.overlay_txn, name, 0, &dbi):
                 raise _StoreError(f"snapshot {path}: its overlay has no {name.decode()}")
             self.overlay_dbs[i] = dbi
+        rc = filter_keys(&self.overlay_keys, self.overlay_txn, self.overlay_dbs, 3)
+        if rc == -2:
+            raise MemoryError()
+        if rc:
+            _store_failure(rc, "read the overlay")
         return 0
 
     cdef int _overlaid(self, MDB_dbi dbi, const uint8_t* key, size_t size,
@@ -374,7 +381,7 @@ cdef class SnapshotReader:
         """What the overlay says of a key of the base's `dbi`: OVERLAY_NONE (ask the base),
         OVERLAY_VALUE (data set) or OVERLAY_GONE (deleted since the base)."""
         cdef MDB_val k
-        if self.overlay_txn == NULL:
+        if self.overlay_txn == NULL or not filter_may_hold(&self.overlay_keys, key, size):
             return OVERLAY_NONE
         k.mv_data, k.mv_size = <void*>key, size
         if mdb_get(self.overlay_txn, self.overlay_dbs[0 if dbi == self.people else
@@ -1027,6 +1034,7 @@ cdef class SnapshotReader:
 
     cdef void _release(self) noexcept:
         strings_free(&self.string_table)
+        filter_free(&self.overlay_keys)
         if self.overlay_txn != NULL:
             mdb_txn_abort(self.overlay_txn)
             self.overlay_txn = NULL

@@ -285,16 +285,16 @@ cdef inline uint32_t _date24(const uint8_t* p) noexcept:
 
 
 cdef inline bint _card_number(const uint8_t* p, char* out) noexcept:
-    """Write a 5-byte little-endian number as 10 ASCII digits; False when it has more."""
-    cdef uint64_t v = 0
+    """Write 5 bytes of packed decimal (two digits a byte, the first in the high half) as 10
+    ASCII digits; False when a half is not a digit."""
     cdef int i
-    for i in range(4, -1, -1):
-        v = (v << 8) | p[i]
-    if v >= 10000000000:
-        return False
-    for i in range(9, -1, -1):
-        out[i] = <char>(c'0' + v % 10)
-        v //= 10
+    cdef uint8_t high, low
+    for i in range(5):
+        high, low = p[i] >> 4, p[i] & 15
+        if high > 9 or low > 9:
+            return False
+        out[2 * i] = <char>(c'0' + high)
+        out[2 * i + 1] = <char>(c'0' + low)
     return True
 
 

@@ -221,15 +221,13 @@ cdef inline uint8_t* _date24(uint8_t* out, uint32_t packed) noexcept:
 
 
 cdef inline uint8_t* _card(uint8_t* out, const char* code, bint with_number) noexcept:
-    cdef uint64_t v = 0
+    """The card code's first 5 characters, then (with_number) its 10 digits packed two a byte."""
     cdef int i
     memcpy(out, code, 5)
     if not with_number:
         return out + 5
-    for i in range(5, 15):
-        v = v * 10 + <uint64_t>(code[i] - c'0')
     for i in range(5):
-        out[5 + i] = (v >> (8 * i)) & 0xFF
+        out[5 + i] = (code[5 + 2 * i] - c'0') << 4 | (code[6 + 2 * i] - c'0')
     return out + 10
 
 

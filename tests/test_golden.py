@@ -25,7 +25,7 @@ DIGESTS = {
     "extract": "875f7c86852cdfa2646d1659861f4928d6551dafbf1e8118f4bf055767e93686",
     "population": "f651ea66fa59df0f40f78faae366440aa51b4e99d9a1d64000843889f64bfa40",
     "delta": "67ca4b755e5f2854e1986669605822e8bcbd9c6709348fca4bc19b1ce9144025",
-    "snapshot": "5ed5c7ed167007ca28e0b2b54f25c10ff052ef3dcd0258f4968c38810319deb8",
+    "snapshot": "e8b8d4b5ea419d686262450302bed984f940aac7ef7f5ca7a3543a47b5f28443",
     "rejects": "e80fd23f40888bc9a3bdb011a59595fe197163ac40be4260b4f00ec26c7d177f",
 }
 # What a manifest says that does not depend on when or where the snapshot was built.

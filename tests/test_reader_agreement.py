@@ -206,7 +206,7 @@ _COMPACT_ROWS = [
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# A card number's top byte made large: more than 10 digits, which no card code has.
+# A card number's byte made 0xFF: halves that are not digits, which no card code has.
 @example(_COMPACT_ROWS[0], [(21, 255)], 0, [])
 @example(_COMPACT_ROWS[0], [(31, 255)], 0, [])
 @given(

@@ -270,7 +270,7 @@ def test_compact_layout():
     assert buf[:3] == bytes([2, 2 | 1 << 2 | 2 << 4 | 1 << 6, 6 | 1 << 4])
     assert buf[3:6] == (1950 << 9 | 3 << 5).to_bytes(3, "little")
     assert buf[12:15] == (2025 << 9 | 12 << 5 | 31).to_bytes(3, "little")  # no five_year_date
-    assert buf[15:25] == b"TE179" + (7912345678).to_bytes(5, "little")
+    assert buf[15:25] == b"TE179" + bytes.fromhex("7912345678")  # packed decimal
     assert buf[25:30] == b"TE101"  # the same number: not stored again
     own = "Số 5, Ngõ 7".encode()
     assert buf[30:] == bytes([len(name)]) + name + bytes([len(own)]) + own + bytes([2, 1, 3])

@@ -160,8 +160,20 @@ def compact(record: Record, strings: Strings) -> bytes:
 
 
 def _card(code: str, with_number: bool) -> bytes:
+    """Return the code's first 5 characters; with_number, then its 10 digits packed two a byte
+    (the first in the high half: packed decimal, read without a division)."""
     head = code[:CARD_HEAD].encode("ascii")
-    return head + int(code[CARD_HEAD:]).to_bytes(5, "little") if with_number else head
+    if not with_number:
+        return head
+    digits = code[CARD_HEAD:]
+    return head + bytes(int(digits[i]) << 4 | int(digits[i + 1]) for i in range(0, 10, 2))
+
+
+def _card_digits(packed: bytes) -> str:
+    digits = "".join(f"{b >> 4:x}{b & 15:x}" for b in packed)
+    if not digits.isdigit():
+        raise ValueError("record: a card number that is not 10 digits")
+    return digits
 
 
 def _date24(packed: int) -> bytes:
@@ -196,7 +208,7 @@ def _decode_compact(buf: bytes, strings: Strings) -> Record:
 
     def card(with_number: bool, number: str) -> str:
         head = take(CARD_HEAD).decode("ascii")
-        return head + (f"{int.from_bytes(take(5), 'little'):010d}" if with_number else number)
+        return head + (_card_digits(take(5)) if with_number else number)
 
     card_no = card(True, "")
     prev_card_no = card(bool(flags & 128), card_no[CARD_HEAD:]) if flags & 64 else None
