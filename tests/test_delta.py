@@ -229,3 +229,19 @@ def test_deltas_answer_as_a_build_of_their_result(tmp_path, monkeypatch, seed, m
         reconcile(store, str(population), report=str(out), today=20260601)
         reports.append(out.read_bytes())
     assert reports[0] == reports[1] and b"not_in_register" in reports[0]
+
+
+def test_a_damaged_stored_record_is_named_and_nothing_is_applied(tmp_path):
+    from lookup.errors import StoreError
+
+    from helpers.answers import write_raw
+
+    data = DataDir(tmp_path / "data")
+    with data.writer():
+        snapshot_id, staging = data.new_staging()
+        key = int(person(1)["cccd"]).to_bytes(8, "big")
+        write_raw(staging, people=[(key, b"\x02" + bytes(30))], manifest=b'{"id": "raw"}')
+        data.publish(snapshot_id, {"id": snapshot_id})
+    with pytest.raises(StoreError, match="^line 2: the stored record of this person is damaged"):
+        apply_delta(data, delta(tmp_path, [upsert(1, full_name="Vũ Thị Lan")]))
+    assert data.current_id() == snapshot_id

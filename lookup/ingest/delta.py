@@ -276,7 +276,10 @@ def _apply(
             if row.op == "delete":
                 errors.append((line, "cccd", "cccd: delete of a person who is not in the store"))
             continue
-        record = _core.decode_record(bytes(old), strings)
+        try:
+            record = _core.decode_record(bytes(old), strings)
+        except ValueError as exc:  # not what a build writes: say so, change nothing
+            raise StoreError(f"line {line}: the stored record of this person is damaged: {exc}")
         store.delete("bhxh", int(record.bhxh_code).to_bytes(8, "big"))
         for card in (record.card_no, record.prev_card_no):
             if card and store.get("cards", card.encode("ascii")) is not None:
