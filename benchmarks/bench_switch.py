@@ -2,6 +2,9 @@
 
     python benchmarks/bench_switch.py /tmp/bench100/data /tmp/bench100/delta-100000.csv
 
+(DELTA must apply to the current snapshot: after bench_national.py has applied it, `lookup
+rollback BUILD_ID --data DATA` first.)
+
 Serves DATA with `lookup serve --workers 2` (pinned to core 0), keeps 16 single lookups of
 random existing CCCDs in flight from core 1, applies DELTA with `lookup apply` (which returns
 once CURRENT is renamed), and keeps asking for 3 s more. Reports how long after the publish
