@@ -16,7 +16,7 @@ cdef struct KeyFilter:
     uint64_t mask          # of bit positions: a power of two, less one
 
 
-cdef inline uint64_t _key_hash(const uint8_t* key, size_t size) noexcept:
+cdef inline uint64_t _key_hash(const uint8_t* key, size_t size) noexcept nogil:
     """FNV-1a over the key, then a final mix (splitmix64) so both halves are usable."""
     cdef uint64_t h = 14695981039346656037ULL
     cdef size_t i
@@ -29,7 +29,7 @@ cdef inline uint64_t _key_hash(const uint8_t* key, size_t size) noexcept:
     return h ^ (h >> 31)
 
 
-cdef inline void _filter_add(KeyFilter* f, const uint8_t* key, size_t size) noexcept:
+cdef inline void _filter_add(KeyFilter* f, const uint8_t* key, size_t size) noexcept nogil:
     cdef uint64_t h = _key_hash(key, size), a = h & f.mask, b = (h >> 32) & f.mask
     f.bits[a >> 6] |= 1ULL << (a & 63)
     f.bits[b >> 6] |= 1ULL << (b & 63)
@@ -45,7 +45,8 @@ cdef inline bint filter_may_hold(const KeyFilter* f, const uint8_t* key, size_t 
     return (f.bits[a >> 6] >> (a & 63)) & (f.bits[b >> 6] >> (b & 63)) & 1
 
 
-cdef inline int filter_keys(KeyFilter* f, MDB_txn* txn, const MDB_dbi* dbs, int n) noexcept:
+cdef inline int filter_keys(KeyFilter* f, MDB_txn* txn, const MDB_dbi* dbs,
+                            int n) noexcept nogil:
     """Add every key of the n databases; 0, -2 out of memory, else the LMDB code."""
     cdef MDB_stat st
     cdef MDB_cursor* cursor
@@ -77,6 +78,6 @@ cdef inline int filter_keys(KeyFilter* f, MDB_txn* txn, const MDB_dbi* dbs, int 
     return 0
 
 
-cdef inline void filter_free(KeyFilter* f) noexcept:
+cdef inline void filter_free(KeyFilter* f) noexcept nogil:
     free(f.bits)
     f.bits = NULL

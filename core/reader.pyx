@@ -327,7 +327,8 @@ cdef class SnapshotReader:
             if mdb_dbi_open(self.overlay_txn, name, 0, &dbi):
                 raise _StoreError(f"snapshot {path}: its overlay has no {name.decode()}")
             self.overlay_dbs[i] = dbi
-        rc = filter_keys(&self.overlay_keys, self.overlay_txn, self.overlay_dbs, 3)
+        with nogil:
+            rc = filter_keys(&self.overlay_keys, self.overlay_txn, self.overlay_dbs, 3)
         if rc == -2:
             raise MemoryError()
         if rc:
@@ -456,7 +457,10 @@ cdef class SnapshotReader:
 
     cdef bint _index_people(self) except -1:
         """Build the people leaf index; keep it when it finds the first and last person."""
-        if not leaf_index_build(&self.pages, self.people_root, &self.people_leaves):
+        cdef bint built
+        with nogil:  # a national store's leaf index takes a while: let a worker's loop run
+            built = leaf_index_build(&self.pages, self.people_root, &self.people_leaves)
+        if not built:
             return False
         self.people_indexed = True
         if self._agrees(self.people, self.people_root):

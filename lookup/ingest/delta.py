@@ -279,7 +279,8 @@ def _apply(
         try:
             record = _core.decode_record(bytes(old), strings)
         except ValueError as exc:  # not what a build writes: say so, change nothing
-            raise StoreError(f"line {line}: the stored record of this person is damaged: {exc}")
+            message = f"line {line}: the stored record of this person is damaged: {exc}"
+            raise StoreError(message) from None
         store.delete("bhxh", int(record.bhxh_code).to_bytes(8, "big"))
         for card in (record.card_no, record.prev_card_no):
             if card and store.get("cards", card.encode("ascii")) is not None:
