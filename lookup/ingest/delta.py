@@ -69,13 +69,12 @@ def apply_delta(data: DataDir, path: str) -> dict[str, Any]:
         identity = snapshot_identity(
             snapshot_id, "delta", path, core=_core.CORE, parent=parent.name
         )
+        # Room for what is copied, twice, and for the changes (an overlay is written whole).
+        copied = (base_size if merge else 0) + overlay_size
+        map_size = 2 * copied + 2 * delta_bytes + 64 * 2**20
+        write = _apply_merged if merge else _apply_overlay
         with _open(parent, readonly=True) as base:
-            if merge:
-                counts, entries = _apply_merged(base, parent, staging, ops, path, identity)
-            else:
-                counts, entries = _apply_overlay(
-                    base, parent, staging, ops, path, identity, 2 * overlay_size + 2 * delta_bytes
-                )
+            counts, entries = write(base, parent, staging, ops, path, identity, map_size)
         crash_point("delta-before-publish")
         summary = {
             "snapshot": snapshot_id,
@@ -114,7 +113,7 @@ def _apply_overlay(
     ops: list[tuple[int, Any]],
     path: str,
     identity: dict[str, Any],
-    overlay_bytes: int,
+    map_size: int,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Publish the parent's base as it is (a hard link: no copy) with an overlay of its
     overlay's changes and these (DESIGN 4)."""
@@ -125,7 +124,7 @@ def _apply_overlay(
     if (parent / OVERLAY_DIR / DATA_FILE).exists():
         with _open(parent / OVERLAY_DIR, readonly=True) as previous:
             previous.copy(str(target), compact=True)
-    env = _open(target, readonly=False, map_size=overlay_bytes + 64 * 2**20)
+    env = _open(target, readonly=False, map_size=map_size)
     try:
         with base.begin() as base_txn, env.begin(write=True) as txn:
             dbs = {name: env.open_db(name.encode(), txn=txn) for name in DATABASES}
@@ -152,15 +151,12 @@ def _apply_merged(
     ops: list[tuple[int, Any]],
     path: str,
     identity: dict[str, Any],
+    map_size: int,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Write a new base: the parent's base, its overlay folded in, and these changes."""
     base.copy(str(staging), compact=True)
     overlay_path = parent / OVERLAY_DIR
-    size = (parent / DATA_FILE).stat().st_size
-    if (overlay_path / DATA_FILE).exists():
-        size += (overlay_path / DATA_FILE).stat().st_size
-    delta_bytes = sum(len(row.record or b"") + 64 for _, row in ops)
-    env = _open(staging, readonly=False, map_size=2 * size + 2 * delta_bytes + 64 * 2**20)
+    env = _open(staging, readonly=False, map_size=map_size)
     try:
         with env.begin(write=True) as txn:
             dbs = {name: env.open_db(name.encode(), txn=txn) for name in DATABASES}

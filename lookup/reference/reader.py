@@ -14,13 +14,13 @@ import orjson
 
 from lookup.errors import IdError, StoreError
 from lookup.reference import dates, ids, record, rules
+from lookup.store import OVERLAY_DIR
 from lookup.store.strings import STRINGS_KEY, Strings
 
 __all__ = ("SnapshotReader",)
 
 DATABASES = ("people", "bhxh", "cards", "meta")
 KEY_LEN = 8  # DESIGN 4: people keys, and the values of the bhxh and cards indexes
-OVERLAY = "overlay"  # a snapshot's overlay: DIR/overlay/data.mdb (DESIGN 4)
 
 
 def _require_strings(ids: list[str]) -> None:
@@ -66,7 +66,7 @@ class SnapshotReader:
         """Open DIR/overlay/data.mdb when there is one: the changes of the deltas since the
         base was built (an empty value is a deletion), and the snapshot's own manifest and
         string table."""
-        overlay = os.path.join(path, OVERLAY)
+        overlay = os.path.join(path, OVERLAY_DIR)
         self._meta_txn, self._meta_db = self._txn, self._dbs["meta"]
         self._otxn: lmdb.Transaction | None = None
         if not os.path.isfile(os.path.join(overlay, "data.mdb")):
