@@ -20,6 +20,7 @@ from lookup import _core
 from lookup.clock import pack_day, parse_date
 from lookup.errors import IdError
 from lookup.service.audit import AuditUnavailable
+from lookup.web.body import BodyReader
 from lookup.web.errors import JSON, ApiError, audit_unavailable
 from lookup.web.frontline import REQUEST_ID
 from lookup.web.resources import MAX_BATCH, WorkerResources
@@ -97,6 +98,7 @@ class EntitlementRoutes:
         metrics = resources.metrics
         self.count_result = metrics.result if metrics is not None else None
         self.today = resources.today
+        self.body = BodyReader()
 
     async def one(self, request: web.Request) -> web.Response:
         """GET /v1/entitlements/{id}?date=&facility= [his]."""
@@ -131,8 +133,9 @@ class EntitlementRoutes:
                 },
             )
         except Exception as exc:
-            response = front.fail(exc)
-            response.headers[REQUEST_ID] = self.request_id(request)
+            request_id = self.request_id(request)
+            response = front.fail(exc, request_id)
+            response.headers[REQUEST_ID] = request_id
         if front.draining:
             response.force_close()
         observe = front.observe
@@ -149,7 +152,7 @@ class EntitlementRoutes:
     async def batch(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/entitlements/batch {"ids": [...], "date"?, "facility"?} [batch]."""
         client = self.guard(request, "batch")
-        ids, day, facility = self._batch_request(await request.read())
+        ids, day, facility = self._batch_request(await self.body.read(request))
         snapshot = require_snapshot(self.watcher)  # taken after the body: one snapshot, no await
         try:
             body, codes_json, counts = snapshot.answer_batch(ids, day, facility)

@@ -1,8 +1,9 @@
 """The SPEC.md 3 error shape, `{"error": {"code": "...", "message": "..."}}`, and `ApiError`.
 
-A 400 names the field at fault in `code`; the other statuses use a fixed word (`unauthorized`,
-`forbidden`, `not_found`, `method_not_allowed`, `body_too_large`, `rate_limited`, `not_ready`,
-`audit_unavailable`, `internal`). Three paths lead here: handlers raise `ApiError` (or aiohttp's
+A 400 names the field at fault in `code` (`body` when the body itself cannot be read); the other
+statuses use a fixed word (`unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
+`request_timeout`, `body_too_large`, `rate_limited`, `not_ready`, `audit_unavailable`,
+`internal`). Three paths lead here: handlers raise `ApiError` (or aiohttp's
 413 from reading a body), caught by `lookup.web.frontline.Frontline`; unknown paths and methods
 have routes of their own that raise 404/405; and requests aiohttp cannot even parse never reach
 the app, so `lookup.web.runner` answers those at the protocol level.
@@ -41,6 +42,7 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "body_too_large",
     429: "rate_limited",
     503: "not_ready",
@@ -64,20 +66,37 @@ def error_response(
 
 
 class ApiError(Exception):
-    """Raised by a handler to answer with a SPEC 3 error instead of a result."""
+    """Raised by a handler to answer with a SPEC 3 error instead of a result.
+
+    `note`, when given, is logged once (lookup.web.frontline) with the request id: a fixed text
+    and class names only, never anything the client sent. `close` answers with
+    `Connection: close`, for a connection whose request body was left unread or unreadable.
+    """
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        note: str | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.note = note
+        self.close = close
 
     def response(self) -> web.Response:
         """Return this error as a response."""
-        return error_response(self.status, self.code, self.message, self.headers)
+        response = error_response(self.status, self.code, self.message, self.headers)
+        if self.close:
+            response.force_close()
+        return response
 
 
 def describe_unhandled(exc: BaseException) -> str:

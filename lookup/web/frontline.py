@@ -74,11 +74,14 @@ class Frontline:
             try:
                 response = await handler(request)
             except Exception as exc:
-                response = fail(exc)
-            if not response.prepared:  # a streamed answer has sent its headers already
-                response.headers[REQUEST_ID] = for_request(request)
-                if self.draining:
-                    response.force_close()
+                request_id = for_request(request)
+                response = fail(exc, request_id)
+                response.headers[REQUEST_ID] = request_id
+            else:
+                if not response.prepared:  # a streamed answer has sent its headers already
+                    response.headers[REQUEST_ID] = for_request(request)
+            if self.draining and not response.prepared:
+                response.force_close()
             observe = self.observe
             if observe is not None:
                 observe(label, response.status, clock() - start)
@@ -88,10 +91,17 @@ class Frontline:
         endpoint.__doc__ = handler.__doc__
         return endpoint
 
-    def fail(self, exc: Exception) -> web.Response:
-        """Return the JSON error response for an exception a handler raised."""
+    def fail(self, exc: Exception, request_id: str) -> web.Response:
+        """Return the JSON error response for an exception a handler raised (logged once)."""
         if isinstance(exc, ApiError):
+            if exc.note is not None:
+                log.warning("request %s: %s", request_id, exc.note)
             return exc.response()
+        if isinstance(exc, ConnectionError):
+            # The client hung up before its answer (mid-body, say): nothing failed here, and
+            # the answer below reaches no one.
+            log.info("request %s: the client closed the connection", request_id)
+            return error_response(400, "request", "the connection was closed")
         if isinstance(exc, web.HTTPException):
             # aiohttp's own, raised inside a handler: 413 from request.read() / post().
             if exc.status == 413:
@@ -99,7 +109,7 @@ class Frontline:
                     413, "body_too_large", f"request body too large; at most {self.max_body} bytes"
                 )
             return error_response(exc.status, HTTP_CODES.get(exc.status, "http"), exc.reason)
-        log.error("unhandled error: %s", describe_unhandled(exc))
+        log.error("request %s: unhandled error: %s", request_id, describe_unhandled(exc))
         return error_response(500, "internal", "internal error; it has been logged")
 
     @staticmethod

@@ -7,7 +7,8 @@
 Like the real gateway, both answer HTTP 200 and put the verdict in `maKetQua`: a bad login or
 token is `"401"`, a missing or malformed field `"205"`. HIS code reads `maKetQua`, not the HTTP
 status. Only conditions outside the gateway's vocabulary keep their SPEC 3 status and error
-body: 413 (body too large), 429 (rate limited), 503 (not ready, audit log unwritable).
+body: 400 (a body that cannot be read at all: lookup.web.body), 408 (a body that does not
+arrive), 413 (body too large), 429 (rate limited), 503 (not ready, audit log unwritable).
 
 Tokens are stateless, so one taken from any worker works on every worker: the payload (client,
 username, expiry) signed with HMAC-SHA256 under a key derived from the data directory's secret
@@ -39,6 +40,7 @@ from lookup import _core
 from lookup.errors import IdError
 from lookup.service.audit import AuditUnavailable
 from lookup.service.clients import Client
+from lookup.web.body import BodyReader
 from lookup.web.errors import JSON, audit_unavailable
 from lookup.web.gateway_rules import (
     NOTES,
@@ -118,12 +120,16 @@ class _BadField(Exception):
     """A missing or malformed gateway field: answered as 205."""
 
 
-async def _read_fields(request: web.Request) -> dict[str, Any]:
-    """Return the body's fields, sent as JSON or form-urlencoded (DOMAIN 5) or multipart."""
+async def _read_fields(request: web.Request, body: BodyReader) -> dict[str, Any]:
+    """Return the body's fields, sent as JSON or form-urlencoded (DOMAIN 5) or multipart.
+
+    A body that cannot be read at all (lookup.web.body) is a 400: the request never reached the
+    gateway's vocabulary. One that reads but is no JSON object is the gateway's 205.
+    """
     ctype = request.content_type
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {k: v if isinstance(v, str) else None for k, v in (await request.post()).items()}
-    raw = await request.read()
+        return await body.form(request)
+    raw = await body.read(request)
     if ctype == "application/json" or raw.lstrip()[:1] == b"{":
         try:
             data = orjson.loads(raw)
@@ -181,6 +187,7 @@ class GatewayRoutes:
         self.count_result = metrics.result if metrics is not None else None
         self.today = resources.today
         self.signer = TokenSigner(resources.secret, ttl=resources.config.token_ttl)
+        self.body = BodyReader()
 
     def forget_logins(self) -> None:
         """Drop verified logins (clients.json changed: a client may have been revoked)."""
@@ -211,7 +218,7 @@ class GatewayRoutes:
     async def take_token(self, request: web.Request) -> web.Response:
         """POST /api/token/take: username and MD5 password -> APIKey (DOMAIN 5)."""
         try:
-            fields = await _read_fields(request)
+            fields = await _read_fields(request, self.body)
             username, password = _text(fields, "username"), _text(fields, "password")
         except _BadField as exc:
             return _reply({"maKetQua": "205", "ghiChu": f"{NOTES['205']}: {exc}", "APIKey": None})
@@ -270,7 +277,7 @@ class GatewayRoutes:
             return _refused(client)
         self.guard.check_rate(client)
         try:
-            fields = await _read_fields(request)
+            fields = await _read_fields(request, self.body)
         except _BadField as exc:
             return _reply(gateway_answer("205", f"{NOTES['205']}: {exc}", None, None))
         asked = fields.get("maThe")
