@@ -295,11 +295,37 @@ def test_every_response_has_a_fresh_request_id(api):
 
 def test_a_plain_incoming_request_id_is_echoed_and_others_replaced(api):
     path = f"/v1/entitlements/{CCCD1}"
-    echoed = get(api, path, headers={"X-Request-Id": "his-42.abc:7"})
-    assert echoed.headers["X-Request-Id"] == "his-42.abc:7"
+    for plain in ("his-42.abc:7", "req-20260601-12345678", "0" * 8 + "x" + "0" * 8):
+        assert get(api, path, headers={"X-Request-Id": plain}).headers["X-Request-Id"] == plain
     for bad in ("has space", "x" * 65, "ümlaut", "001085000001;drop"):
         replaced = get(api, path, headers={"X-Request-Id": bad.encode().decode("latin-1")})
         assert replaced.headers["X-Request-Id"] not in (bad, "")
+
+
+# Values an ID number may hide in (SPEC 5): a CCCD, a social insurance number, a card code, and
+# a run of 9 digits or more inside an otherwise plain token.
+ID_LIKE_REQUEST_IDS = ("001085000001", "0100000001", CARD1, "req-001085000001", "a.123456789")
+
+
+@pytest.mark.parametrize("incoming", ID_LIKE_REQUEST_IDS)
+def test_a_request_id_holding_an_id_number_is_replaced_and_never_logged(api, caplog, incoming):
+    caplog.set_level(logging.DEBUG)
+    headers = {"X-Request-Id": incoming}
+    replies = [
+        get(api, f"/v1/entitlements/{CCCD1}", headers=headers),
+        api.get(f"/v1/entitlements/{CCCD1}", headers=headers),  # 401
+        # A refused body: the one request that leaves a log line with its request id.
+        api.post(
+            "/api/token/take",
+            body=b"x",
+            headers={**headers, "Content-Type": "multipart/form-data"},
+        ),
+    ]
+    for reply in replies:
+        assert reply.headers["X-Request-Id"] != incoming and reply.headers["X-Request-Id"]
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(replies[-1].headers["X-Request-Id"] in line for line in logged)
+    assert all(incoming not in line for line in logged)
 
 
 # -- POST /v1/entitlements/batch -----------------------------------------------------------------

@@ -16,9 +16,12 @@ from lookup.web.errors import HTTP_CODES, ApiError, describe_unhandled, error_re
 __all__ = ("REQUEST_ID", "Frontline", "Handler", "RequestIds")
 
 REQUEST_ID = "X-Request-Id"
-# An incoming X-Request-Id is echoed only when it is short and plain, so a client cannot put
-# arbitrary text (or an ID number of some length) into our responses and their logs.
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII).fullmatch
+# An incoming X-Request-Id is echoed (and logged) only when it is a short plain token with no
+# run of 9 or more digits: a client cannot put arbitrary text into our responses and logs, nor
+# an ID number (a 12-digit CCCD, a 10-digit social insurance number, the 12 digits ending a card
+# code: SPEC 5), whatever it is wrapped in. Any other value is replaced by a fresh id.
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII).fullmatch
+_DIGIT_RUN = re.compile(r"[0-9]{9}", re.ASCII).search
 
 
 class RequestIds:
@@ -34,9 +37,9 @@ class RequestIds:
         return f"{self.prefix}{self._next():x}"
 
     def for_request(self, request: web.BaseRequest) -> str:
-        """Return the caller's X-Request-Id when it is a plain token, else a fresh id."""
+        """Return the caller's X-Request-Id when it is a safe plain token, else a fresh id."""
         incoming = request.headers.get(REQUEST_ID)
-        if incoming is not None and _VALID_REQUEST_ID(incoming):
+        if incoming is not None and _PLAIN_TOKEN(incoming) and not _DIGIT_RUN(incoming):
             return incoming
         return self.new()
 

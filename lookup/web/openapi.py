@@ -532,7 +532,9 @@ def spec(*, max_batch: int = 1000) -> dict[str, Any]:
             "version": "1",
             "description": "Vietnamese health insurance (BHYT) entitlement lookups by CCCD, "
             "social insurance number or card code, and the VSS gateway's card check. Every "
-            "response carries `X-Request-Id` and, where a snapshot answered, `X-Snapshot`. "
+            "response carries `X-Request-Id` (the caller's own when it is 1-64 characters of "
+            "`A-Za-z0-9._:-` with no run of 9 or more digits, else a fresh one) and, where a "
+            "snapshot answered, `X-Snapshot`. "
             "Bodies are JSON (`application/json; charset=utf-8`). Any path may also answer "
             "404 (unknown path), 405 (wrong method) or 400 (`headers`: a request line or "
             "header over the limit), all with the Error body.",
