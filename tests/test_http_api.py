@@ -155,8 +155,26 @@ def test_date_and_facility_parameters(api):
     assert there["in_route"] is True
     elsewhere = get(api, f"/v1/entitlements/{CCCD1}", query={"facility": " 79c51 "}).json()
     assert elsewhere["in_route"] is False
-    empty = get(api, f"/v1/entitlements/{CCCD1}", query={"date": "", "facility": ""}).json()
-    assert empty["date"] == days_from_today(0) and empty["in_route"] is None
+    # `date` and `facility` left out: today in Vietnam, no route check.
+    plain = get(api, f"/v1/entitlements/{CCCD1}").json()
+    assert plain["date"] == days_from_today(0) and plain["in_route"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "message"),
+    [
+        ("date=", "date", "date: empty; give YYYY-MM-DD, or leave it out for today"),
+        (
+            "facility=",
+            "facility",
+            "facility: empty; give a facility code such as 01832, or leave it out",
+        ),
+        ("date=&facility=01832", "date", "date: empty; give YYYY-MM-DD, or leave it out for today"),
+    ],
+)
+def test_an_empty_date_or_facility_is_400_as_the_openapi_document_says(api, query, code, message):
+    reply = get(api, f"/v1/entitlements/{CCCD1}?{query}")
+    assert error_of(reply, 400, code) == message
 
 
 def test_an_old_card_code_answers_003_with_the_replacement(api):
@@ -376,10 +394,23 @@ def test_batch_of_1000_is_answered_and_1001_is_400(api):
         ({"ids": [CCCD1], "date": 20260601}, "date"),
         ({"ids": [CCCD1], "facility": "x"}, "facility"),
         ({"ids": [CCCD1], "facility": 1832}, "facility"),
+        ({"ids": [CCCD1], "facility": ""}, "facility"),
+        ({"ids": [CCCD1], "date": ""}, "date"),
     ],
 )
 def test_batch_bad_input_is_400_naming_the_field(api, body, code):
     error_of(batch(api, body), 400, code)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("facility", "facility: must be a string, e.g. 01832, not null; or leave it out"),
+        ("date", "date: must be a string YYYY-MM-DD, not null; or leave it out"),
+    ],
+)
+def test_batch_null_date_or_facility_is_400_as_the_openapi_document_says(api, field, message):
+    assert error_of(batch(api, {"ids": [CCCD1], field: None}), 400, field) == message
 
 
 def test_batch_names_the_id_that_is_not_a_string(api):
@@ -506,6 +537,46 @@ def test_openapi_describes_every_route(api):
         "maTheMoi",
         "dsLichSuKCB2018",
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "01832",
+        " 79c51 ",
+        "01 832",
+        "0\t1\n8\r32",
+        "79C5Z",
+        "",
+        "1832",
+        "018321",
+        "AB832",
+        "01-83",
+        "0183",
+        "01832x",
+        "０1832",
+    ],
+)
+def test_openapi_facility_pattern_is_what_the_service_accepts(api, value):
+    spec = api.get("/openapi.json").json()
+    (param,) = (
+        p
+        for p in spec["paths"]["/v1/entitlements/{id}"]["get"]["parameters"]
+        if p["name"] == "facility"
+    )
+    batch_field = spec["components"]["schemas"]["BatchRequest"]["properties"]["facility"]
+    assert param["schema"]["pattern"] == batch_field["pattern"]
+    described = re.search(batch_field["pattern"], value) is not None
+    reply = get(api, f"/v1/entitlements/{CCCD1}", query={"facility": value})
+    assert (reply.status == 200) == described, (value, reply.body)
+
+
+def test_openapi_lists_400_and_408_wherever_a_body_is_read(api):
+    spec = api.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for op in item.values():
+            if "requestBody" in op:
+                assert {"400", "408", "413"} <= set(op["responses"]), path
 
 
 def test_openapi_is_a_valid_openapi_document(api):

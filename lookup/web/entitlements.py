@@ -31,12 +31,17 @@ __all__ = ("EntitlementRoutes", "parse_day", "parse_facility", "send_apart")
 BATCH_FIELDS = frozenset({"ids", "date", "facility"})
 
 
+# A parameter given is a parameter checked, as the OpenAPI document describes them: an empty
+# `date=` or `facility=` is refused rather than read as absent, so a client whose form field
+# came out empty learns it instead of silently getting today, or no route check.
 def parse_day(value: Any, today: Callable[[], int]) -> int:
-    """Return a `date` parameter packed (absent or empty: today in Vietnam), or raise 400."""
-    if value is None or value == "":
+    """Return a `date` parameter packed (None, absent: today in Vietnam), or raise 400."""
+    if value is None:
         return today()
     if not isinstance(value, str):
         raise ApiError(400, "date", "date: must be a string YYYY-MM-DD")
+    if not value:
+        raise ApiError(400, "date", "date: empty; give YYYY-MM-DD, or leave it out for today")
     try:
         return pack_day(parse_date(value))
     except IdError as exc:
@@ -44,11 +49,15 @@ def parse_day(value: Any, today: Callable[[], int]) -> int:
 
 
 def parse_facility(value: Any) -> str | None:
-    """Return a normalised `facility` parameter or None, or raise 400 (DESIGN 2)."""
-    if value is None or value == "":
+    """Return a normalised `facility` parameter (None when absent), or raise 400 (DESIGN 2)."""
+    if value is None:
         return None
     if not isinstance(value, str):
         raise ApiError(400, "facility", "facility: must be a string, e.g. 01832")
+    if not value:
+        raise ApiError(
+            400, "facility", "facility: empty; give a facility code such as 01832, or leave it out"
+        )
     try:
         return _core.parse_facility(value)
     except IdError as exc:
@@ -199,4 +208,7 @@ class EntitlementRoutes:
             raise ApiError(400, "ids", f"ids: required, a list of 1 to {self.max_batch} strings")
         if len(ids) > self.max_batch:
             raise ApiError(400, "ids", f"ids: {len(ids)} ids; at most {self.max_batch} per batch")
+        for name, kind in (("date", "a string YYYY-MM-DD"), ("facility", "a string, e.g. 01832")):
+            if name in data and data[name] is None:  # JSON null: absent is how to say "none"
+                raise ApiError(400, name, f"{name}: must be {kind}, not null; or leave it out")
         return ids, parse_day(data.get("date"), self.today), parse_facility(data.get("facility"))

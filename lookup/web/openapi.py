@@ -25,6 +25,15 @@ STR: Schema = {"type": "string"}
 NSTR: Schema = {"type": ["string", "null"]}
 DATE: Schema = {"type": "string", "format": "date", "example": "2026-06-01"}
 NDATE: Schema = {"type": ["string", "null"], "format": "date"}
+# A facility code as the service reads it (DESIGN 2): 2 digits then 3 digits or letters, spaces,
+# tabs and line breaks anywhere ignored, lower case forgiven.
+_GAP = "[ \\t\\r\\n]*"
+FACILITY: Schema = {
+    "type": "string",
+    "pattern": f"^{_GAP}[0-9]{_GAP}[0-9](?:{_GAP}[0-9A-Za-z]){{3}}{_GAP}$",
+    "example": "01832",
+    "description": "facility code: 2 digits then 3 digits or capital letters",
+}
 
 
 def _object(properties: dict[str, Schema], description: str = "", **extra: Any) -> Schema:
@@ -52,8 +61,9 @@ SCHEMAS: dict[str, Schema] = {
                         "type": "string",
                         "description": "400: the field at fault (`date`, `facility`, `ids`, "
                         "`body`, `headers`, `request`); otherwise `unauthorized`, `forbidden`, "
-                        "`not_found`, `method_not_allowed`, `body_too_large`, `rate_limited`, "
-                        "`not_ready`, `audit_unavailable`, `internal`",
+                        "`not_found`, `method_not_allowed`, `request_timeout`, "
+                        "`body_too_large`, `rate_limited`, `not_ready`, `audit_unavailable`, "
+                        "`internal`",
                     },
                     "message": {"type": "string", "description": "what is wrong, in English"},
                 }
@@ -142,8 +152,8 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "CCCDs, social insurance numbers or card codes; a malformed one "
                 "answers 205 in its place, a non-string is a 400",
             },
-            "date": {**DATE, "description": "default: today in Vietnam (UTC+7)"},
-            "facility": {"type": "string", "example": "01832"},
+            "date": {**DATE, "description": "default (left out): today in Vietnam (UTC+7)"},
+            "facility": {**FACILITY, "description": "the asking facility's code; sets `in_route`"},
         },
     },
     "BatchResponse": _object(
@@ -206,8 +216,9 @@ SCHEMAS: dict[str, Schema] = {
     "TokenResponse": {
         "type": "object",
         "required": ["maKetQua", "APIKey"],
-        "description": 'HTTP 200 always: `maKetQua` "200" with a key, "401" bad login, '
-        '"205" missing field (then `APIKey` is null and `ghiChu` says why).',
+        "description": 'HTTP 200 for every verdict: `maKetQua` "200" with a key, "401" bad '
+        'login, "205" missing field (then `APIKey` is null and `ghiChu` says why). A body that '
+        "cannot be read at all is a 400 error instead.",
         "properties": {
             "maKetQua": {"enum": ["200", "401", "205"]},
             "ghiChu": STR,
@@ -283,6 +294,7 @@ RESPONSES: dict[str, Schema] = {
     "NotFound": _error("unknown path"),
     "MethodNotAllowed": _error("method not allowed (with `Allow`)"),
     "TooLarge": _error("request body too large"),
+    "Timeout": _error("the request body did not arrive in time (`request_timeout`)"),
     "RateLimited": {
         **_error("rate limited"),
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
@@ -300,6 +312,7 @@ def _responses(ok: Schema, *errors: str) -> Schema:
         "BadRequest": "400",
         "Unauthorized": "401",
         "Forbidden": "403",
+        "Timeout": "408",
         "TooLarge": "413",
         "RateLimited": "429",
         "NotReady": "503",
@@ -327,13 +340,17 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     }
 
 
-DATE_PARAM = _query("date", "the visit date, YYYY-MM-DD (default: today in Vietnam)", DATE)
+DATE_PARAM = _query(
+    "date", "the visit date, YYYY-MM-DD (left out: today in Vietnam; empty: 400)", DATE
+)
 FACILITY_PARAM = _query(
-    "facility",
-    "the asking facility's code; sets `in_route`",
-    {"type": "string", "example": "01832"},
+    "facility", "the asking facility's code; sets `in_route` (empty: 400)", FACILITY
 )
 LOOKUP_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "RateLimited", "NotReady")
+# Where a body is read: it may not arrive in time, or be too large. A body that cannot be read at
+# all (a bad Content-Encoding, multipart without a boundary) is a 400 `body`, even on the
+# gateway pair, whose verdicts are otherwise HTTP 200.
+BODY_ERRORS = ("Timeout", "TooLarge")
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -374,7 +391,9 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                     "content": {"application/json": {"schema": _ref("BatchRequest")}},
                 },
                 "responses": _responses(
-                    _json(_ref("BatchResponse"), "one result per id"), *LOOKUP_ERRORS, "TooLarge"
+                    _json(_ref("BatchResponse"), "one result per id"),
+                    *LOOKUP_ERRORS,
+                    *BODY_ERRORS,
                 ),
             }
         },
@@ -417,7 +436,8 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "description": "see maKetQua",
                         "content": {"application/json": {"schema": _ref("TokenResponse")}},
                     },
-                    "TooLarge",
+                    "BadRequest",
+                    *BODY_ERRORS,
                 ),
             }
         },
@@ -443,7 +463,8 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                 },
                 "responses": _responses(
                     {**_json(_ref("CardCheckResponse"), "see maKetQua")},
-                    "TooLarge",
+                    "BadRequest",
+                    *BODY_ERRORS,
                     "RateLimited",
                     "NotReady",
                 ),
