@@ -34,7 +34,7 @@ from libc.string cimport memcmp, memcpy, memmove
 
 from core.record cimport CARD_LEN, KEY_LEN
 from core.sorter cimport ExternalSorter
-from core.validate cimport Checked, RowValidator
+from core.validate cimport Checked, RowValidator, Span
 
 import csv
 
@@ -58,9 +58,11 @@ PROGRESS_EVERY = 65536
 # a line end, or a quote (then the record is not plain).
 cdef bint ENDS_VALUE[256]
 cdef bint ENDS_PLAIN[256]
+cdef bint ENDS_SPAN[256]  # an unquoted value in next_spans: a comma, or a line end or quote
 for _c in range(256):
     ENDS_VALUE[_c] = _c in (44, 13, 10)
     ENDS_PLAIN[_c] = _c in (34, 13, 10)
+    ENDS_SPAN[_c] = _c in (44, 34, 13, 10)
 del _c
 
 cdef str TOO_LARGE = f"field larger than field limit ({LIMIT})"  # csv.reader's message
@@ -179,6 +181,74 @@ cdef class Rows:
                 self.refill()  # the line, or its CR LF, goes on in the next chunk
                 continue
             text[0], n[0] = buf + p, q - p
+            self.record_line = self.line
+            if q < end:
+                q += 2 if buf[q] == 13 and q + 1 < end and buf[q + 1] == 10 else 1
+                self.line += 1
+            self.pos = q
+            return RECORD
+
+    cdef int next_spans(self, Span* spans, Py_ssize_t most, Py_ssize_t* count) except -1:
+        """Read the next record when its values lie in the buffer as they are: RECORD with
+        spans[:count[0]] pointing at them (valid until the next read) and its line in
+        record_line. Each value is unquoted, or quoted with no quote or line end inside and
+        nothing after its closing quote. QUOTED, reading nothing, when it may be anything
+        else (a value to unescape, a multi-line or blank line, more than `most` values or a
+        value over the limit): next_record() reads it then. END at the end."""
+        cdef const uint8_t* buf
+        cdef Py_ssize_t p, q, end, k
+        cdef bint eof
+        if not self.started:
+            self.start()
+        while True:
+            buf, p, end, eof = self.buf, self.pos, self.end, self.eof
+            if self.stop >= 0 and self.consumed - end + p >= self.stop:
+                return END  # the next piece of the file starts here
+            if p == end:
+                if eof:
+                    return END
+                self.refill()
+                continue
+            if buf[p] == 10 or buf[p] == 13:
+                return QUOTED  # a blank line: next_record() skips it
+            q, k = p, 0
+            while True:  # one value per turn; q ends at what follows it (or at end)
+                if k == most:
+                    return QUOTED
+                if q < end and buf[q] == 34:
+                    spans[k].p = buf + q + 1
+                    q += 1
+                    while q < end and not ENDS_PLAIN[buf[q]]:
+                        q += 1
+                    if q == end:
+                        if eof:
+                            return QUOTED  # a quote open at the end of the file
+                        break
+                    if buf[q] != 34:
+                        return QUOTED  # a quoted line end
+                    spans[k].n = buf + q - spans[k].p
+                    q += 1  # the closing quote
+                    if q < end and not ENDS_VALUE[buf[q]]:
+                        return QUOTED  # "" inside, or text after the closing quote
+                else:
+                    spans[k].p = buf + q
+                    while q < end and not ENDS_SPAN[buf[q]]:
+                        q += 1
+                    if q < end and buf[q] == 34:
+                        return QUOTED  # a quote inside an unquoted value
+                    spans[k].n = buf + q - spans[k].p
+                if spans[k].n > LIMIT:
+                    return QUOTED  # may be over csv's limit, counted in characters
+                k += 1
+                if q == end or buf[q] != 44:
+                    break
+                q += 1
+            if q == end and not eof or q + 1 == end and buf[q] == 13 and not eof:
+                if q - p > LIMIT * MAX_UTF8:
+                    return QUOTED  # next_record() reads it, or says it is too large
+                self.refill()  # the record, or its CR LF, goes on in the next chunk
+                continue
+            count[0] = k
             self.record_line = self.line
             if q < end:
                 q += 2 if buf[q] == 13 and q + 1 < end and buf[q + 1] == 10 else 1
@@ -388,26 +458,38 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     same reject and tick calls, the same result.
     """
     cdef list values
+    cdef Span* spans = validator.spans  # one per column
+    cdef Py_ssize_t most = len(validator.columns), found = 0
     cdef Checked row            # ~2 KB: the record is built in place
     cdef uint8_t tagged[KEY_LEN + 4 + 1]  # cccd key, line (4 bytes little-endian), which card
     cdef uint8_t* tag = tagged + KEY_LEN
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
     cdef Py_ssize_t quality[3]
-    cdef int i
+    cdef int i, status
     cdef bint same
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
     quality[0] = quality[1] = quality[2] = 0
     while True:
-        values = rows.next_record(True)
-        if values is None:
+        # Most records are validated where they lie in the read buffer; the others (escaped
+        # quotes, quoted line ends, a wrong number of values) as the strs next_record() makes.
+        values = None
+        status = rows.next_spans(spans, most, &found)
+        if status == END:
             break
+        if status == QUOTED:
+            values = rows.next_record(True)
+            if values is None:
+                break
         count += 1
         if count % PROGRESS_EVERY == 0:
             tick(count)
         line = rows.record_line
         try:
-            validator.check(values, &row)
+            if values is None:
+                validator.check_spans(spans, found, &row)
+            else:
+                validator.check(values, &row)
         except RowError as exc:
             invalid += 1
             reject(line, exc.field, exc.message)

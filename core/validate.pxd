@@ -17,6 +17,12 @@ cdef enum:
     # Header plus the longest texts that can pass: 100 + 200 + 200 code points of up to 4 bytes.
     RECORD_MAX = HEADER_SIZE + (NAME_LIMIT + 2 * TEXT_LIMIT) * MAX_UTF8
 
+# A value of a row as UTF-8 bytes: in the extract's read buffer (Rows.next_spans), or a str's
+# UTF-8 (RowValidator.check of a list).
+cdef struct Span:
+    const uint8_t* p
+    Py_ssize_t n
+
 cdef struct Text:
     Py_ssize_t nbytes   # UTF-8 bytes written
     Py_ssize_t nchars   # code points after normalisation (counted past the limit)
@@ -39,11 +45,16 @@ cdef class RowValidator:
     cdef readonly tuple columns
     cdef readonly bint delta
     cdef Py_ssize_t index[N_FIELDS]  # column of each Field, -1 when the file lacks it
+    cdef Span* spans                 # one per column: check()'s row as UTF-8
 
     # validate(row) into `out`: the same checks, RowError and bytes.
     cdef int check(self, list row, Checked* out) except -1
-    cdef str get(self, list values, int field)
-    cdef int upsert(self, list row, const uint8_t* cccd, Checked* out) except -1
-    cdef int date(self, list row, int field, bint required, bint dob, uint32_t* out) except -1
-    cdef int text(self, list row, int field, Py_ssize_t limit, bint required, uint8_t* out,
-                  Text* t) except -1
+    # check() of a row already split into `count` spans of bytes, not yet checked as UTF-8.
+    cdef int check_spans(self, const Span* row, Py_ssize_t count, Checked* out) except -1
+    cdef int check_utf8(self, const Span* row, Checked* out) except -1
+    cdef Span get(self, const Span* row, int field) noexcept
+    cdef int upsert(self, const Span* row, const uint8_t* cccd, Checked* out) except -1
+    cdef int date(self, const Span* row, int field, bint required, bint dob,
+                  uint32_t* out) except -1
+    cdef int text(self, const Span* row, int field, Py_ssize_t limit, bint required,
+                  uint8_t* out, Text* t) except -1

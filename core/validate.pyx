@@ -3,24 +3,27 @@
 The twin of lookup/reference/validate.py: the same checks in the same order, the same
 RowError(field, message), byte-identical records. The build runs it on every row of a
 national extract (~100 million), so the common row creates no Python object besides the
-outputs: ASCII fields are read in place through the CPython unicode API (as yarl's
-_quoting_c.pyx does), and the three texts are normalised and UTF-8-encoded straight into a
-stack buffer when they are provably NFC already (see _FAST_TEXT_RANGES).
+outputs: its values are checked as UTF-8 bytes where the extract's read buffer has them
+(check_spans, fed by csvrows.Rows.next_spans), and the three texts are normalised into a stack
+buffer when they are provably NFC already (see _FAST_TEXT_RANGES). validate() and check() take a
+list of strs and check their UTF-8 the same way.
 """
 
 cimport cython
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport (
     PyUnicode_AsUTF8AndSize,
     PyUnicode_DATA,
+    PyUnicode_DecodeUTF8,
     PyUnicode_GET_LENGTH,
     PyUnicode_KIND,
     PyUnicode_READ,
 )
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy, memset
 
 from core.calendar cimport is_real_date, pack_date
 from core.record cimport (
@@ -58,7 +61,6 @@ from lookup.errors import RowError
 __all__ = ("RowValidator", "ValidRow")
 
 cdef extern from "Python.h":
-    uint32_t PyUnicode_MAX_CHAR_VALUE(object o)
     object PyType_GenericAlloc(type t, Py_ssize_t nitems)
     enum:
         PyUnicode_1BYTE_KIND
@@ -98,17 +100,18 @@ cdef tuple FIELD_NAMES = (
     "managed_by", "prev_card_no", "prev_valid_to", "issuer",
 )
 
-# DESIGN 4: enumerations are stored as their index in DESIGN order.
-cdef dict STATUS_CODES = {
-    name: code for code, name in enumerate((
-        "active", "revoked", "reduced", "reduced_out_province", "reduced_in_province",
-        "reduced_rejoined", "reduced_stopped",
-    ))
-}
-cdef dict MANAGED_BY_CODES = {"vss": 0, "defence": 1, "police": 2}
-cdef dict REGION_CODES = {"K1": 1, "K2": 2, "K3": 3}
+# DESIGN 4: enumerations are stored as their index in DESIGN order (regions from 1: 0 is none).
+cdef tuple STATUSES = (
+    b"active", b"revoked", b"reduced", b"reduced_out_province", b"reduced_in_province",
+    b"reduced_rejoined", b"reduced_stopped",
+)
+cdef tuple MANAGERS = (b"vss", b"defence", b"police")
+cdef tuple REGIONS = (b"K1", b"K2", b"K3")
+cdef tuple OPS = (b"upsert", b"delete")
+cdef enum:
+    OP_UPSERT, OP_DELETE
 
-cdef str STATUS_FORM = "must be one of " + ", ".join(STATUS_CODES)
+cdef str STATUS_FORM = "must be one of " + ", ".join(name.decode() for name in STATUSES)
 cdef str CARD_FORM = "must be 2 capital letters, a benefit level 1-5 and 12 digits"
 cdef str DATE_FORM = "must be YYYY-MM-DD"
 cdef str DOB_FORM = "must be YYYY-MM-DD, YYYY-MM or YYYY"
@@ -158,11 +161,15 @@ cdef int quality(const uint8_t* cccd, uint32_t dob, int gender) noexcept:
 # --- ASCII fields, read in place ----------------------------------------------------------------
 
 
-cdef bint ascii_into(str s, Py_ssize_t n, uint8_t* out) noexcept:
-    """Copy s into out when it is exactly n ASCII characters; else return False."""
-    if PyUnicode_GET_LENGTH(s) != n or PyUnicode_MAX_CHAR_VALUE(s) > 127:
+cdef bint fixed(Span s, Py_ssize_t n, uint8_t* out) noexcept:
+    """Copy s into out when it is exactly n bytes; else return False.
+
+    The callers then accept ASCII digits and letters only, so n bytes of other UTF-8 fail as n
+    characters that are not all ASCII do in the reference.
+    """
+    if s.n != n:
         return False
-    memcpy(out, PyUnicode_DATA(s), n)  # an all-ASCII str is stored as 1 byte per character
+    memcpy(out, s.p, n)
     return True
 
 
@@ -207,13 +214,22 @@ cdef bint is_facility(const uint8_t* p) noexcept:
     return True
 
 
-cdef uint8_t gender_code(str s) noexcept:
+cdef uint8_t gender_code(Span s) noexcept:
     """DESIGN 4 gender code of "1", "2" or "3"; 0 for anything else."""
-    cdef uint32_t c
-    if PyUnicode_GET_LENGTH(s) != 1:
+    if s.n != 1:
         return 0
-    c = PyUnicode_READ(PyUnicode_KIND(s), PyUnicode_DATA(s), 0)
-    return <uint8_t>(c - 48) if 49 <= c <= 51 else 0
+    return <uint8_t>(s.p[0] - 48) if 49 <= s.p[0] <= 51 else 0
+
+
+cdef int code_of(Span s, tuple names) noexcept:
+    """The index of s in `names` (bytes), -1 when it is none of them."""
+    cdef Py_ssize_t i
+    cdef bytes name
+    for i in range(len(names)):
+        name = <bytes>names[i]
+        if PyBytes_GET_SIZE(name) == s.n and memcmp(PyBytes_AS_STRING(name), s.p, s.n) == 0:
+            return <int>i
+    return -1
 
 
 cdef uint64_t decimal(const uint8_t* p, Py_ssize_t n) noexcept:
@@ -237,12 +253,12 @@ cdef enum DateResult:
     DATE_OK, DATE_FORM_ERROR, DATE_NOT_REAL
 
 
-cdef DateResult parse_date(str s, bint partial, uint32_t* out) noexcept:
+cdef DateResult parse_date(Span s, bint partial, uint32_t* out) noexcept:
     """Parse YYYY-MM-DD (and, when partial, YYYY-MM or YYYY) of ASCII digits into out."""
-    cdef uint8_t p[10]
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef const uint8_t* p = s.p
+    cdef Py_ssize_t n = s.n
     cdef int y, m = 1, d = 1  # what is not given is checked as 1 and packed as 0
-    if not (n == 10 or (partial and (n == 4 or n == 7))) or not ascii_into(s, n, p):
+    if not (n == 10 or (partial and (n == 4 or n == 7))):
         return DATE_FORM_ERROR
     if not all_digits(p, 4) or (n > 4 and (p[4] != 45 or not all_digits(p + 5, 2))):
         return DATE_FORM_ERROR
@@ -294,27 +310,6 @@ for _c in range(128):
 del _c
 
 
-cdef inline Py_ssize_t put_utf8(uint8_t* out, uint32_t c) noexcept:
-    """Encode one code point (not a surrogate: those are rejected first) as UTF-8."""
-    if c < 0x80:
-        out[0] = <uint8_t>c
-        return 1
-    if c < 0x800:
-        out[0] = <uint8_t>(0xC0 | (c >> 6))
-        out[1] = <uint8_t>(0x80 | (c & 0x3F))
-        return 2
-    if c < 0x10000:
-        out[0] = <uint8_t>(0xE0 | (c >> 12))
-        out[1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-        out[2] = <uint8_t>(0x80 | (c & 0x3F))
-        return 3
-    out[0] = <uint8_t>(0xF0 | (c >> 18))
-    out[1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
-    out[2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-    out[3] = <uint8_t>(0x80 | (c & 0x3F))
-    return 4
-
-
 cdef TextResult finish(Text* t, Py_ssize_t limit) noexcept:
     if t.nchars == 0:
         return TEXT_EMPTY
@@ -323,36 +318,37 @@ cdef TextResult finish(Text* t, Py_ssize_t limit) noexcept:
     return TEXT_OK
 
 
-cdef TextResult fast_text(str s, Py_ssize_t limit, uint8_t* out, Text* t) noexcept:
-    """Collapse ASCII whitespace and encode, or TEXT_SLOW at a code point off the fast path."""
-    cdef int kind = PyUnicode_KIND(s)
-    cdef void* data = PyUnicode_DATA(s)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
-    if kind == PyUnicode_1BYTE_KIND:
-        return fast_text_of(<const uint8_t*>data, n, limit, out, t)
-    if kind == PyUnicode_2BYTE_KIND:
-        return fast_text_of(<const uint16_t*>data, n, limit, out, t)
-    return TEXT_SLOW  # astral code points are never on the fast path
+cdef TextResult fast_text(Span s, Py_ssize_t limit, uint8_t* out, Text* t) noexcept:
+    """Collapse ASCII whitespace and copy, or TEXT_SLOW at a code point off the fast path.
 
-
-cdef TextResult fast_text_of(const code_unit* data, Py_ssize_t n, Py_ssize_t limit, uint8_t* out,
-                             Text* t) noexcept:
-    """fast_text over one string representation; writes at most `limit` code points (3 bytes
-    each at most) but counts them all, for the "101 characters" message."""
-    cdef Py_ssize_t i, nbytes = 0, nchars = 0  # locals: `out` may not alias them
+    s is valid UTF-8 (checked first). Writes at most `limit` code points (3 bytes each at most)
+    but counts them all, for the "101 characters" message.
+    """
+    cdef const uint8_t* p = s.p
+    cdef Py_ssize_t i = 0, width, nbytes = 0, nchars = 0  # locals: `out` may not alias them
     cdef uint32_t c
     cdef uint8_t ascii
     cdef bint pending_space = False
-    for i in range(n):
-        c = data[i]
+    while i < s.n:
+        c = p[i]
         if c < 0x80:
             ascii = ASCII_CLASS[c]
             if ascii == ASCII_SPACE:
                 pending_space = nchars > 0  # leading whitespace is dropped
+                i += 1
                 continue
             if ascii == ASCII_CONTROL:
                 return TEXT_SLOW  # the reference path reports it
-        elif not (FAST_A_FIRST <= c <= FAST_A_LAST or FAST_B_FIRST <= c <= FAST_B_LAST):
+            width = 1
+        elif c < 0xE0:
+            c = (c & 0x1F) << 6 | (p[i + 1] & 0x3F)
+            width = 2
+        elif c < 0xF0:
+            c = (c & 0x0F) << 12 | (p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F)
+            width = 3
+        else:
+            return TEXT_SLOW  # astral code points are never on the fast path
+        if c >= 0x80 and not (FAST_A_FIRST <= c <= FAST_A_LAST or FAST_B_FIRST <= c <= FAST_B_LAST):
             return TEXT_SLOW
         if pending_space:
             pending_space = False
@@ -361,12 +357,10 @@ cdef TextResult fast_text_of(const code_unit* data, Py_ssize_t n, Py_ssize_t lim
                 nbytes += 1
             nchars += 1
         if nchars < limit:
-            if c < 0x80:
-                out[nbytes] = <uint8_t>c
-                nbytes += 1
-            else:
-                nbytes += put_utf8(out + nbytes, c)
+            memcpy(out + nbytes, p + i, width)
+            nbytes += width
         nchars += 1
+        i += width
     t.nbytes = nbytes
     t.nchars = nchars
     return finish(t, limit)
@@ -461,6 +455,43 @@ cdef bint has_surrogate_of(const code_unit* data, Py_ssize_t n) noexcept:
     return found
 
 
+cdef bint is_utf8(const uint8_t* p, Py_ssize_t n) noexcept:
+    """Whether p[:n] is UTF-8 as Python's strict decoder takes it: no overlong form, no
+    surrogate, nothing past U+10FFFF (the bytes surrogateescape would turn into surrogates)."""
+    cdef Py_ssize_t i = 0, width
+    cdef uint8_t c, low, high
+    while i < n:
+        c = p[i]
+        if c < 0x80:
+            i += 1
+            continue
+        low, high = 0x80, 0xBF  # the allowed range of the second byte
+        if 0xC2 <= c <= 0xDF:
+            width = 2
+        elif 0xE0 <= c <= 0xEF:
+            width = 3
+            if c == 0xE0:
+                low = 0xA0
+            elif c == 0xED:
+                high = 0x9F
+        elif 0xF0 <= c <= 0xF4:
+            width = 4
+            if c == 0xF0:
+                low = 0x90
+            elif c == 0xF4:
+                high = 0x8F
+        else:
+            return False
+        if i + width > n or not low <= p[i + 1] <= high:
+            return False
+        if width > 2 and not 0x80 <= p[i + 2] <= 0xBF:
+            return False
+        if width > 3 and not 0x80 <= p[i + 3] <= 0xBF:
+            return False
+        i += width
+    return True
+
+
 cdef inline bytes key_bytes(const uint8_t* key):
     return PyBytes_FromStringAndSize(<const char*>key, KEY_LEN)
 
@@ -475,6 +506,9 @@ cdef inline object fail(int field, str tail):
 cdef class RowValidator:
     """Validate rows of one extract (or delta) file whose header is `columns`."""
 
+    def __cinit__(self):
+        self.spans = NULL
+
     def __init__(self, columns, delta=False):
         """Remember where each column is; the caller has checked the names (SPEC 1.1)."""
         cdef int f
@@ -484,11 +518,22 @@ cdef class RowValidator:
             name = FIELD_NAMES[f]
             # The first column of that name, as in the reference (the caller rejects repeats).
             self.index[f] = self.columns.index(name) if name in self.columns else -1
+        free(self.spans)
+        self.spans = <Span*>calloc(max(1, len(self.columns)), sizeof(Span))
+        if self.spans == NULL:
+            raise MemoryError()
 
-    cdef str get(self, list values, int field):
+    def __dealloc__(self):
+        free(self.spans)
+
+    cdef Span get(self, const Span* row, int field) noexcept:
         """A missing optional column and an empty value are the same: absent."""
         cdef Py_ssize_t i = self.index[field]
-        return "" if i < 0 else values[i]
+        cdef Span absent
+        if i < 0:
+            absent.p, absent.n = <const uint8_t*>b"", 0
+            return absent
+        return row[i]
 
     def validate(self, values):
         """Check one row; return its record and keys or raise RowError (DESIGN 5)."""
@@ -510,8 +555,6 @@ cdef class RowValidator:
     cdef int check(self, list row, Checked* out) except -1:
         """validate() as C data for the build's loop (core/csvrows.pyx): fill out or raise."""
         cdef Py_ssize_t i
-        cdef str op = "upsert"
-        cdef uint8_t cccd[12]
         cdef str value
         if len(row) != len(self.columns):
             raise RowError("row", f"row: {len(row)} fields; the header has {len(self.columns)}")
@@ -520,39 +563,59 @@ cdef class RowValidator:
             if has_surrogate(value):
                 name = self.columns[i]
                 raise RowError(name, f"{name}: not valid UTF-8")
+            # Cached in the str (an ASCII one's is its own data), which the list keeps alive.
+            self.spans[i].p = <const uint8_t*>PyUnicode_AsUTF8AndSize(value, &self.spans[i].n)
+        return self.check_utf8(self.spans, out)
+
+    cdef int check_spans(self, const Span* row, Py_ssize_t count, Checked* out) except -1:
+        """check() of the row's values as bytes, as the extract has them (Rows.next_spans)."""
+        cdef Py_ssize_t i
+        if count != len(self.columns):
+            raise RowError("row", f"row: {count} fields; the header has {len(self.columns)}")
+        for i in range(count):
+            if not is_utf8(row[i].p, row[i].n):
+                name = self.columns[i]
+                raise RowError(name, f"{name}: not valid UTF-8")
+        return self.check_utf8(row, out)
+
+    cdef int check_utf8(self, const Span* row, Checked* out) except -1:
+        """The checks after the row's shape and encoding."""
+        cdef uint8_t cccd[12]
+        cdef Span value
+        cdef int op = OP_UPSERT
         if self.delta:
-            op = self.get(row, F_OP)
-            if op != "upsert" and op != "delete":
+            op = code_of(self.get(row, F_OP), OPS)
+            if op < 0:
                 fail(F_OP, "must be upsert or delete")
         value = self.get(row, F_CCCD)
-        if not value:
+        if not value.n:
             fail(F_CCCD, "required")
-        if not ascii_into(value, 12, cccd) or not all_digits(cccd, 12):
+        if not fixed(value, 12, cccd) or not all_digits(cccd, 12):
             fail(F_CCCD, "must be 12 digits")
         put_key(out.cccd_key, decimal(cccd, 12))
-        out.delete = op == "delete"
+        out.delete = op == OP_DELETE
         if out.delete:
             return 0
         return self.upsert(row, cccd, out)
 
-    cdef int upsert(self, list row, const uint8_t* cccd, Checked* out) except -1:
+    cdef int upsert(self, const Span* row, const uint8_t* cccd, Checked* out) except -1:
         cdef uint8_t bhxh[10]
         cdef uint8_t* buf = out.record
         cdef uint8_t* texts = buf + HEADER_SIZE
         cdef Header h
         cdef Text t
-        cdef str value, card_no
-        cdef object code
+        cdef Span value, prev_card
+        cdef int code
 
         value = self.get(row, F_BHXH)
-        if not value:
+        if not value.n:
             fail(F_BHXH, "required")
-        if not ascii_into(value, 10, bhxh) or not all_digits(bhxh, 10):
+        if not fixed(value, 10, bhxh) or not all_digits(bhxh, 10):
             fail(F_BHXH, "must be 10 digits")
-        card_no = self.get(row, F_CARD)
-        if not card_no:
+        value = self.get(row, F_CARD)
+        if not value.n:
             fail(F_CARD, "required")
-        if not ascii_into(card_no, CARD_LEN, h.card_no) or not is_card(h.card_no):
+        if not fixed(value, CARD_LEN, h.card_no) or not is_card(h.card_no):
             fail(F_CARD, CARD_FORM)
         if differ(h.card_no + 5, bhxh, 10):
             fail(F_CARD, "last 10 digits must equal bhxh_code")
@@ -563,7 +626,7 @@ cdef class RowValidator:
 
         self.date(row, F_DOB, True, True, &h.dob)
         value = self.get(row, F_GENDER)
-        if not value:
+        if not value.n:
             fail(F_GENDER, "required")
         h.gender = gender_code(value)
         if h.gender == 0:
@@ -574,9 +637,9 @@ cdef class RowValidator:
         texts += t.nbytes
 
         value = self.get(row, F_FACILITY)
-        if not value:
+        if not value.n:
             fail(F_FACILITY, "required")
-        if not ascii_into(value, FACILITY_LEN, h.facility) or not is_facility(h.facility):
+        if not fixed(value, FACILITY_LEN, h.facility) or not is_facility(h.facility):
             fail(F_FACILITY, "must be 2 digits then 3 digits or capital letters")
         self.date(row, F_VALID_FROM, True, False, &h.valid_from)
         self.date(row, F_VALID_TO, True, False, &h.valid_to)
@@ -586,35 +649,35 @@ cdef class RowValidator:
 
         h.region = 0
         value = self.get(row, F_REGION)
-        if value:
-            code = REGION_CODES.get(value)
-            if code is None:
+        if value.n:
+            code = code_of(value, REGIONS)
+            if code < 0:
                 fail(F_REGION, "must be K1, K2 or K3")
-            h.region = code
+            h.region = code + 1  # DESIGN 4: 0 is none
         h.status = ST_ACTIVE
         value = self.get(row, F_STATUS)
-        if value:
-            code = STATUS_CODES.get(value)
-            if code is None:
+        if value.n:
+            code = code_of(value, STATUSES)
+            if code < 0:
                 fail(F_STATUS, STATUS_FORM)
             h.status = code
         h.managed_by = MB_VSS
         value = self.get(row, F_MANAGED_BY)
-        if value:
-            code = MANAGED_BY_CODES.get(value)
-            if code is None:
+        if value.n:
+            code = code_of(value, MANAGERS)
+            if code < 0:
                 fail(F_MANAGED_BY, "must be vss, defence or police")
             h.managed_by = code
 
         memset(h.prev_card_no, 0, CARD_LEN)
         prev_card = self.get(row, F_PREV_CARD)
-        if prev_card:
-            if not ascii_into(prev_card, CARD_LEN, h.prev_card_no) or not is_card(h.prev_card_no):
+        if prev_card.n:
+            if not fixed(prev_card, CARD_LEN, h.prev_card_no) or not is_card(h.prev_card_no):
                 fail(F_PREV_CARD, CARD_FORM)
             if not differ(h.prev_card_no, h.card_no, CARD_LEN):
                 fail(F_PREV_CARD, "same as card_no")
         self.date(row, F_PREV_VALID_TO, False, False, &h.prev_valid_to)
-        if h.prev_valid_to and not prev_card:
+        if h.prev_valid_to and not prev_card.n:
             fail(F_PREV_VALID_TO, "given without prev_card_no")
 
         self.text(row, F_ISSUER, TEXT_LIMIT, False, texts, &t)
@@ -626,16 +689,17 @@ cdef class RowValidator:
         put_key(out.bhxh_key, decimal(bhxh, 10))
         memcpy(out.card_no, h.card_no, CARD_LEN)
         memcpy(out.prev_card_no, h.prev_card_no, CARD_LEN)
-        out.has_prev = bool(prev_card)
+        out.has_prev = prev_card.n > 0
         out.quality = quality(cccd, h.dob, h.gender)
         return 0
 
-    cdef int date(self, list row, int field, bint required, bint dob, uint32_t* out) except -1:
+    cdef int date(self, const Span* row, int field, bint required, bint dob,
+                  uint32_t* out) except -1:
         """Parse a date field into out (0 when absent and optional), or raise RowError."""
-        cdef str value = self.get(row, field)
+        cdef Span value = self.get(row, field)
         cdef DateResult r
         out[0] = 0
-        if not value:
+        if not value.n:
             if required:
                 fail(field, "required")
             return 0
@@ -646,13 +710,13 @@ cdef class RowValidator:
             fail(field, NOT_REAL)
         return 0
 
-    cdef int text(self, list row, int field, Py_ssize_t limit, bint required, uint8_t* out,
-                  Text* t) except -1:
+    cdef int text(self, const Span* row, int field, Py_ssize_t limit, bint required,
+                  uint8_t* out, Text* t) except -1:
         """Normalise a text field into out (t.nbytes 0 when absent), or raise RowError."""
-        cdef str value = self.get(row, field)
+        cdef Span value = self.get(row, field)
         cdef int r = fast_text(value, limit, out, t)
         if r == TEXT_SLOW:
-            r = slow_text(value, limit, out, t)
+            r = slow_text(PyUnicode_DecodeUTF8(<const char*>value.p, value.n, NULL), limit, out, t)
         if r == TEXT_EMPTY:
             if required:
                 fail(field, "required")
