@@ -218,6 +218,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.service.limits import ConnectionLimits
     from lookup.service.supervisor import serve
 
     status = serve(
@@ -227,6 +228,12 @@ def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
         workers=args.workers,
         audit_fsync=args.audit_fsync,
         metrics=args.metrics,
+        limits=ConnectionLimits(
+            keepalive_timeout=args.keepalive_timeout,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_connections=args.max_connections,
+        ),
     )
     if status:
         raise _Failed("workers had to be killed: they did not stop within the drain timeout")
@@ -394,6 +401,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="serve without /metrics counters (to measure what they cost)",
     )
+    _limit_options(p)
     p = command("demo", cmd_demo, "synthesise data, build, create a demo key and serve")
     _serve_options(p)
     p.add_argument("--rows", type=_positive_int, default=200_000, help=argparse.SUPPRESS)
@@ -410,6 +418,32 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="worker processes (default: one per core)",
     )
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    from lookup.service.limits import ConnectionLimits
+
+    d = ConnectionLimits()
+    p.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=d.max_connections,
+        metavar="N",
+        help="connections per worker; at N the longest idle are closed to make room (default "
+        f"{d.max_connections}, lowered to fit the open-file limit)",
+    )
+    for name, default, what in (
+        ("keepalive-timeout", d.keepalive_timeout, "an idle keep-alive connection stays open"),
+        ("header-timeout", d.header_timeout, "a request's headers may take to arrive"),
+        ("body-timeout", d.body_timeout, "a request body may take to arrive (then 408)"),
+    ):
+        p.add_argument(
+            f"--{name}",
+            type=_positive_float,
+            default=default,
+            metavar="S",
+            help=f"seconds {what} (default {default:g})",
+        )
 
 
 def _port(text: str) -> int:
@@ -429,6 +463,13 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0.0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0.0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
     return value
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lookup.service.clients import md5_hex
+from lookup.service.limits import ConnectionLimits
 from lookup.web.app import ServiceConfig
 
 from helpers.server import LiveServer, add_key, build_data, days_from_today, parse_raw, person
@@ -209,3 +210,116 @@ def test_a_client_that_hangs_up_mid_body_is_no_error(server, caplog, route, ctyp
     assert len(records) == 1, records
     assert records[0].levelno <= logging.INFO and not records[0].exc_info
     assert "closed the connection" in records[0].getMessage()
+
+
+# -- slow and idle connections -----------------------------------------------------------------
+# The keep-alive timeout also closes a connection waiting for a request: longer here, so the
+# head tests below see the header timeout at work.
+QUICK = ConnectionLimits(keepalive_timeout=3.0, header_timeout=1.0, body_timeout=1.0)
+
+
+@pytest.fixture(scope="module")
+def quick(server):
+    """A second server on the same data with one-second bounds, the same routes and keys."""
+    config = ServiceConfig(data_dir=server.config.data_dir, limits=QUICK)
+    with LiveServer(config) as live:
+        live.paths = server.paths  # type: ignore[attr-defined]
+        yield live
+
+
+def closed_within(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    """Read until the server closes; return what it sent and how long it took."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except TimeoutError:
+        raise AssertionError(f"still open after {seconds} s") from None
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks), time.monotonic() - start
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_body_shorter_than_its_content_length_is_408_within_the_timeout(quick, route):
+    path, extra = quick.paths[route]
+    head = {"Host": "x", "Content-Type": "application/json", "Content-Length": "100", **extra}
+    lines = "".join(f"{name}: {value}\r\n" for name, value in head.items())
+    with socket.create_connection(("127.0.0.1", quick.port)) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\n{lines}\r\n".encode() + b'{"ids": ["0010')
+        reply, took = closed_within(sock, 5)
+    assert took < 3
+    status, headers, body = parse_raw(reply)
+    assert status == 408 and headers["connection"] == "close"
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"G"],
+    ids=["nothing", "headers-unfinished", "one-byte"],
+)
+def test_a_request_head_that_does_not_arrive_in_time_is_closed(quick, sent):
+    with socket.create_connection(("127.0.0.1", quick.port)) as sock:
+        sock.sendall(sent)
+        _, took = closed_within(sock, 5)
+    assert took < 2  # the header timeout, not the keep-alive one
+
+
+def test_headers_dribbled_byte_by_byte_are_cut_off_at_the_header_timeout(quick):
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", quick.port)) as sock:
+        start = time.monotonic()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for byte in request:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)  # each byte in time, the whole head not
+        assert time.monotonic() - start < 2
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(quick):
+    with socket.create_connection(("127.0.0.1", quick.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        _, took = closed_within(sock, 6)
+    assert 2.5 < took < 5
+
+
+def test_a_normal_client_is_still_served_in_time_by_the_quick_server(quick):
+    # Bounds that close the idle and the slow must leave an ordinary request alone.
+    for _ in range(3):
+        assert quick.get("/healthz").status == 200
+
+
+# -- the connection cap ------------------------------------------------------------------------
+def is_closed(sock: socket.socket, wait: float) -> bool:
+    sock.settimeout(wait)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_at_the_cap_the_longest_idle_connections_make_room(server):
+    # Timeouts long enough that only the cap closes anything during the test.
+    limits = ConnectionLimits(keepalive_timeout=60, header_timeout=60, max_connections=50)
+    config = ServiceConfig(data_dir=server.config.data_dir, limits=limits)
+    with LiveServer(config) as capped:
+        idle = []
+        try:
+            for _ in range(300):
+                idle.append(socket.create_connection(("127.0.0.1", capped.port)))
+                time.sleep(0.002)  # each one seen idle before the next (idle order = age)
+            for _ in range(5):
+                assert capped.get("/healthz").status == 200
+            # The oldest were closed for room, the newest are still open.
+            assert all(is_closed(sock, 2) for sock in idle[:200])
+            assert not any(is_closed(sock, 0.05) for sock in idle[-20:])
+        finally:
+            for sock in idle:
+                sock.close()

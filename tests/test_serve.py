@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import queue
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -86,7 +88,7 @@ class Lines:
 class Server:
     """A `python -m lookup serve` subprocess."""
 
-    def __init__(self, data: Path, *args: str, workers: int = 2) -> None:
+    def __init__(self, data: Path, *args: str, workers: int = 2, open_files: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # stderr to a file: a pipe nobody reads could fill up and stall the workers.
@@ -109,6 +111,12 @@ class Server:
                 stdout=subprocess.PIPE,
                 stderr=errors,
                 text=True,
+                # open_files: the open-file limit, soft and hard, of the supervisor and workers.
+                preexec_fn=(
+                    (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files,) * 2))
+                    if open_files
+                    else None
+                ),
             )
         self.out = Lines(self.proc.stdout)
         self.first_line = self.out.readline(timeout=30)
@@ -349,6 +357,40 @@ def _read_answer(client: socket.socket) -> bytes:
         assert chunk, "connection closed mid-answer"
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def test_a_flood_of_idle_sockets_does_not_shut_out_a_new_client(store):
+    """Issue 16: idle connections past the open-file limit once left a worker unable to accept
+    (and to poll for snapshots): a normal client got no answer at all."""
+    data, key, cccds = store
+    server = Server(data, workers=1, open_files=300)
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(600):  # twice the worker's open-file limit, sending nothing
+            flood.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        time.sleep(0.5)
+        answered = 0
+        for n in range(15):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            try:
+                conn.request(
+                    "GET",
+                    f"/v1/entitlements/{cccds[n]}",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                answered += conn.getresponse().status == 200
+            except OSError:
+                pass
+            finally:
+                conn.close()
+        assert answered == 15
+    finally:
+        for sock in flood:
+            sock.close()
+        assert server.stop() == 0
+    errors = server.stderr()
+    assert "the open-file limit (300) allows 200 connections per worker" in errors
+    assert "ERROR" not in errors and "Traceback" not in errors, errors
 
 
 def test_serve_fails_clearly_without_a_snapshot_or_with_the_port_taken(tmp_path, store):

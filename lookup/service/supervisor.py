@@ -34,6 +34,7 @@ from lookup._os import die_with_parent
 from lookup.errors import LookupServiceError
 from lookup.service.audit import FSYNC_POLICIES, load_secret
 from lookup.service.clients import ClientStore
+from lookup.service.limits import ConnectionLimits, connection_cap, raise_fd_limit
 from lookup.service.metrics import SharedCounters
 from lookup.store import DataDir
 
@@ -63,12 +64,24 @@ def serve(
     audit_fsync: str = "interval",
     metrics: bool = True,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+    limits: ConnectionLimits | None = None,
     on_ready: Callable[[str, int], None] | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Serve the HTTP API until SIGTERM/SIGINT; return the exit status (0: drained cleanly)."""
     if audit_fsync not in FSYNC_POLICIES:
         raise ServeError(f"--audit-fsync must be one of {', '.join(FSYNC_POLICIES)}")
+    limits = limits or ConnectionLimits()
+    # Before the fork, so every worker inherits it.
+    fd_limit = raise_fd_limit()
+    cap = connection_cap(limits.max_connections)
+    if cap < limits.max_connections:
+        print(
+            f"lookup serve: the open-file limit ({fd_limit}) allows {cap} connections per worker, "
+            f"not {limits.max_connections}; raise it (ulimit -Hn) for more",
+            file=sys.stderr,
+            flush=True,
+        )
     data = DataDir(data_dir)
     snapshot = data.current_path().name  # StoreError says how to build one
     # Done once here, before any fork: workers never race to create the audit secret, and a
@@ -82,7 +95,7 @@ def serve(
     count = workers or os.cpu_count() or 1
     port = _check_port(host, port)
     supervisor = Supervisor(
-        _WorkerSpec(data_dir, host, port, count, audit_fsync, metrics, shutdown_timeout),
+        _WorkerSpec(data_dir, host, port, count, audit_fsync, metrics, shutdown_timeout, limits),
         shared=SharedCounters(count),
     )
     out = out or sys.stdout
@@ -153,6 +166,7 @@ class _WorkerSpec:
     audit_fsync: str
     metrics: bool
     shutdown_timeout: float
+    limits: ConnectionLimits
 
 
 def _service_config(spec: _WorkerSpec, index: int, shared: SharedCounters) -> Any:
@@ -165,6 +179,7 @@ def _service_config(spec: _WorkerSpec, index: int, shared: SharedCounters) -> An
         audit_fsync=spec.audit_fsync,
         metrics=spec.metrics,
         shared_metrics=shared,
+        limits=spec.limits,
     )
 
 

@@ -26,7 +26,7 @@ from lookup.web.gateway import GatewayRoutes
 from lookup.web.guard import Guard
 from lookup.web.probes import Probes
 from lookup.web.resources import ServiceConfig, WorkerResources
-from lookup.web.runner import FRONT, ServiceRunner
+from lookup.web.runner import FRONT, LIMITS, ServiceRunner
 from lookup.web.snapshots import SnapshotWatcher
 from lookup.web.vneid import VneidRoutes
 
@@ -156,6 +156,10 @@ def make_app(config: ServiceConfig) -> web.Application:
             # No access log: it would cost time on every request and, with the path, hold ID
             # numbers (SPEC 5).
             "access_log": None,
+            "keepalive_timeout": config.limits.keepalive_timeout,
+            # After an answer given before the body was read (a 401, say), aiohttp reads the
+            # rest for this long before closing: no longer than a body may take to arrive.
+            "lingering_time": config.limits.body_timeout,
             "max_line_size": config.max_line_size,
             "max_field_size": config.max_field_size,
             "max_headers": config.max_headers,
@@ -164,6 +168,7 @@ def make_app(config: ServiceConfig) -> web.Application:
     routes = _RouteObjects(config)
     app[CONFIG] = config
     app[FRONT] = front
+    app[LIMITS] = config.limits
     app[_ROUTE_OBJECTS] = routes
     app.cleanup_ctx.append(_resources)
     handlers = routes.handlers()

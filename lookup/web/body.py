@@ -21,11 +21,9 @@ from aiohttp.compression_utils import HAS_BROTLI, HAS_ZSTD
 
 from lookup.web.errors import ApiError
 
-__all__ = ("BODY_TIMEOUT", "ENCODINGS", "BodyReader")
+__all__ = ("ENCODINGS", "BodyReader")
 
 T = TypeVar("T")
-
-BODY_TIMEOUT = 15.0  # seconds to receive a whole body; a 1000-id batch is ~25 KB
 
 # What aiohttp's parser decodes here. Any other coding it passes through as it came, and the
 # handler would then parse compressed bytes as JSON: refused up front instead.
@@ -41,8 +39,8 @@ _NAMED = ", ".join(sorted(ENCODINGS - {"", "identity"}))
 class BodyReader:
     """Read request bodies within a time limit, turning every failure into a SPEC 3 error."""
 
-    def __init__(self, timeout: float = BODY_TIMEOUT) -> None:
-        self.timeout = timeout
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout  # seconds for a whole body (ConnectionLimits.body_timeout)
 
     async def read(self, request: web.BaseRequest) -> bytes:
         """Return the body's bytes, decoded from its Content-Encoding."""

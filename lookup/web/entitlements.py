@@ -107,7 +107,7 @@ class EntitlementRoutes:
         metrics = resources.metrics
         self.count_result = metrics.result if metrics is not None else None
         self.today = resources.today
-        self.body = BodyReader()
+        self.body = BodyReader(resources.config.limits.body_timeout)
 
     async def one(self, request: web.Request) -> web.Response:
         """GET /v1/entitlements/{id}?date=&facility= [his]."""

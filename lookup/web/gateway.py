@@ -187,7 +187,7 @@ class GatewayRoutes:
         self.count_result = metrics.result if metrics is not None else None
         self.today = resources.today
         self.signer = TokenSigner(resources.secret, ttl=resources.config.token_ttl)
-        self.body = BodyReader()
+        self.body = BodyReader(resources.config.limits.body_timeout)
 
     def forget_logins(self) -> None:
         """Drop verified logins (clients.json changed: a client may have been revoked)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from lookup.clock import Today
 from lookup.service.audit import AuditLog
 from lookup.service.clients import ClientStore
+from lookup.service.limits import ConnectionLimits
 from lookup.service.metrics import Metrics, SharedCounters
 from lookup.web.frontline import Frontline
 from lookup.web.guard import Guard
@@ -41,6 +42,7 @@ class ServiceConfig:
     max_line_size: int = 8190
     max_field_size: int = 8190
     max_headers: int = 100
+    limits: ConnectionLimits = ConnectionLimits()  # timeouts and the connection cap
     # The snapshot watcher (lookup.web.snapshots): SPEC wants a new snapshot served within 2 s.
     poll_interval: float = 0.5
     reader_grace: float = 5.0
