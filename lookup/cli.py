@@ -2,6 +2,9 @@
 
 Each command prints a one-line summary on success (`--json`: a machine-readable one) and exits
 0 on success, 1 on a runtime failure, 2 on a usage error, with a message that says what to do.
+A runtime failure is one line on stderr, and with `--json` also `{"error": {"code", "message",
+...}}` on stdout; a full disk or another refusal of the OS says which disk and how much room
+(lookup.failures).
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lookup.errors import IdError, LookupServiceError
+from lookup.failures import Failure, build_space, explain
 from lookup.ingest.parallel import MAX_JOBS, MIN_SPLIT
 from lookup.store import DataDir, default_data_dir
 
@@ -36,8 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         parser.error(str(exc))  # exits 2
     except LookupServiceError as exc:
-        print(f"lookup {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return _failed(args, Failure("failed", str(exc)))
+    except Exception as exc:
+        # A full disk, a read-only file system, an I/O error, from the OS or from LMDB: one
+        # line that says which disk and how much room, not a traceback (SPEC 2).
+        where, data_dir = _written_under(args)
+        failure = explain(exc, where, _space_needed(args), data_dir=data_dir)
+        if failure is None:
+            raise
+        if args.command in ("build", "apply"):  # publishing is the last, atomic step
+            failure = replace(failure, message=f"{failure.message}; nothing was published")
+        return _failed(args, failure)
     except KeyboardInterrupt:
         print(f"lookup {args.command}: interrupted; nothing was published", file=sys.stderr)
         return 1
@@ -46,6 +61,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif line:
         print(line)
     return 0
+
+
+def _failed(args: argparse.Namespace, failure: Failure) -> int:
+    """Say why the command failed on stderr (and as a JSON error on stdout with --json)."""
+    print(f"lookup {args.command}: {failure.message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        sys.stdout.buffer.write(orjson.dumps(failure.json()) + b"\n")
+    return 1
+
+
+def _written_under(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Return the directory whose disk a command fills, and whether it is the data directory.
+
+    synth writes its files where --out says; every other command writes in the data directory.
+    """
+    if args.command == "synth":
+        return Path(args.out).absolute().parent, False
+    return Path(args.data), True
+
+
+def _space_needed(args: argparse.Namespace) -> int | None:
+    return build_space(args.extract) if args.command == "build" else None
 
 
 class _UsageError(Exception):

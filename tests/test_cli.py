@@ -103,6 +103,19 @@ def test_runtime_failures_exit_1_saying_what_to_do(tmp_path):
     assert out.returncode == 1 and "lookup build EXTRACT" in out.stderr
     out = lookup("build", str(tmp_path / "missing.csv"), "--data", str(tmp_path / "d"))
     assert out.returncode == 1 and "missing.csv: cannot open" in out.stderr
+    # With --json, the same as a JSON error on stdout (the line stays on stderr).
+    out = lookup("get", "001085000001", "--data", str(tmp_path / "none"), "--json")
+    assert out.returncode == 1 and "lookup build EXTRACT" in out.stderr
+    error = json.loads(out.stdout)["error"]
+    assert error["code"] == "failed" and "lookup build EXTRACT" in error["message"]
+
+
+def test_an_os_error_is_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "data").write_text("a file where the data directory belongs")
+    out = lookup("keys", "add", "x", "--scopes", "his", "--data", str(tmp_path / "data"), "--json")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("lookup keys: ")
+    assert json.loads(out.stdout)["error"]["code"] == "os"
 
 
 def test_apply_snapshots_rollback_prune(store):
