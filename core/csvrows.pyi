@@ -36,6 +36,7 @@ def feed_build(
     people: ExternalSorter,
     bhxh: ExternalSorter,
     cards: ExternalSorter,
+    renumbered: ExternalSorter,
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
 ) -> tuple[int, int, int, tuple[int, int, int]]: ...

@@ -451,7 +451,7 @@ cdef list plain_values(const uint8_t* text, Py_ssize_t n):
 
 def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,
                ExternalSorter people not None, ExternalSorter bhxh not None,
-               ExternalSorter cards not None, reject, tick):
+               ExternalSorter cards not None, ExternalSorter renumbered not None, reject, tick):
     """Validate every row and add the valid ones to the build's sorters (lookup/build.py).
 
     See lookup/reference/csvrows.py feed_build: the same sorter entries in the same order, the
@@ -509,6 +509,8 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
             same = memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) == 0
             tagged[KEY_LEN + 4] = 1 if same else 2
             cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 5)
+            if not same:
+                renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 4)
         record_bytes += row.record_len
         for i in range(3):
             if row.quality & (1 << i):

@@ -1,7 +1,7 @@
 """Write a new snapshot's LMDB environment from key-sorted items; compiled from core/writer.pyx,
 the twin of lookup/reference/writer.py."""
 
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Set
 from typing import final
 
 from lookup.store.strings import Strings
@@ -21,6 +21,7 @@ class SnapshotWriter:
         value_size: int = -1,
         skip: Set[bytes] = ...,
         skip_by_value: bool = False,
+        shared: Callable[[list[bytes]], object] | None = None,
     ) -> int:
         """Append items in strictly increasing key order; return how many were written."""
     def put(self, name: bytes, key: bytes, value: bytes) -> None:

@@ -34,8 +34,85 @@ cdef Py_ssize_t KEY_SIZE = 8               # a CCCD key, the prefix of every ind
 
 cdef int check(int rc, str what) except -1:
     if rc != MDB_SUCCESS:
-        raise OSError(f"lmdb: {what}: {mdb_strerror(rc).decode()}")
+        # LMDB's own codes are negative; a positive one is the errno (ENOSPC, EIO...).
+        message = f"lmdb: {what}: {mdb_strerror(rc).decode()}"
+        raise OSError(rc, message) if rc > 0 else OSError(message)
     return 0
+
+
+cdef class SnapshotWriter
+
+
+@cython.final
+cdef class _Appender:
+    """One database being appended to, in transactions of COMMIT_EVERY entries."""
+
+    cdef MDB_env* env
+    cdef MDB_txn* txn
+    cdef MDB_cursor* cursor
+    cdef MDB_dbi dbi
+    cdef bytes name
+    cdef Py_ssize_t value_size, in_txn
+    cdef readonly Py_ssize_t written
+
+    def __cinit__(self, SnapshotWriter writer, bytes name, Py_ssize_t value_size):
+        self.env, self.name, self.value_size = writer.env, name, value_size
+        self.begin()
+        check(mdb_dbi_open(self.txn, name, MDB_CREATE, &self.dbi), f"open db {name!r}")
+        check(mdb_cursor_open(self.txn, self.dbi, &self.cursor), "cursor")
+
+    def __dealloc__(self):
+        self.abort()
+
+    cdef int begin(self) except -1:
+        check(mdb_txn_begin(self.env, NULL, 0, &self.txn), "begin")
+        return 0
+
+    cdef int put(self, key, value, skip, bint skipping, bint skip_by_value) except -1:
+        cdef MDB_val k, v
+        cdef int rc
+        if skipping:
+            if skip_by_value:
+                if (<bytes?>value)[:KEY_SIZE] in skip:
+                    return 0
+            elif key in skip:
+                return 0
+        k.mv_data = PyBytes_AS_STRING(<bytes?>key)
+        k.mv_size = PyBytes_GET_SIZE(key)
+        v.mv_data = PyBytes_AS_STRING(<bytes?>value)
+        v.mv_size = PyBytes_GET_SIZE(value)
+        if 0 <= self.value_size < <Py_ssize_t>v.mv_size:
+            v.mv_size = self.value_size
+        rc = mdb_cursor_put(self.cursor, &k, &v, MDB_APPEND)
+        if rc == MDB_KEYEXIST:
+            raise ValueError(f"{self.name.decode()}: keys must be appended in increasing order")
+        check(rc, "append")
+        self.written += 1
+        self.in_txn += 1
+        if self.in_txn == COMMIT_EVERY:  # bounds LMDB's dirty-page list
+            self.commit()
+            self.begin()
+            check(mdb_cursor_open(self.txn, self.dbi, &self.cursor), "cursor")
+            self.in_txn = 0
+        return 0
+
+    cdef int commit(self) except -1:
+        cdef int rc
+        mdb_cursor_close(self.cursor)
+        self.cursor = NULL
+        rc = mdb_txn_commit(self.txn)
+        self.txn = NULL
+        check(rc, "commit")
+        return 0
+
+    cdef void abort(self) noexcept:
+        """Let go of what commit() did not (after a failure)."""
+        if self.cursor != NULL:
+            mdb_cursor_close(self.cursor)
+            self.cursor = NULL
+        if self.txn != NULL:
+            mdb_txn_abort(self.txn)
+            self.txn = NULL
 
 
 @cython.final
@@ -64,64 +141,43 @@ cdef class SnapshotWriter:
         return 0
 
     def append(self, bytes name not None, items, *, Py_ssize_t value_size=-1, skip=frozenset(),
-               bint skip_by_value=False):
+               bint skip_by_value=False, shared=None):
         """Append items in strictly increasing key order; return how many were written.
 
         An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
         with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
+        With `shared`, items may come in runs of equal keys: such a run is not written, its
+        values go to shared(values) (the build's duplicate check, done as it writes).
         """
         self.require_open()
-        cdef MDB_txn* txn = NULL
-        cdef MDB_cursor* cursor = NULL
-        cdef MDB_dbi dbi
-        cdef MDB_val k, v
-        cdef Py_ssize_t written = 0, in_txn = 0
+        cdef _Appender out = _Appender(self, name, value_size)
         cdef bint skipping = len(skip) > 0
-        cdef object key, value
-        cdef int rc
+        cdef object key, value, last_key = None, last_value = None
+        cdef list run = None
         try:
-            check(mdb_txn_begin(self.env, NULL, 0, &txn), "begin")
-            check(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), f"open db {name!r}")
-            check(mdb_cursor_open(txn, dbi, &cursor), "cursor")
             for key, value in items:
-                if skipping:
-                    if skip_by_value:
-                        if (<bytes?>value)[:KEY_SIZE] in skip:
-                            continue
-                    elif key in skip:
+                if shared is not None:
+                    if last_key is not None and key == last_key:
+                        if run is None:
+                            run = [last_value]
+                        run.append(value)
                         continue
-                k.mv_data = PyBytes_AS_STRING(<bytes?>key)
-                k.mv_size = PyBytes_GET_SIZE(key)
-                v.mv_data = PyBytes_AS_STRING(<bytes?>value)
-                v.mv_size = PyBytes_GET_SIZE(value)
-                if 0 <= value_size < <Py_ssize_t>v.mv_size:
-                    v.mv_size = value_size
-                rc = mdb_cursor_put(cursor, &k, &v, MDB_APPEND)
-                if rc == MDB_KEYEXIST:
-                    raise ValueError(f"{name.decode()}: keys must be appended in increasing order")
-                check(rc, "append")
-                written += 1
-                in_txn += 1
-                if in_txn == COMMIT_EVERY:  # bounds LMDB's dirty-page list
-                    mdb_cursor_close(cursor)
-                    cursor = NULL
-                    rc = mdb_txn_commit(txn)
-                    txn = NULL
-                    check(rc, "commit")
-                    check(mdb_txn_begin(self.env, NULL, 0, &txn), "begin")
-                    check(mdb_cursor_open(txn, dbi, &cursor), "cursor")
-                    in_txn = 0
-            mdb_cursor_close(cursor)
-            cursor = NULL
-            rc = mdb_txn_commit(txn)
-            txn = NULL
-            check(rc, "commit")
+                    if run is not None:
+                        shared(run)
+                        run = None
+                    elif last_key is not None:
+                        out.put(last_key, last_value, skip, skipping, skip_by_value)
+                    last_key, last_value = key, value
+                else:
+                    out.put(key, value, skip, skipping, skip_by_value)
+            if run is not None:
+                shared(run)
+            elif last_key is not None:
+                out.put(last_key, last_value, skip, skipping, skip_by_value)
+            out.commit()
         finally:
-            if cursor != NULL:
-                mdb_cursor_close(cursor)
-            if txn != NULL:
-                mdb_txn_abort(txn)
-        return written
+            out.abort()
+        return out.written
 
     def put(self, bytes name not None, bytes key not None, bytes value not None):
         """Store one entry (the snapshot's identity in `meta`)."""

@@ -127,11 +127,13 @@ def test_too_many_rejects_publish_nothing_and_keep_the_current_snapshot(data, tm
 
 
 def test_rows_sharing_a_key_are_all_rejected(data, tmp_path):
-    rows = [person(i) for i in range(12)]
+    rows = [person(i) for i in range(14)]
     rows[3] = dict(rows[1])  # line 5 repeats line 3: the CCCD is the reason
     rows[6]["bhxh_code"] = rows[5]["bhxh_code"]  # lines 7, 8 share a bhxh_code...
     rows[6]["card_no"] = "HC401" + rows[6]["bhxh_code"]  # ...but not a card code
     rows[9]["prev_card_no"] = rows[10]["card_no"]  # line 11's previous card is line 12's card
+    # Lines 14, 15 share a number and so a card code: the number is the reason, checked first.
+    rows[13].update(bhxh_code=rows[12]["bhxh_code"], card_no=rows[12]["card_no"])
     summary = build(data, str(write_csv(tmp_path / "x.csv", rows)), max_reject_ratio=1)
     assert rejects(summary) == [
         ["3", "cccd", "cccd: duplicate, also on line 5"],
@@ -140,6 +142,8 @@ def test_rows_sharing_a_key_are_all_rejected(data, tmp_path):
         ["8", "bhxh_code", "bhxh_code: shared with line 7"],
         ["11", "prev_card_no", "prev_card_no: shared with line 12"],
         ["12", "card_no", "card_no: shared with line 11"],
+        ["14", "bhxh_code", "bhxh_code: shared with line 15"],
+        ["15", "bhxh_code", "bhxh_code: shared with line 14"],
     ]
     assert summary["published"] == 6
     for i in (1, 5, 6, 9, 10):

@@ -281,11 +281,11 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
                 sorters.people,
                 sorters.bhxh,
                 sorters.cards,
+                sorters.renumbered,
                 lambda *reject, into=rejected: into.append(reject),
                 print,
             )
-            entries = [list(s.items()) for s in (sorters.ids, sorters.people, sorters.bhxh)]
-            entries.append(list(sorters.cards.items()))
+            entries = [list(s.items()) for s in sorters.all()]
         results[impl.kind] = (result, rejected, entries)
     assert results["compiled"] == results["python"]
     (count, invalid, record_bytes, quality), rejected, entries = results["compiled"]
@@ -293,6 +293,8 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
     assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
     first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little"))  # person(0), line 2
     assert len(entries[3]) == 200 and entries[0][0] == first_id
+    # Of the card codes only row 3's previous one ends in another number than its card.
+    assert [key for key, _ in entries[4]] == [b"HT3019999999999"]
 
 
 # Values as an extract may carry them: valid ones, texts to normalise, and bytes that are not
@@ -374,7 +376,7 @@ def test_feed_build_reads_any_bytes_alike(compiled, reference, tmp_path_factory,
 
 
 def test_feed_build_refuses_a_delta_validator(use, tmp_path):
-    sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(4)]
+    sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(5)]
     with pytest.raises(ValueError, match="delta"):
         use.csvrows.feed_build(
             use.csvrows.Rows(io.BytesIO(b"")),

@@ -69,3 +69,32 @@ def test_equal_key_groups_agree(compiled, reference, pairs):
     for k, v in items:
         by_key.setdefault(k, []).append(v)
     assert expected == [vs for vs in by_key.values() if len(vs) > 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.binary(min_size=8, max_size=10)), max_size=30),
+    st.sets(st.integers(0, 6)),
+)
+def test_append_with_shared_keys_writes_the_unique_and_reports_the_rest(
+    compiled, reference, tmp_path_factory, pairs, skipped
+):
+    """append(shared=...) is the bhxh write and check in one pass: a run of equal keys is not
+    written and its values are reported, whatever the skips."""
+    items = sorted(((key(k), v) for k, v in pairs), key=lambda kv: kv[0])
+    skip = {key(k) for k in skipped}
+    results = []
+    for impl in (compiled, reference):
+        path = tmp_path_factory.mktemp(impl.kind)
+        runs: list[list[bytes]] = []
+        with impl.writer.SnapshotWriter(str(path), 1 << 24) as writer:
+            written = writer.append(b"people", iter(items), skip=skip, shared=runs.append)
+        results.append((written, runs, dump(path).get(b"people", [])))
+    assert results[0] == results[1]
+    written, runs, stored = results[0]
+    by_key: dict[bytes, list[bytes]] = {}
+    for k, v in items:
+        by_key.setdefault(k, []).append(v)
+    assert runs == [vs for vs in by_key.values() if len(vs) > 1]
+    assert stored == [(k, vs[0]) for k, vs in by_key.items() if len(vs) == 1 and k not in skip]
+    assert written == len(stored)

@@ -3,20 +3,23 @@
 The build streams: rows are validated one at a time by the core and handed to external sorters
 (bounded memory, spilling sorted runs to disk), so 100 million rows build in a few GB.
 
-    read     CSV row -> RowValidator -> four sorters:
-               ids    cccd -> line                      (finds duplicate CCCDs cheaply)
-               people cccd -> record
-               bhxh   bhxh -> cccd + line
-               cards  card -> cccd + line + which       (current and previous card codes)
+    read     CSV row -> RowValidator -> five sorters:
+               ids        cccd -> line                  (finds duplicate CCCDs cheaply)
+               people     cccd -> record
+               bhxh       bhxh -> cccd + line
+               cards      card -> cccd + line + which   (current and previous card codes)
+               renumbered card -> cccd + line           (previous codes the snapshot indexes)
              with --jobs N, in N processes over byte ranges of a plain extract
              (lookup.ingest.parallel): each worker sorts its range into sorters of its own and
              hands their sorted runs to the parent's sorters, which merge them after their own:
              entries of equal keys stay in line order, so the result is the serial read's, byte
              for byte
-    check    merge ids, bhxh, cards: every line in a group of equal keys is rejected
-    write    merge people, bhxh, cards in key order -> SnapshotWriter (LMDB append: full pages);
-             of the cards, only previous codes that end in another number than the card's
-             (the others are found through bhxh: DESIGN 4)
+    check    merge ids, cards: every line in a group of equal keys is rejected
+    write    merge bhxh -> SnapshotWriter (LMDB append: full pages), rejecting shared numbers
+             as it goes (the last check: one pass instead of two over the biggest index);
+             then people and renumbered in key order. Of the card codes only previous ones
+             that end in another number than the card's are indexed (the others are found
+             through bhxh: DESIGN 4), so the cards sorter is merged once, for the check.
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -55,7 +58,7 @@ SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
 # The cards sorter's tags: which code of its holder a card code is (lookup/reference/csvrows.py).
-CURRENT, PREVIOUS_INDEXED = b"\x00", b"\x02"
+CURRENT = b"\x00"
 MAX_LINES_NAMED = 5
 
 
@@ -91,24 +94,21 @@ def build(
         with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort", memory) as sorters:
             read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
-            rejected_keys = _find_shared_keys(sorters, rejects, progress)
-            rejected = read.invalid + rejects.rejected_rows
-            summary: dict[str, Any] = {
-                "snapshot": snapshot_id,
-                "source": str(source),
-                "rows": read.rows,
-                "rejected": rejected,
-                "published": read.rows - rejected,
-                "rejects_file": str(rejects_file) if rejected else None,
-                "data_quality": {name: read.flagged[i] for i, name in enumerate(QUALITY_FLAGS)},
-            }
-            if read.rows == 0 or rejected > max_reject_ratio * read.rows:
-                raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
+            shared = _SharedKeys()
+            shared.check_ids_and_cards(sorters, progress)
             identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
-            counts = _write_store(
-                staging, sorters, rejected_keys, read.record_bytes, identity, progress
-            )
+            with _core.SnapshotWriter(str(staging), _map_size(sorters, read)) as writer:
+                progress.phase("writing bhxh", total=len(sorters.bhxh))
+                bhxh = shared.write_bhxh(writer, sorters.bhxh)
+                crash_point("after-write-bhxh")
+                rejects.rejected_rows = shared.report(rejects)
+                summary = _summary(snapshot_id, source, read, rejects, rejects_file)
+                if read.rows == 0 or summary["rejected"] > max_reject_ratio * read.rows:
+                    raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
+                people, cards = _write_people_and_cards(writer, sorters, shared.keys, progress)
+                writer.put(b"meta", b"manifest", orjson.dumps(identity))
         shutil.rmtree(staging / "sort")
+        counts = {"people": people, "bhxh": bhxh, "cards": cards}
         summary["entries"] = counts
         summary["store_bytes"] = (staging / "data.mdb").stat().st_size
         summary["seconds"] = round(time.monotonic() - started, 3)
@@ -123,6 +123,21 @@ def build(
         data.publish(snapshot_id, manifest)
         progress.done()
     return summary
+
+
+def _summary(
+    snapshot_id: str, source: str, read: _Read, rejects: _Rejects, rejects_file: Path
+) -> dict[str, Any]:
+    rejected = read.invalid + rejects.rejected_rows
+    return {
+        "snapshot": snapshot_id,
+        "source": str(source),
+        "rows": read.rows,
+        "rejected": rejected,
+        "published": read.rows - rejected,
+        "rejects_file": str(rejects_file) if rejected else None,
+        "data_quality": {name: read.flagged[i] for i, name in enumerate(QUALITY_FLAGS)},
+    }
 
 
 # -- read -----------------------------------------------------------------------------------
@@ -272,6 +287,7 @@ def _feed(
             sorters.people,
             sorters.bhxh,
             sorters.cards,
+            sorters.renumbered,
             rejects.add,
             tick,
         )
@@ -279,46 +295,67 @@ def _feed(
 
 
 # -- cross-row checks -----------------------------------------------------------------------
-def _find_shared_keys(sorters: _Sorters, rejects: _Rejects, progress: Progress) -> set[bytes]:
+class _SharedKeys:
     """Reject every row of a group sharing a CCCD, a bhxh_code or a card code (SPEC 1.1).
 
-    Returns the CCCD keys of the rejected rows: after the CCCD check each names one row.
+    A row in several groups is rejected for the first found, in that order: two copies of one
+    person share everything, and the CCCD is the real reason. `keys` gathers the CCCD keys of
+    the rejected rows (after the CCCD check each names one row), which the writes skip.
     """
-    progress.phase("checking duplicates")
-    equal_key_groups = _core.equal_key_groups
-    rejected_lines: set[int] = set()
-    rejected_keys: set[bytes] = set()
-    found: list[tuple[int, str, str]] = []
 
-    def reject(group: list[tuple[int, str]], keys: list[bytes], reason: str) -> None:
+    def __init__(self) -> None:
+        self.keys: set[bytes] = set()
+        self._reasons: dict[int, tuple[int, str, str]] = {}  # line -> (rank, field, message)
+        self._cccd_lines: set[int] = set()
+
+    def check_ids_and_cards(self, sorters: _Sorters, progress: Progress) -> None:
+        """Check the CCCDs and card codes (the numbers are checked as bhxh is written)."""
+        progress.phase("checking duplicates")
+        equal_key_groups = _core.equal_key_groups
+        for tags in equal_key_groups(sorters.ids.items()):
+            self._reject(0, [(_line(tag, 0), "cccd") for tag in tags], "cccd: duplicate, also on ")
+        for values in equal_key_groups(sorters.cards.items()):
+            fields = ["card_no" if v[12:] == CURRENT else "prev_card_no" for v in values]
+            self._reject_values(2, values, fields)
+        if self._cccd_lines:
+            # CCCD duplicates are dropped by key; find their keys in one pass over the small
+            # sorter.
+            for key, tag in sorters.ids.items():
+                if _line(tag, 0) in self._cccd_lines:
+                    self.keys.add(key)
+
+    def write_bhxh(self, writer: Any, bhxh: Any) -> int:
+        """Write the bhxh index, but for the rows rejected so far and the numbers shared."""
+        return int(
+            writer.append(
+                b"bhxh",
+                bhxh.items(),
+                value_size=8,
+                skip=self.keys,
+                skip_by_value=True,
+                shared=lambda values: self._reject_values(1, values, ["bhxh_code"] * len(values)),
+            )
+        )
+
+    def report(self, rejects: _Rejects) -> int:
+        """Write the reasons, by line, to the rejects file; return the rows rejected."""
+        for line, (_, field, message) in sorted(self._reasons.items()):
+            rejects.add(line, field, message)
+        return len(self._reasons)
+
+    def _reject_values(self, rank: int, values: list[bytes], fields: list[str]) -> None:
+        group = [(_line(v, 8), field) for v, field in zip(values, fields, strict=True)]
+        self._reject(rank, group, "{field}: shared with ")
+        self.keys.update(v[:8] for v in values)
+
+    def _reject(self, rank: int, group: list[tuple[int, str]], reason: str) -> None:
         lines = [line for line, _ in group]
         for line, field in group:
-            if line not in rejected_lines:
+            if line not in self._reasons or self._reasons[line][0] > rank:
                 others = _name_lines([other for other in lines if other != line])
-                found.append((line, field, reason.format(field=field) + others))
-        rejected_lines.update(lines)
-        rejected_keys.update(keys)
-
-    # CCCD first: two copies of one person share everything, and the CCCD is the real reason.
-    for tags in equal_key_groups(sorters.ids.items()):
-        reject([(_line(tag, 0), "cccd") for tag in tags], [], "cccd: duplicate, also on ")
-    for values in equal_key_groups(sorters.bhxh.items()):
-        group = [(_line(v, 8), "bhxh_code") for v in values]
-        reject(group, [v[:8] for v in values], "{field}: shared with ")
-    for values in equal_key_groups(sorters.cards.items()):
-        group = [(_line(v, 8), "card_no" if v[12:] == CURRENT else "prev_card_no") for v in values]
-        reject(group, [v[:8] for v in values], "{field}: shared with ")
-    if found:
-        # CCCD duplicates are dropped by key; find their keys in one pass over the small sorter.
-        duplicate_lines = {line for line, field, _ in found if field == "cccd"}
-        if duplicate_lines:
-            for key, tag in sorters.ids.items():
-                if _line(tag, 0) in duplicate_lines:
-                    rejected_keys.add(key)
-    for line, field, message in sorted(found):
-        rejects.add(line, field, message)
-    rejects.rejected_rows = len(rejected_lines)
-    return rejected_keys
+                self._reasons[line] = (rank, field, reason.format(field=field) + others)
+        if rank == 0:
+            self._cccd_lines.update(lines)
 
 
 def _line(value: bytes, offset: int) -> int:
@@ -342,42 +379,29 @@ def _too_many_rejected(summary: dict[str, Any], ratio: float) -> str:
 
 
 # -- write ----------------------------------------------------------------------------------
-def _write_store(
-    staging: Path,
-    sorters: _Sorters,
-    rejected: set[bytes],
-    record_bytes: int,
-    identity: dict[str, Any],
-    progress: Progress,
-) -> dict[str, int]:
-    entries = len(sorters.people) + len(sorters.bhxh) + len(sorters.cards)
+def _map_size(sorters: _Sorters, read: _Read) -> int:
+    entries = len(sorters.people) + len(sorters.bhxh) + len(sorters.renumbered)
     # Appended pages are full; twice the payload plus per-entry overhead is ample headroom.
-    map_size = 2 * (record_bytes + entries * 48) + 64 * 2**20
-    counts = {}
+    return 2 * (read.record_bytes + entries * 48) + 64 * 2**20
+
+
+def _write_people_and_cards(
+    writer: Any, sorters: _Sorters, rejected: set[bytes], progress: Progress
+) -> tuple[int, int]:
+    """Write the people (as version 2, the repeated texts in the table: DESIGN 4) and the card
+    codes bhxh cannot find; return how many of each."""
     strings = Strings()
-    with _core.SnapshotWriter(str(staging), map_size) as writer:
-        for name, sorter, by_value in (
-            ("people", sorters.people, False),
-            ("bhxh", sorters.bhxh, True),
-            ("cards", sorters.cards, True),
-        ):
-            progress.phase(f"writing {name}", total=len(sorter))
-            items = sorter.items()
-            if name == "people":  # as version 2, the repeated texts in the table (DESIGN 4)
-                items = _core.compact_records(items, strings)
-            elif name == "cards":  # the codes bhxh cannot find (DESIGN 4)
-                items = ((k, v) for k, v in items if v[12:] == PREVIOUS_INDEXED)
-            counts[name] = writer.append(
-                name.encode(),
-                items,
-                value_size=8 if by_value else -1,
-                skip=rejected,
-                skip_by_value=by_value,
-            )
-            crash_point(f"after-write-{name}")
-        writer.put(b"meta", STRINGS_KEY, strings.to_bytes())
-        writer.put(b"meta", b"manifest", orjson.dumps(identity))
-    return counts
+    progress.phase("writing people", total=len(sorters.people))
+    people = _core.compact_records(sorters.people.items(), strings)
+    people_written = writer.append(b"people", people, skip=rejected)
+    crash_point("after-write-people")
+    progress.phase("writing cards", total=len(sorters.renumbered))
+    cards_written = writer.append(
+        b"cards", sorters.renumbered.items(), value_size=8, skip=rejected, skip_by_value=True
+    )
+    crash_point("after-write-cards")
+    writer.put(b"meta", STRINGS_KEY, strings.to_bytes())
+    return people_written, cards_written
 
 
 class _Sorters:
@@ -388,11 +412,12 @@ class _Sorters:
         self.people = Sorter(8, str(directory), memory)
         self.bhxh = Sorter(8, str(directory), memory // 4)
         self.cards = Sorter(15, str(directory), memory // 4)
+        self.renumbered = Sorter(15, str(directory), memory // 16)
         self.directory = directory
         self.memory = memory
 
     def all(self) -> tuple[Any, ...]:
-        return self.ids, self.people, self.bhxh, self.cards
+        return self.ids, self.people, self.bhxh, self.cards, self.renumbered
 
     def hand_over(self) -> list[tuple[int, list[str]]]:
         """Spill every sorter and give up its runs, for another _Sorters' adopt()."""
@@ -423,7 +448,7 @@ class _Rejects:
         self._file: TextIO | None = None
         self._writer: Writer | None = None
         self.count = 0
-        self.rejected_rows = 0  # rows rejected for sharing a key (set by _find_shared_keys)
+        self.rejected_rows = 0  # rows rejected for sharing a key (set from _SharedKeys)
 
     def add(self, line: int, field: str, reason: str) -> None:
         self._open().writerow((line, field, reason))

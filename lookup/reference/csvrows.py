@@ -124,6 +124,7 @@ def feed_build(
     people: Any,
     bhxh: Any,
     cards: Any,
+    renumbered: Any,
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
 ) -> tuple[int, int, int, tuple[int, int, int]]:
@@ -134,6 +135,8 @@ def feed_build(
         bhxh    bhxh -> cccd + line
         cards   card -> cccd + line + CURRENT, prev card -> cccd + line + PREVIOUS, or
                 PREVIOUS_INDEXED when it ends in another number than the card
+        renumbered  prev card -> cccd + line, for those PREVIOUS_INDEXED: the codes the
+                snapshot's `cards` index holds (DESIGN 4), without a pass over all the others
 
     `line` is 4 bytes little-endian. A rejected row goes to reject(line, field, message); tick(n)
     is called when n rows have been read, every PROGRESS_EVERY rows. Returns (rows, invalid,
@@ -145,6 +148,7 @@ def feed_build(
     quality = [0, 0, 0]
     validate = validator.validate
     add_id, add_person, add_bhxh, add_card = ids.add, people.add, bhxh.add, cards.add
+    add_renumbered = renumbered.add
     for line, values in rows:
         count += 1
         if count % PROGRESS_EVERY == 0:
@@ -163,6 +167,8 @@ def feed_build(
         if row.prev_card_no is not None:
             same = row.prev_card_no[5:] == row.card_no[5:]
             add_card(row.prev_card_no, key + tag + (PREVIOUS if same else PREVIOUS_INDEXED))
+            if not same:
+                add_renumbered(row.prev_card_no, key + tag)
         record_bytes += len(row.record)
         for i in range(3):
             if row.quality & (1 << i):

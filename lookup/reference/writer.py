@@ -9,8 +9,9 @@ byte for byte equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Set
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Set
+from itertools import groupby, islice
+from operator import itemgetter
 
 import lmdb
 
@@ -47,20 +48,32 @@ class SnapshotWriter:
         value_size: int = -1,
         skip: Set[bytes] = frozenset(),
         skip_by_value: bool = False,
+        shared: Callable[[list[bytes]], object] | None = None,
     ) -> int:
         """Append items in strictly increasing key order; return how many were written.
 
         An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
         with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
+        With `shared`, items may come in runs of equal keys: such a run is not written, its
+        values go to shared(values) (the build's duplicate check, done as it writes).
         """
         env = self._env
         assert env is not None, "the writer is closed"
         db = env.open_db(name)
         end = None if value_size < 0 else value_size
 
+        def unique() -> Iterator[tuple[bytes, bytes]]:
+            assert shared is not None
+            for _, run in groupby(items, key=itemgetter(0)):
+                values = list(run)
+                if len(values) > 1:
+                    shared([value for _, value in values])
+                else:
+                    yield values[0]
+
         def kept() -> Iterator[tuple[bytes, bytes]]:
             last = None
-            for key, value in items:
+            for key, value in items if shared is None else unique():
                 if (value[:KEY_SIZE] if skip_by_value else key) not in skip:
                     # putmulti would skip an out-of-order key silently; MDB_APPEND refuses it.
                     if last is not None and key <= last:
