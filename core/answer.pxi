@@ -16,7 +16,7 @@ from core.lmdb cimport MDB_val
 from core.record cimport CARD_LEN, FACILITY_LEN
 from core.rules cimport (
     R003, R004, R050, R100, R205, N_RESULTS, RecordView, Result, _is_date, read_record, verdict,
-    write_current_card, write_date, write_person, write_previous_card,
+    covered_by_previous, write_current_card, write_date, write_person, write_previous_card,
 )
 
 import orjson
@@ -140,6 +140,8 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
             if item.by_suffix and memcmp(r.card_no + 5, item.id.text + 5, 10) == 0:
                 return write_without_person(w, R050, date)
             return write_without_person(w, R100, date)
+    if not previous and item.id.kind != ID_CARD and covered_by_previous(&r, date):
+        previous = True  # a card change seen by CCCD or number: the previous card answers
     if previous:
         # Rule 3: 003 once the previous card's window has ended (or was never known), else 004.
         result = R003 if r.prev_valid_to == 0 or date > r.prev_valid_to else R004
@@ -150,9 +152,9 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
     write_date(w, date)
     write_person(w, item.cccd, &r)
     if previous:
-        write_previous_card(w, &r)
+        write_previous_card(w, &r, date)
     else:
-        write_current_card(w, &r)
+        write_current_card(w, &r, date)
     # in_route: the card in use, which for 003/004 is the replacement: the same facility.
     jw_lit(w, b',"in_route":')
     if not facility.given:

@@ -445,8 +445,35 @@ cdef inline uint32_t valid_until(const RecordView* r) noexcept:
     return r.valid_to
 
 
+cdef inline bint _group_is(const char* card, const char* group) noexcept:
+    return card[0] == group[0] and card[1] == group[1]
+
+
+# DOMAIN 2: from this day CN and LH cards are level 2, whatever their code says.
+cdef enum:
+    LEVEL_2_FROM = 20260101
+
+
+cdef inline int level_on(const char* card, uint32_t date) noexcept:
+    """The benefit level in force on `date` for a card code (SPEC 3.1 "Also")."""
+    if date >= LEVEL_2_FROM and (_group_is(card, b"CN") or _group_is(card, b"LH")):
+        return 2
+    return card[2] - 48
+
+
+cdef inline bint covered_by_previous(const RecordView* r, uint32_t date) noexcept:
+    """A card change seen by CCCD or number: the date falls before the current card starts
+    and within the previous card's window, which then answers (SPEC 3.1 "Also", DOMAIN 3)."""
+    return r.prev_card_no != NULL and r.prev_valid_to != 0 and date < r.valid_from \
+        and date <= r.prev_valid_to
+
+
 cdef inline Result verdict(const RecordView* r, uint32_t date) noexcept:
-    """Rules 4-7 for the person's current card."""
+    """Rules 4-7 for the person's current card; the group decides the ministry (SPEC 3.1)."""
+    if _group_is(r.card_no, b"QN") or _group_is(r.card_no, b"CY"):
+        return R001
+    if _group_is(r.card_no, b"CA"):
+        return R002
     if r.managed_by == MB_DEFENCE:
         return R001
     if r.managed_by == MB_POLICE:
@@ -518,9 +545,10 @@ cdef inline void write_cccd(JsonWriter* w, uint64_t cccd) noexcept:
         w.len += n + 2
 
 
-cdef inline void write_card_code_fields(JsonWriter* w, const char* card) noexcept:
-    """The fields a card code carries (DOMAIN 1-2), from "card_no" to "province"."""
-    cdef int level = card[2] - 48
+cdef inline void write_card_code_fields(JsonWriter* w, const char* card, uint32_t date) noexcept:
+    """The fields a card code carries (DOMAIN 1-2), from "card_no" to "province"; the level is
+    the one in force on `date`."""
+    cdef int level = level_on(card, date)
     jw_lit(w, b'{"card_no":')
     jw_ascii_string(w, card, CARD_LEN)
     jw_lit(w, b',"group":')
@@ -559,9 +587,9 @@ cdef inline void write_optional_text(JsonWriter* w, const char* text, Py_ssize_t
         jw_lit(w, b"null")
 
 
-cdef inline void write_current_card(JsonWriter* w, const RecordView* r) noexcept:
+cdef inline void write_current_card(JsonWriter* w, const RecordView* r, uint32_t date) noexcept:
     jw_lit(w, b',"card":')
-    write_card_code_fields(w, r.card_no)
+    write_card_code_fields(w, r.card_no, date)
     jw_lit(w, b',"facility_code":')
     jw_ascii_string(w, r.facility, FACILITY_LEN)
     jw_lit(w, b',"valid_from":')
@@ -588,10 +616,11 @@ cdef inline void write_current_card(JsonWriter* w, const RecordView* r) noexcept
     jw_lit(w, b'},"replacement":null')
 
 
-cdef inline void write_previous_card(JsonWriter* w, const RecordView* r) noexcept:
+cdef inline void write_previous_card(JsonWriter* w, const RecordView* r,
+                                     uint32_t date) noexcept:
     """Rule 3: the replaced card as far as it is known, then the current card as replacement."""
     jw_lit(w, b',"card":')
-    write_card_code_fields(w, r.prev_card_no)
+    write_card_code_fields(w, r.prev_card_no, date)
     jw_lit(w, b',"facility_code":null,"valid_from":null,"valid_to":')
     write_optional_date(w, r.prev_valid_to)
     jw_lit(w, b',"five_year_date":')

@@ -455,10 +455,16 @@ class Expected:
             return self.prev_card_no.get(i, card)
         return card
 
-    def is_old_card(self, i: int, asked: str) -> bool:
-        """Whether `asked` is person i's previous card code (rule 3: 003/004)."""
+    def answers_apart(self, i: int, asked: str) -> bool:
+        """Whether `asked` may answer otherwise than person i's CCCD on the settings' date: it
+        is the previous card code (rule 3: 003/004), or the date falls in a card change, which
+        the CCCD answers with the old card and the new card's code does not (SPEC 3.1)."""
         prev = self.prev_card_no.get(i)
-        return prev is not None and asked.replace(" ", "").upper() == prev
+        if prev is None:
+            return False
+        return asked.replace(" ", "").upper() == prev or rules.covered_by_previous(
+            self.record(i)[1], self.date
+        )
 
     def quick_difference(self, actual: Any, asked: str, i: int) -> str | None:
         """Check an answer's id, person and result code on the settings' date, no facility."""

@@ -470,7 +470,7 @@ class NightlyBatch(_Caller):
                 if n % 50 == 49:
                     cooperate()
                 actual = orjson.loads(raw) if isinstance(raw, bytes) else raw
-                if n % BATCH_FULL_CHECK == full or i is None or self.x.is_old_card(i, asked):
+                if n % BATCH_FULL_CHECK == full or i is None or self.x.answers_apart(i, asked):
                     diff = ex.first_difference(
                         ex.without_snapshot(actual),
                         ex.without_snapshot(self.x.body(asked, date, None, i)),

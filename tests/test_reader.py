@@ -67,6 +67,25 @@ for _n, (_name, _dob) in enumerate(TE_BIRTHS.items(), start=30):
     ROWS[_name] = person(_n, "TE", "1", dob=_dob, cccd=f"001220{_n:06d}")
 # A TE card that ends before the child's limit: valid_to stays the last day.
 ROWS["te_short_card"] = person(40, "TE", "1", dob="2020-11-20", valid_to="2026-06-30")
+# A card change on 2026-07-01: the old card covers up to the day before (SPEC 3.1 "Also");
+# another whose old card ended with a gap before the new one.
+ROWS["changing"] = person(
+    50, valid_from="2026-07-01", prev_card_no=prev_code(person(50)), prev_valid_to="2026-06-30"
+)
+ROWS["gap"] = person(
+    51, valid_from="2026-07-01", prev_card_no=prev_code(person(51)), prev_valid_to="2026-06-10"
+)
+# Levels by date (DOMAIN 2): CN 3 and LH 4 are level 2 from 2026-01-01; the group decides the
+# ministry whatever managed_by says.
+ROWS["near_poor"] = person(52, "CN", "3", valid_from="2025-01-01")
+ROWS["aged_75"] = person(53, "LH", "4", valid_from="2025-01-01")
+ROWS["changed_near_poor"] = person(
+    54, "CN", "3", prev_card_no=prev_code(person(54, "CN", "3")), prev_valid_to="2026-12-31"
+)
+ROWS["qn_vss"] = person(55, "QN", "5")
+ROWS["cy_police"] = person(56, "CY", "5", managed_by="police")
+ROWS["ca_vss"] = person(57, "CA", "5")
+ROWS["dn_defence"] = person(58, managed_by="defence")
 
 UNKNOWN = {
     "cccd": "001085999999",
@@ -569,3 +588,67 @@ def test_a_10_gb_store_opens(impl, tmp_path):
     os.truncate(tmp_path / "data.mdb", 10 << 30)  # sparse: no disk used
     with impl.reader.SnapshotReader(str(tmp_path)) as opened:
         assert ask(opened, ROWS["active"]["cccd"])["result"]["code"] == "000"
+
+
+@pytest.mark.parametrize("kind", ["cccd", "bhxh_code"])
+def test_a_card_change_seen_by_cccd_or_number_answers_with_the_old_card(reader, kind):
+    row = ROWS["changing"]
+    body = ask(reader, ids_of("changing")[kind], 20260630, "01832")
+    assert body["id_type"] == kind and body["result"]["code"] == "004"
+    assert body["result"]["eligible"] is True
+    assert body["card"]["card_no"] == row["prev_card_no"]
+    assert body["card"]["valid_to"] == "2026-06-30" and body["card"]["status"] == "replaced"
+    assert body["replacement"]["card_no"] == row["card_no"]
+    assert body["replacement"]["valid_from"] == "2026-07-01"
+    assert body["in_route"] is True
+    # The next day the new card answers; before the old card's end it answered all along.
+    assert ask(reader, ids_of("changing")[kind], 20260701)["result"]["code"] == "000"
+    assert ask(reader, ids_of("changing")[kind], 20260101)["result"]["code"] == "004"
+
+
+def test_a_card_change_by_card_code_answers_for_that_code(reader):
+    row = ROWS["changing"]
+    assert ask(reader, row["card_no"], 20260630)["result"]["code"] == "010"  # not yet valid
+    assert ask(reader, row["prev_card_no"], 20260630)["result"]["code"] == "004"
+
+
+@pytest.mark.parametrize("kind", ["cccd", "bhxh_code"])
+def test_a_gap_between_cards_is_not_covered(reader, kind):
+    assert ask(reader, ids_of("gap")[kind], 20260615)["result"]["code"] == "010"
+    assert ask(reader, ids_of("gap")[kind], 20260610)["result"]["code"] == "004"
+
+
+@pytest.mark.parametrize(
+    ("name", "date", "level", "pct"),
+    [
+        ("near_poor", 20251231, 3, 95),
+        ("near_poor", 20260101, 2, 100),
+        ("aged_75", 20251231, 4, 80),
+        ("aged_75", 20260615, 2, 100),
+        ("level3", 20260615, 3, 95),  # HT keeps its level
+    ],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_level_in_force_on_the_date(reader, name, date, level, pct, kind):
+    card = ask(reader, ids_of(name)[kind], date)["card"]
+    assert (card["benefit_level"], card["coverage_pct"]) == (level, pct)
+    assert card["card_no"] == ROWS[name]["card_no"]  # shown as stored
+
+
+def test_the_level_in_force_for_an_old_card_code(reader):
+    row = ROWS["changed_near_poor"]
+    card = ask(reader, row["prev_card_no"], 20260615)["card"]
+    assert (card["card_no"], card["benefit_level"], card["coverage_pct"]) == (
+        row["prev_card_no"],
+        2,
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("qn_vss", "001"), ("cy_police", "001"), ("ca_vss", "002"), ("dn_defence", "001")],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_group_decides_the_ministry(reader, name, code, kind):
+    assert ask(reader, ids_of(name)[kind])["result"]["code"] == code

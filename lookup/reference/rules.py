@@ -17,6 +17,7 @@ __all__ = (
     "COVERAGE_PCT",
     "ELIGIBLE",
     "MESSAGES",
+    "covered_by_previous",
     "data_error",
     "entitlement",
     "holds_id",
@@ -31,8 +32,12 @@ Body = dict[str, Any]
 # DOMAIN 2: the share the fund pays, by benefit level (3rd character of the card code).
 COVERAGE_PCT = {1: 100, 2: 100, 3: 95, 4: 80, 5: 100}
 
-# DESIGN 6 rule 4 and rule 5.
+# DESIGN 6 rule 4 and rule 5; the group decides the ministry before managed_by does.
+GROUP_MINISTRY_CODES = {"QN": "001", "CY": "001", "CA": "002"}
 MANAGED_BY_CODES = {"defence": "001", "police": "002"}
+# DOMAIN 2: from 2026-01-01 CN and LH cards are level 2, whatever their code says.
+LEVEL_2_FROM = dates.pack(2026, 1, 1)
+LEVEL_2_GROUPS = ("CN", "LH")
 STATUS_CODES = {
     "revoked": "110",
     "reduced": "120",
@@ -160,9 +165,16 @@ def _optional_date(packed: int | None) -> str | None:
     return None if packed is None else dates.format_date(packed)
 
 
-def _card_code_fields(card_no: str) -> Body:
-    """Return the fields a card code itself carries (DOMAIN 1 and 2)."""
-    level = int(card_no[2])
+def level_on(card_no: str, date: int) -> int:
+    """Return the benefit level in force on `date` for a card code (SPEC 3.1 "Also")."""
+    if date >= LEVEL_2_FROM and card_no[:2] in LEVEL_2_GROUPS:
+        return 2
+    return int(card_no[2])
+
+
+def _card_code_fields(card_no: str, date: int) -> Body:
+    """Return the fields a card code carries (DOMAIN 1 and 2), the level in force on `date`."""
+    level = level_on(card_no, date)
     return {
         "card_no": card_no,
         "group": card_no[:2],
@@ -183,9 +195,9 @@ def _person(cccd: str, record: Record) -> Body:
     }
 
 
-def _current_card(record: Record) -> Body:
+def _current_card(record: Record, date: int) -> Body:
     return {
-        **_card_code_fields(record.card_no),
+        **_card_code_fields(record.card_no, date),
         "facility_code": record.facility_code,
         "valid_from": dates.format_date(record.valid_from),
         "valid_to": dates.format_date(record.valid_to),
@@ -199,11 +211,11 @@ def _current_card(record: Record) -> Body:
     }
 
 
-def _previous_card(record: Record) -> Body:
+def _previous_card(record: Record, date: int) -> Body:
     """Return the replaced card as far as the record knows it (rule 3)."""
     valid_to = _optional_date(record.prev_valid_to)
     return {
-        **_card_code_fields(record.prev_card_no or ""),
+        **_card_code_fields(record.prev_card_no or "", date),
         "facility_code": None,
         "valid_from": None,
         "valid_to": valid_to,
@@ -228,6 +240,8 @@ def _replacement(record: Record) -> Body:
 
 def _verdict(record: Record, date: int) -> str:
     """Rules 4-7 for the person's current card: the key of MESSAGES that answers."""
+    if record.card_no[:2] in GROUP_MINISTRY_CODES:
+        return GROUP_MINISTRY_CODES[record.card_no[:2]]
     if record.managed_by in MANAGED_BY_CODES:
         return MANAGED_BY_CODES[record.managed_by]
     if record.status in STATUS_CODES:
@@ -253,7 +267,9 @@ def entitlement(
     # in_route compares with the card in use: the current one, which is also the replacement.
     in_route = None if facility is None else facility == record.facility_code
     person = _person(cccd, record)
-    if kind == "card_no" and normalised == record.prev_card_no:
+    if (kind == "card_no" and normalised == record.prev_card_no) or (
+        kind != "card_no" and covered_by_previous(record, date)
+    ):
         # Rule 3: the previous card answers before the current card's own state is looked at.
         expired = record.prev_valid_to is None or date > record.prev_valid_to
         result = _result("003" if expired else "004")
@@ -264,9 +280,21 @@ def entitlement(
             date,
             snapshot,
             person,
-            _previous_card(record),
+            _previous_card(record, date),
             _replacement(record),
             in_route,
         )
     result = _result(_verdict(record, date))
-    return _body(asked, kind, result, date, snapshot, person, _current_card(record), None, in_route)
+    card = _current_card(record, date)
+    return _body(asked, kind, result, date, snapshot, person, card, None, in_route)
+
+
+def covered_by_previous(record: Record, date: int) -> bool:
+    """Tell whether a card change seen by CCCD or number leaves the date to the previous card:
+    before the current card starts and within the previous one's window (SPEC 3.1 "Also")."""
+    return (
+        record.prev_card_no is not None
+        and record.prev_valid_to is not None
+        and date < record.valid_from
+        and date <= record.prev_valid_to
+    )

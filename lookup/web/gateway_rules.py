@@ -5,14 +5,16 @@ the load-test oracle (loadtests/expected.py) checks answers with these same func
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from lookup import _core
+from lookup.reference.reconcile import bare_name, fold_name
+from lookup.schema import PROVINCES
 
 __all__ = (
     "ANSWER_FIELDS",
     "NOTES",
+    "card_code_problem",
     "compare_dob",
     "compare_names",
     "gateway_answer",
@@ -47,6 +49,11 @@ ANSWER_FIELDS = (
 
 # Vietnamese verdicts for the codes the core does not produce (DOMAIN 4).
 NOTES = {
+    "051": "Mã thẻ không đúng định dạng",
+    "052": "Mã tỉnh trong mã thẻ không đúng",
+    "053": "Mức hưởng trong mã thẻ không đúng",
+    "054": "Số CCCD của cán bộ tra cứu chưa được đăng ký",
+    "055": "Họ tên cán bộ tra cứu không khớp với số CCCD đã đăng ký",
     "060": "Họ tên không đúng",
     "061": "Họ tên không đúng (chữ cái đầu đúng)",
     "070": "Ngày sinh không đúng",
@@ -56,19 +63,38 @@ NOTES = {
 GENDER = {"male": "Nam", "female": "Nữ"}
 
 
-# -- SPEC 3.1 step 2: name and birth date -------------------------------------------------------
-def _fold_name(name: str) -> str:
-    # NFC before and after case folding: folding may decompose (e.g. U+0130).
-    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-    return " ".join(text.split())
+# -- SPEC 3.1 "Gateway specifics": the card code -----------------------------------------------
+# The 2-digit province part of a card code: the old codes, of which the 34 new ones are a part.
+_CARD_PROVINCES = frozenset(code[1:] for code in PROVINCES)
+_CARD_SHAPE = re.compile(r"[A-Z]{2}[0-9]{13}", re.ASCII)
 
 
-def compare_names(asked: str, stored: str) -> str | None:
-    """Return None when the names agree, "061" when only the first letter does, else "060"."""
-    a, s = _fold_name(asked), _fold_name(stored)
-    if a == s:
+def card_code_problem(ma_the: str) -> str | None:
+    """Return 051, 052 or 053 for a 15-character `maThe` that is no card code (DOMAIN 4), None
+    for a sound one or another length (the id parser judges those: 205)."""
+    code = "".join(ma_the.split()).upper()
+    if len(code) != 15:
         return None
-    return "061" if a[:1] == s[:1] else "060"
+    if not _CARD_SHAPE.fullmatch(code):
+        return "051"
+    if not "1" <= code[2] <= "5":
+        return "053"
+    if code[3:5] not in _CARD_PROVINCES:
+        return "052"
+    return None
+
+
+# -- SPEC 3.1 step 2: name and birth date -------------------------------------------------------
+def compare_names(asked: str, stored: str) -> str | None:
+    """Return None when the names agree, "061" when only the first letter does, else "060".
+
+    The names agree across the two standard tone placements and the apostrophe forms
+    (lookup.reference.reconcile.fold_name, as the monthly reconciliation compares them); the
+    first letters are compared without tone marks, `Đ` read as `D`.
+    """
+    if fold_name(asked) == fold_name(stored):
+        return None
+    return "061" if bare_name(asked)[:1] == bare_name(stored)[:1] else "060"
 
 
 _DOB_FORMATS = (
@@ -89,6 +115,8 @@ def parse_birth_date(text: str) -> tuple[int, int, int] | None:
         year = int(match[yi])
         month = int(match[mi]) if mi else 0
         day = int(match[di]) if di else 0
+        if (mi and month == 0) or (di and day == 0):
+            return None  # 05/00/1950 is no date, not "some day of 1950"
         if not _core.is_real_date(year, month or 1, day or 1):  # also bounds the year: 1800-2299
             return None
         return year, month, day
@@ -138,7 +166,7 @@ def gateway_answer(
         maDKBD=card["facility_code"],
         cqBHXH=card["issuer"],
         gtTheTu=_dmy(card["valid_from"]),
-        gtTheDen=_dmy(card["valid_to"]),
+        gtTheDen=_dmy(card["valid_until"]),  # the last covered day: a TE card's limit
         maKV=card["region_code"],
         ngayDu5Nam=_dmy(card["five_year_date"]),
         maSoBHXH=person["bhxh_code"],
