@@ -39,6 +39,10 @@ from core.validate cimport Checked, RowValidator, Span
 import csv
 
 from lookup.errors import RowError
+from lookup.schema import QUALITY_FLAGS
+
+if len(QUALITY_FLAGS) != QUALITY_COUNT:
+    raise ImportError("core.csvrows: QUALITY_COUNT differs from lookup.schema.QUALITY_FLAGS")
 
 __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
@@ -47,6 +51,7 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object o)
 
 cdef enum:
+    QUALITY_COUNT = 7               # len(lookup.schema.QUALITY_FLAGS): checked at import
     CHUNK = 1 << 20                 # bytes asked of the stream at a time
     LIMIT = 64 * 1024               # FIELD_LIMIT, in characters as csv.field_size_limit counts
     MAX_UTF8 = 4                    # a value of more bytes than LIMIT * 4 is surely over LIMIT
@@ -464,12 +469,13 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef uint8_t tagged[KEY_LEN + 4 + 1]  # cccd key, line (4 bytes little-endian), which card
     cdef uint8_t* tag = tagged + KEY_LEN
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
-    cdef Py_ssize_t quality[3]
+    cdef Py_ssize_t quality[QUALITY_COUNT]
     cdef int i, status
     cdef bint same
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
-    quality[0] = quality[1] = quality[2] = 0
+    for i in range(QUALITY_COUNT):
+        quality[i] = 0
     while True:
         # Most records are validated where they lie in the read buffer; the others (escaped
         # quotes, quoted line ends, a wrong number of values) as the strs next_record() makes.
@@ -512,10 +518,10 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
             if not same:
                 renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 4)
         record_bytes += row.record_len
-        for i in range(3):
+        for i in range(QUALITY_COUNT):
             if row.quality & (1 << i):
                 quality[i] += 1
-    return count, invalid, record_bytes, (quality[0], quality[1], quality[2])
+    return count, invalid, record_bytes, tuple([quality[i] for i in range(QUALITY_COUNT)])
 
 
 def count_line_ends(const uint8_t[::1] data not None):

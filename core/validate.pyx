@@ -57,6 +57,7 @@ import unicodedata
 from collections import namedtuple
 
 from lookup.errors import RowError
+from lookup.schema import CARD_PROVINCES, GROUP_LEVELS, GROUP_MINISTRY
 
 __all__ = ("RowValidator", "ValidRow")
 
@@ -125,6 +126,10 @@ cdef enum:
     QUALITY_SEX_OR_CENTURY = 1
     QUALITY_BIRTH_YEAR = 2
     QUALITY_PROVINCE = 4
+    QUALITY_CARD_GROUP = 8
+    QUALITY_CARD_LEVEL = 16
+    QUALITY_CARD_PROVINCE = 32
+    QUALITY_CARD_MINISTRY = 64
 
 # CCCD digits 1-3: province codes in force before the 2025 merger; numbers are never reissued.
 cdef bint IS_PROVINCE[1000]
@@ -136,6 +141,42 @@ for _code in (
 ).split():
     IS_PROVINCE[int(_code)] = True
 del _code
+
+
+# The card code's parts against DOMAIN 1-2 (lookup.schema), indexed by the group's two capital
+# letters: the level digits its cards carry (bit per level; 0: unknown group) and the ministry
+# that manages it (1 + its managed_by code; 0: none).
+cdef uint8_t GROUP_LEVEL_BITS[26 * 26]
+cdef uint8_t GROUP_MANAGER[26 * 26]
+cdef bint IS_CARD_PROVINCE[100]
+memset(GROUP_LEVEL_BITS, 0, sizeof(GROUP_LEVEL_BITS))
+memset(GROUP_MANAGER, 0, sizeof(GROUP_MANAGER))
+memset(IS_CARD_PROVINCE, 0, sizeof(IS_CARD_PROVINCE))
+for _group, _levels in GROUP_LEVELS.items():
+    for _level in _levels:
+        GROUP_LEVEL_BITS[(ord(_group[0]) - 65) * 26 + ord(_group[1]) - 65] |= 1 << int(_level)
+for _group, _manager in GROUP_MINISTRY.items():
+    GROUP_MANAGER[(ord(_group[0]) - 65) * 26 + ord(_group[1]) - 65] = 1 + MANAGERS.index(
+        _manager.encode())
+for _code in CARD_PROVINCES:
+    IS_CARD_PROVINCE[int(_code)] = True
+del _group, _levels, _level, _manager, _code
+
+
+cdef int card_quality(const uint8_t* card, int managed_by) noexcept:
+    """The card code's data-quality flags (DESIGN 5): its group, level and province against
+    DOMAIN 1-2, and the ministry its group names against managed_by (card already checked)."""
+    cdef int group = (card[0] - 65) * 26 + card[1] - 65
+    cdef int flags = 0
+    if GROUP_LEVEL_BITS[group] == 0:
+        flags |= QUALITY_CARD_GROUP
+    elif not GROUP_LEVEL_BITS[group] & (1 << (card[2] - 48)):
+        flags |= QUALITY_CARD_LEVEL
+    if not IS_CARD_PROVINCE[(card[3] - 48) * 10 + card[4] - 48]:
+        flags |= QUALITY_CARD_PROVINCE
+    if GROUP_MANAGER[group] and GROUP_MANAGER[group] != 1 + managed_by:
+        flags |= QUALITY_CARD_MINISTRY
+    return flags
 
 
 cdef inline int century_digit(int year) noexcept:
@@ -690,7 +731,7 @@ cdef class RowValidator:
         memcpy(out.card_no, h.card_no, CARD_LEN)
         memcpy(out.prev_card_no, h.prev_card_no, CARD_LEN)
         out.has_prev = prev_card.n > 0
-        out.quality = quality(cccd, h.dob, h.gender)
+        out.quality = quality(cccd, h.dob, h.gender) | card_quality(h.card_no, h.managed_by)
         return 0
 
     cdef int date(self, const Span* row, int field, bint required, bint dob,

@@ -9,11 +9,14 @@ values; the hypothesis tests that compare it with the reference hold the two tog
 from typing import NamedTuple
 
 __all__ = (
+    "CARD_PROVINCES",
     "COLUMNS",
     "DELTA_COLUMNS",
     "DELTA_REQUIRED",
     "ELIGIBLE",
     "GENDERS",
+    "GROUP_LEVELS",
+    "GROUP_MINISTRY",
     "MANAGED_BY",
     "MESSAGES",
     "OPTIONAL",
@@ -86,11 +89,38 @@ PROVINCES = frozenset(
     " 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096".split()
 )
 
-# The build's data-quality summary (DESIGN 5), in the order of the flag bits 1, 2, 4.
+# Card and facility codes carry the same numbers without the leading zero (DOMAIN.md 1); the 34
+# provinces of 2025 kept codes of this list.
+CARD_PROVINCES = frozenset(code[1:] for code in PROVINCES)
+
+# DOMAIN.md 2: the beneficiary groups and the benefit levels their cards carry (decision
+# 1351/QĐ-BHXH and the codes added since 2023). CN and LH cards printed before 2026 keep levels
+# 3 and 4; the sources give CT and PV two levels.
+_LEVEL_GROUPS = {
+    "1": "CC TE",
+    "2": "CK CB KC HN DT DK XD BT TS AK CT LH CN",
+    "3": "HT TC CN PV TG DS HK",
+    "4": "DN HX CH NN TK HC XK TB NO CT XB TN CS XN MS HD TQ TA TY HG LS PV HS SV GB GD LH ND"
+    " TH TV TD TU BA",
+    "5": "QN CA CY",
+}
+GROUP_LEVELS: dict[str, str] = {}  # group -> the level digits its cards carry
+for _level, _groups in _LEVEL_GROUPS.items():
+    for _group in _groups.split():
+        GROUP_LEVELS[_group] = GROUP_LEVELS.get(_group, "") + _level
+# SPEC 3.1: the groups whose cards a ministry's insurance office manages, whatever managed_by says.
+GROUP_MINISTRY = {"QN": "defence", "CY": "defence", "CA": "police"}
+
+# The build's data-quality summary (DESIGN 5), in the order of the flag bits 1, 2, 4, 8...:
+# the CCCD against the birth data, then the card code against DOMAIN 1-2 and managed_by.
 QUALITY_FLAGS = (
     "cccd_sex_or_century_mismatch",
     "cccd_birth_year_mismatch",
     "cccd_unknown_province",
+    "card_unknown_group",
+    "card_unusual_level",
+    "card_unknown_province",
+    "card_ministry_disagrees",
 )
 
 # DESIGN 6 message table: code -> (message, message_en). 010 has two texts, one per side of the

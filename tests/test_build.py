@@ -152,15 +152,27 @@ def test_rows_sharing_a_key_are_all_rejected(data, tmp_path):
 
 
 def test_data_quality_is_counted_and_rows_kept(data, tmp_path):
-    rows = [person(i) for i in range(4)]
+    rows = [person(i) for i in range(9)]
     rows[0]["cccd"] = "001185000900"  # digit 4 says female 1900s; the row says male
     rows[1]["cccd"] = "003085000901"  # 003 is no province code
+    number = {i: rows[i]["bhxh_code"] for i in range(9)}
+    rows[2]["card_no"] = "ZZ401" + number[2]  # no such group
+    rows[3]["card_no"] = "DN201" + number[3]  # DN cards are level 4
+    rows[4]["card_no"] = "DN403" + number[4]  # 03 is no province code
+    rows[5]["card_no"] = "QN501" + number[5]  # a defence card said to be managed by vss
+    rows[6].update(card_no="CA501" + number[6], managed_by="police")  # agrees
+    rows[7]["card_no"] = "CN201" + number[7]  # near-poor: level 3 before 2026, 2 since
+    rows[8].update(card_no="LH401" + number[8], managed_by="defence")  # a DN-like group: kept
     summary = build(data, str(write_csv(tmp_path / "x.csv", rows)))
-    assert summary["published"] == 4
+    assert summary["published"] == 9
     assert summary["data_quality"] == {
         "cccd_sex_or_century_mismatch": 1,
         "cccd_birth_year_mismatch": 0,
         "cccd_unknown_province": 1,
+        "card_unknown_group": 1,
+        "card_unusual_level": 1,
+        "card_unknown_province": 1,
+        "card_ministry_disagrees": 1,
     }
 
 

@@ -289,7 +289,7 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
         results[impl.kind] = (result, rejected, entries)
     assert results["compiled"] == results["python"]
     (count, invalid, record_bytes, quality), rejected, entries = results["compiled"]
-    assert (count, invalid, quality) == (200, 1, (1, 0, 1))
+    assert (count, invalid, quality) == (200, 1, (1, 0, 1, 0, 0, 0, 0))
     assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
     first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little"))  # person(0), line 2
     assert len(entries[3]) == 200 and entries[0][0] == first_id

@@ -7,7 +7,8 @@ a new synthetic rule) updates them in the same commit and says why. Updated sinc
 began spoiling insured records (at `--mismatch-rate`, 2% by default) and writing the register
 as the truth, with a `death_date` column (lookup.synth.register); and when data format 2 stopped
 indexing the card codes bhxh finds by their last 10 digits, and began storing version-2
-records with a string table (DESIGN 4).
+records with a string table (DESIGN 4); and when the build's data-quality summary began checking
+card codes (group, level, province, ministry: the manifest's `data_quality`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ DIGESTS = {
     "extract": "875f7c86852cdfa2646d1659861f4928d6551dafbf1e8118f4bf055767e93686",
     "population": "f651ea66fa59df0f40f78faae366440aa51b4e99d9a1d64000843889f64bfa40",
     "delta": "67ca4b755e5f2854e1986669605822e8bcbd9c6709348fca4bc19b1ce9144025",
-    "snapshot": "e8b8d4b5ea419d686262450302bed984f940aac7ef7f5ca7a3543a47b5f28443",
+    "snapshot": "a2d11da0db71c4473ff6513a975c8dd8c90da7e906115ce9dc359a8facc986e4",
     "rejects": "e80fd23f40888bc9a3bdb011a59595fe197163ac40be4260b4f00ec26c7d177f",
 }
 # What a manifest says that does not depend on when or where the snapshot was built.

@@ -557,3 +557,22 @@ def test_agree_on_quality(compiled, reference, cccd, year, month, gender):
     got = outcome(compiled, columns, values, False)
     assert got[0] == "ok"
     assert got == outcome(reference, columns, values, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    group=st.one_of(
+        st.sampled_from(["DN", "QN", "CY", "CA", "CN", "LH", "CT", "TE"]),
+        st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2),
+    ),
+    level=st.sampled_from("12345"),
+    province=st.text("0123456789", min_size=2, max_size=2),
+    managed_by=st.sampled_from(["vss", "defence", "police", ""]),
+)
+def test_agree_on_card_quality(compiled, reference, group, level, province, managed_by):
+    """The card code's data-quality flags (group, level, province, ministry) agree."""
+    card = f"{group}{level}{province}0112345678"
+    columns, values = split(make_row(card_no=card, managed_by=managed_by))
+    got = outcome(compiled, columns, values, False)
+    assert got[0] == "ok"
+    assert got == outcome(reference, columns, values, False)

@@ -148,7 +148,7 @@ class _Read:
     rows: int = 0
     invalid: int = 0
     record_bytes: int = 0
-    flagged: tuple[int, int, int] = (0, 0, 0)  # rows with data-quality flag 1, 2, 4
+    flagged: tuple[int, ...] = (0,) * len(QUALITY_FLAGS)  # rows with each data-quality flag
     end: int = 0  # the byte where reading stopped
     line: int = 1  # the physical line that starts there
 
@@ -157,8 +157,7 @@ class _Read:
         self.rows += later.rows
         self.invalid += later.invalid
         self.record_bytes += later.record_bytes
-        (a1, a2, a4), (b1, b2, b4) = self.flagged, later.flagged
-        self.flagged = (a1 + b1, a2 + b2, a4 + b4)
+        self.flagged = tuple(a + b for a, b in zip(self.flagged, later.flagged, strict=True))
         self.end, self.line = later.end, later.line
 
 

@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from lookup.errors import RowError
+from lookup.schema import QUALITY_FLAGS
 
 __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
 # A name or address is at most a few hundred bytes; a bigger field means broken quoting.
 FIELD_LIMIT = 64 * 1024
 PROGRESS_EVERY = 65536  # rows between two calls of feed_build's `tick`
+QUALITY_COUNT = len(QUALITY_FLAGS)
 # The cards sorter's value ends with which code it is: the current one, a previous one that ends
 # in the same social insurance number (both found through bhxh), or a previous one that ends in
 # another: the only codes the snapshot's `cards` holds (DESIGN 4).
@@ -127,7 +129,7 @@ def feed_build(
     renumbered: Any,
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
-) -> tuple[int, int, int, tuple[int, int, int]]:
+) -> tuple[int, int, int, tuple[int, ...]]:
     """Validate every row and add the valid ones to the build's sorters (lookup/ingest/build.py).
 
         ids     cccd -> line                   (finds duplicate CCCDs cheaply)
@@ -140,12 +142,12 @@ def feed_build(
 
     `line` is 4 bytes little-endian. A rejected row goes to reject(line, field, message); tick(n)
     is called when n rows have been read, every PROGRESS_EVERY rows. Returns (rows, invalid,
-    record bytes, counts of rows with data-quality flag 1, 2 and 4).
+    record bytes, counts of rows with each data-quality flag: 1, 2, 4... as QUALITY_FLAGS).
     """
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
     count = invalid = record_bytes = 0
-    quality = [0, 0, 0]
+    quality = [0] * QUALITY_COUNT
     validate = validator.validate
     add_id, add_person, add_bhxh, add_card = ids.add, people.add, bhxh.add, cards.add
     add_renumbered = renumbered.add
@@ -170,10 +172,10 @@ def feed_build(
             if not same:
                 add_renumbered(row.prev_card_no, key + tag)
         record_bytes += len(row.record)
-        for i in range(3):
+        for i in range(QUALITY_COUNT):
             if row.quality & (1 << i):
                 quality[i] += 1
-    return count, invalid, record_bytes, (quality[0], quality[1], quality[2])
+    return count, invalid, record_bytes, tuple(quality)
 
 
 csv.field_size_limit(FIELD_LIMIT)

@@ -15,7 +15,7 @@ from typing import NamedTuple, NoReturn
 
 from lookup.errors import RowError
 from lookup.reference import dates, record
-from lookup.schema import PROVINCES
+from lookup.schema import CARD_PROVINCES, GROUP_LEVELS, GROUP_MINISTRY, PROVINCES
 
 __all__ = ("PROVINCES", "RowValidator", "ValidRow", "normalise_text")
 
@@ -23,6 +23,10 @@ __all__ = ("PROVINCES", "RowValidator", "ValidRow", "normalise_text")
 QUALITY_SEX_OR_CENTURY = 1
 QUALITY_BIRTH_YEAR = 2
 QUALITY_PROVINCE = 4
+QUALITY_CARD_GROUP = 8
+QUALITY_CARD_LEVEL = 16
+QUALITY_CARD_PROVINCE = 32
+QUALITY_CARD_MINISTRY = 64
 
 # CCCD digit 4 (DOMAIN.md 1): century -> the pair of digits (male, female) it is written as.
 CENTURY_DIGIT = {19: 0, 20: 2, 21: 4, 22: 6, 18: 8}
@@ -113,6 +117,21 @@ def quality(cccd: str, dob: int, gender: int) -> int:
         flags |= QUALITY_BIRTH_YEAR
     if cccd[:3] not in PROVINCES:
         flags |= QUALITY_PROVINCE
+    return flags
+
+
+def card_quality(card_no: str, managed_by: str) -> int:
+    """Return the DESIGN 5 data-quality flags of a valid card code (DOMAIN 1-2, SPEC 3.1)."""
+    flags = 0
+    levels = GROUP_LEVELS.get(card_no[:2])
+    if levels is None:
+        flags |= QUALITY_CARD_GROUP
+    elif card_no[2] not in levels:
+        flags |= QUALITY_CARD_LEVEL
+    if card_no[3:5] not in CARD_PROVINCES:
+        flags |= QUALITY_CARD_PROVINCE
+    if GROUP_MINISTRY.get(card_no[:2], managed_by) != managed_by:
+        flags |= QUALITY_CARD_MINISTRY
     return flags
 
 
@@ -230,5 +249,5 @@ class RowValidator:
             card_no=card_no.encode("ascii"),
             prev_card_no=prev_card.encode("ascii") if prev_card else None,
             record=record.encode(rec),
-            quality=quality(cccd, dob, gender),
+            quality=quality(cccd, dob, gender) | card_quality(card_no, managed_by),
         )
