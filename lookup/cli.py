@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         parser.error(str(exc))  # exits 2
     except LookupServiceError as exc:
-        return _failed(args, Failure("failed", str(exc)))
+        # `details`: what a script needs beside the message (a rejected file's bad rows).
+        return _failed(args, Failure("failed", str(exc), getattr(exc, "details", {})))
     except Exception as exc:
         # A full disk, a read-only file system, an I/O error, from the OS or from LMDB: one
         # line that says which disk and how much room, not a traceback (SPEC 2).
@@ -254,6 +255,39 @@ def cmd_keys_revoke(args: argparse.Namespace) -> tuple[Any, str]:
     return {"revoked": args.name}, f"revoked {args.name}; running workers refuse its key within 1 s"
 
 
+def cmd_facilities_import(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.facilities.importer import import_registry
+
+    s = import_registry(args.data, args.file)
+    levels = ", ".join(f"{n:,} {level}" for level, n in s["levels"].items() if n)
+    return s, (
+        f"imported facility registry {s['version']}: {s['facilities']:,} facilities ({levels}),"
+        f" {s['officers']:,} officers at {s['facilities_with_officers']:,} of them; serving"
+        " workers switch within 1 s"
+    )
+
+
+def cmd_facilities_list(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.facilities import Registry
+
+    registry = Registry.load(args.data)
+    if registry is None:
+        if args.json:
+            return {"version": None, "facilities": []}, ""
+        return None, f"no facility registry in {args.data}; `lookup facilities import FILE`"
+    entries = registry.entries()
+    if args.json:  # officers are counted, never shown: their CCCDs are not even stored
+        return {"version": registry.version, "facilities": [e._asdict() for e in entries]}, ""
+    for e in entries:
+        officers = "officer " if e.officers == 1 else "officers"
+        print(f"{e.code}  {e.province}  {e.level:10}  {e.officers:>4} {officers}  {e.name}")
+    with_officers = sum(1 for e in entries if e.officers)
+    return None, (
+        f"{len(entries):,} facilities, {with_officers:,} with registered officers "
+        f"(registry {registry.version})"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> tuple[Any, str]:
     from lookup.service.limits import ConnectionLimits
     from lookup.service.supervisor import serve
@@ -423,6 +457,8 @@ def _parser() -> argparse.ArgumentParser:
     p = keys_command("revoke", cmd_keys_revoke, "revoke a client's key")
     p.add_argument("name", metavar="NAME")
 
+    _facilities_commands(sub, common)
+
     p = command("serve", cmd_serve, "serve the HTTP API")
     _serve_options(p)
     p.add_argument(
@@ -443,6 +479,27 @@ def _parser() -> argparse.ArgumentParser:
     _serve_options(p)
     p.add_argument("--rows", type=_positive_int, default=200_000, help=argparse.SUPPRESS)
     return parser
+
+
+def _facilities_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    what = "the facility registry (SPEC.md 1.4): names, levels, officers for the gateway check"
+    facilities = sub.add_parser("facilities", help=what, description=what)
+    actions = facilities.add_subparsers(dest="facilities_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "import",
+        parents=[common],
+        help="check a registry CSV whole and make it the registry (all or nothing)",
+    )
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help="facility_code,name,province,level[,officer_cccd,officer_name] (.gz too)",
+    )
+    p.set_defaults(handler=cmd_facilities_import)
+    p = actions.add_parser(
+        "list", parents=[common], help="list the registered facilities (never their officers)"
+    )
+    p.set_defaults(handler=cmd_facilities_list)
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,12 @@ gateway's does; it is verified once per token per worker (scrypt, off the event 
 revoked client stops working within a poll.
 
 The name and birth-date checks of SPEC 3.1 step 2 run here, in Python over the core's answer:
-the gateway is not the hot path.
+the gateway is not the hot path. So do the officer checks (054 / 055, SPEC 3.1 "Gateway
+specifics"): when the facility registry (lookup.facilities) lists officers for the login's
+facility (`<facility_code>_BV`), the `cccdCb` must be one of them and the `hoTenCb` their
+registered name. They come right after the malformed-input checks (205) and before the card is
+looked up (050), so an officer the facility did not register learns nothing of any card, not
+even whether it exists (docs/DESIGN.md 7.1).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from aiohttp import web
 
 from lookup import _core
 from lookup.errors import IdError
+from lookup.facilities.watch import RegistryWatcher
 from lookup.service.audit import AuditUnavailable
 from lookup.service.clients import Client
 from lookup.web.body import BodyReader
@@ -57,6 +63,12 @@ T = TypeVar("T")
 __all__ = ("GatewayRoutes", "SingleFlight", "TokenSigner")
 
 TOKEN_CACHE_MAX = 4096
+# DOMAIN 4: the officer checks' verdicts. Neither quotes what was sent: it is personal data.
+OFFICER_NOTES = {
+    "054": "CCCD của cán bộ tra cứu chưa được cơ sở khám chữa bệnh đăng ký",
+    "055": "Họ tên cán bộ tra cứu không khớp với CCCD đã đăng ký",
+}
+_LOGIN = re.compile(r"([0-9]{2}[0-9A-Z]{3})_BV", re.ASCII)  # DOMAIN 5: facility code + _BV
 LOGIN_THREADS = 2  # scrypt logins at once; more wait (a login is rare: once per token)
 
 
@@ -152,6 +164,12 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
 _CCCD = re.compile(r"[0-9]{12}", re.ASCII)
 
 
+def login_facility(username: str | None) -> str | None:
+    """Return the facility code of a gateway login (`01832_BV` -> `01832`), None if it has none."""
+    match = _LOGIN.fullmatch((username or "").upper())
+    return None if match is None else match[1]
+
+
 class SingleFlight(Generic[T]):
     """Run one call per key at a time: callers that come while it runs share its result."""
 
@@ -188,6 +206,9 @@ class GatewayRoutes:
         self.today = resources.today
         self.signer = TokenSigner(resources.secret, ttl=resources.config.token_ttl)
         self.body = BodyReader(resources.config.limits.body_timeout)
+        # Checked for a new import at most once a second, on the first check after it.
+        self.registry = RegistryWatcher(resources.config.data_dir)
+        self.registry.get()  # loaded at start, not by the first check
 
     def forget_logins(self) -> None:
         """Drop verified logins (clients.json changed: a client may have been revoked)."""
@@ -285,7 +306,9 @@ class GatewayRoutes:
         officer = fields.get("cccdCb")
         officer = officer.strip() if isinstance(officer, str) else None
         snapshot = require_snapshot(self.watcher)
-        code, answer = self._verdict(snapshot.answer, fields, ma_the, officer)
+        code, answer = self._verdict(
+            snapshot.answer, fields, ma_the, officer, login_facility(client.gateway_username)
+        )
         try:
             await self.record(
                 client=client.name,
@@ -302,9 +325,14 @@ class GatewayRoutes:
         return _reply(answer, snapshot.id)
 
     def _verdict(
-        self, answer: Any, fields: Mapping[str, Any], ma_the: str | None, officer: str | None
+        self,
+        answer: Any,
+        fields: Mapping[str, Any],
+        ma_the: str | None,
+        officer: str | None,
+        facility: str | None,
     ) -> tuple[str, dict[str, Any]]:
-        """Apply SPEC 3.1 in order: 205 / 050, then 060 / 061 / 070, then the core's verdict."""
+        """Apply SPEC 3.1 in order: 205, 054 / 055, 050, 060 / 061 / 070, the core's verdict."""
         try:
             if ma_the is None or not ma_the.strip():
                 raise _BadField("maThe: required")
@@ -312,7 +340,7 @@ class GatewayRoutes:
             dob = parse_birth_date(_text(fields, "ngaySinh"))
             if dob is None:
                 raise _BadField("ngaySinh: must be dd/MM/yyyy, ddMMyyyy, MM/yyyy or yyyy")
-            _text(fields, "hoTenCb")  # DOMAIN 5: the officer is required since 2024-08-01
+            officer_name = _text(fields, "hoTenCb")  # DOMAIN 5: required since 2024-08-01
             if officer is None or not _CCCD.fullmatch(officer):
                 raise _BadField("cccdCb: the officer's 12-digit CCCD is required")
             _core.parse_id(ma_the)
@@ -320,6 +348,9 @@ class GatewayRoutes:
             return "205", gateway_answer("205", f"{NOTES['205']}: {exc}", ma_the, None)
         except IdError as exc:
             return "205", gateway_answer("205", f"{NOTES['205']}: maThe: {exc}", ma_the, None)
+        refused = self._officer_refused(facility, officer, officer_name)
+        if refused is not None:
+            return refused, gateway_answer(refused, OFFICER_NOTES[refused], ma_the, None)
         body = orjson.loads(answer(ma_the, self.today(), None))
         code = body["result"]["code"]
         if body["person"] is None:  # 050 (or 100: a damaged record)
@@ -332,3 +363,15 @@ class GatewayRoutes:
         if not compare_dob(dob, person["dob"]):
             return "070", gateway_answer("070", NOTES["070"], ma_the, None)
         return code, gateway_answer(code, body["result"]["message"], ma_the, body)
+
+    def _officer_refused(self, facility: str | None, cccd: str, name: str) -> str | None:
+        """Return 054 / 055 when the facility registered officers and this one is not one of
+        them / not under this name; None when it passes or the facility registered none."""
+        registry = self.registry.get()
+        if facility is None or registry is None or not registry.officers(facility):
+            return None
+        if not registry.officer_ok(facility, cccd):
+            return "054"
+        if not registry.officer_name_ok(facility, cccd, name):
+            return "055"
+        return None
