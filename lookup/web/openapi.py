@@ -249,11 +249,15 @@ SCHEMAS: dict[str, Schema] = {
     "CardCheckResponse": {
         "type": "object",
         "description": "The VSS gateway's answer, field for field; HTTP 200 whatever the "
-        "verdict. Card fields are null for 050, 060, 061, 070, 205 and 401. `maTheCu`, "
+        "verdict. Card fields are null for 050, 054, 055, 060, 061, 070, 205 and 401. `maTheCu`, "
         "`maTheMoi`, `gtTheTuMoi`, `gtTheDenMoi`, `maDKBDMoi` are set for 003/004. "
         "`tenDKBDMoi`, `dsLichSuKCB2018`, `dsLichSuKT2018` are always null.",
         "properties": {
-            "maKetQua": {"type": "string", "description": RESULT_CODES + " 401 bad token."},
+            "maKetQua": {
+                "type": "string",
+                "description": RESULT_CODES + " 054 / 055 the officer (`cccdCb`) is not one the "
+                "login's facility registered / not under this `hoTenCb`. 401 bad token.",
+            },
             "ghiChu": {"type": "string", "description": "Vietnamese verdict"},
             "maThe": NSTR,
             "hoTen": NSTR,
@@ -444,8 +448,10 @@ def _paths(max_batch: int) -> dict[str, Schema]:
         "/api/egw/KQNhanLichSuKCB2024": {
             "post": {
                 "summary": "VSS gateway: check a card",
-                "description": "DOMAIN 5, SPEC 3.1. Needs a client with scope `his`. The name "
-                "and birth date are checked before the card (060/061/070).",
+                "description": "DOMAIN 5, SPEC 3.1. Needs a client with scope `his`. When the "
+                "facility registry lists officers for the login's facility (`<code>_BV`), the "
+                "officer is checked first (054/055, after malformed fields: 205), then the name "
+                "and birth date before the card (060/061/070).",
                 "operationId": "gatewayCheckCard",
                 "tags": ["VSS gateway"],
                 "parameters": [
