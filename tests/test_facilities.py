@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
@@ -179,6 +180,27 @@ def test_a_file_with_wrong_columns_is_refused_naming_them(tmp_path, data, capfd,
     status, out, err = run(capfd, "facilities", "import", str(path), "--data", str(data))
     assert status == 1 and out == ""
     assert err.startswith("lookup facilities: ") and message in err
+    assert not (data / "facilities" / "CURRENT").exists()
+
+
+def test_a_file_without_its_header_is_refused_without_quoting_its_first_row(tmp_path, data, capfd):
+    path = write_registry(tmp_path / "registry.csv")
+    path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    status, _, err = run(capfd, "facilities", "import", str(path), "--data", str(data))
+    assert status == 1 and "the first line names no column" in err
+    assert_no_officer_data(err)
+    path.write_text("facility_code,name,province,level,001190000777\n", encoding="utf-8")
+    status, _, err = run(capfd, "facilities", "import", str(path), "--data", str(data))
+    assert status == 1 and "unknown column (a name holding an ID number)" in err
+    assert_no_officer_data(err)
+
+
+def test_a_truncated_gzip_file_is_refused_naming_the_line(tmp_path, data, capfd):
+    whole = write_registry(tmp_path / "registry.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(whole[: len(whole) - 20])
+    status, _, err = run(capfd, "facilities", "import", str(tmp_path / "cut.csv.gz"), "--data",
+                         str(data))  # fmt: skip
+    assert status == 1 and "cannot read" in err and "line " in err
     assert not (data / "facilities" / "CURRENT").exists()
 
 
@@ -391,11 +413,12 @@ def test_a_damaged_pointer_fails_list_and_is_repaired_by_an_import(tmp_path, dat
 
 
 def test_old_versions_are_pruned(tmp_path, data, capfd):
-    versions = [
-        imported(capfd, data, write_registry(tmp_path / "r.csv"))["version"] for _ in "12345"
-    ]
-    left = sorted(p.stem for p in (data / "facilities").glob("*.json"))
-    assert left == sorted(versions)[-KEEP:]
+    versions = []
+    for _ in range(5):
+        versions.append(imported(capfd, data, write_registry(tmp_path / "r.csv"))["version"])
+        time.sleep(0.02)  # file times may be as coarse as a clock tick
+    left = {p.stem for p in (data / "facilities").glob("*.json")}
+    assert len(left) == KEEP and versions[-1] in left and versions[0] not in left
     assert RegistryStore(data).current_version() == versions[-1]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import BinaryIO, cast
@@ -24,6 +25,7 @@ from lookup.facilities.rows import COLUMNS, OFFICER_COLUMNS, REQUIRED
 __all__ = ("RegistryFile",)
 
 GZIP_MAGIC = b"\x1f\x8b"
+_ID_RUN = re.compile(r"[0-9]{9}")  # an ID number is never repeated in a message (SPEC 5)
 
 
 class RegistryFile:
@@ -58,14 +60,25 @@ class RegistryFile:
             )
         if any("\udc80" <= ch <= "\udcff" for name in header for ch in name):
             raise ExtractError(f"{self.path}: the header is not valid UTF-8")
+        unknown = [name for name in header if name not in COLUMNS]
+        if len(unknown) == len(header):
+            # Most likely a file exported without its header: its first row would be quoted,
+            # and that row may hold an officer's CCCD and name (SPEC 5).
+            raise ExtractError(
+                f"{self.path}: the first line names no column of a facility registry; it must "
+                f"be the header: {', '.join(COLUMNS[:4])}[, {', '.join(OFFICER_COLUMNS)}]"
+            )
         twice = sorted(name for name, count in Counter(header).items() if count > 1)
         if twice:
             raise ExtractError(f"{self.path}: column given twice: {', '.join(twice)}")
-        unknown = [name for name in header if name not in COLUMNS]
         if unknown:
+            masked = [
+                "(a name holding an ID number)" if _ID_RUN.search(n) else repr(n) for n in unknown
+            ]
+            shown = ", ".join(masked)
             raise ExtractError(
-                f"{self.path}: unknown column {', '.join(map(repr, unknown))}; the columns of a "
-                f"facility registry are {', '.join(COLUMNS)} (SPEC.md 1.4)"
+                f"{self.path}: unknown column {shown}; the columns of a facility registry are "
+                f"{', '.join(COLUMNS)} (SPEC.md 1.4)"
             )
         missing = [name for name in REQUIRED if name not in header]
         if missing:

@@ -107,8 +107,12 @@ class RegistryStore:
         self._prune(version)
 
     def _prune(self, current: str) -> None:
-        """Delete all but the newest KEEP versions (never the current one) and stray temps."""
-        versions = sorted(p.stem for p in self.root.glob("*.json") if _VERSION.fullmatch(p.stem))
-        doomed = [v for v in versions[: max(0, len(versions) - KEEP)] if v != current]
-        for path in [self.root / f"{v}.json" for v in doomed] + list(self.root.glob("*.tmp")):
+        """Keep the current version and the KEEP - 1 written last; delete the rest and temps."""
+        others = [
+            p for p in self.root.glob("*.json") if _VERSION.fullmatch(p.stem) and p.stem != current
+        ]
+        # By when they were written (under the lock, so in import order): names made within
+        # one second sort by their random part.
+        others.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+        for path in others[: max(0, len(others) - (KEEP - 1))] + list(self.root.glob("*.tmp")):
             path.unlink(missing_ok=True)

@@ -52,7 +52,14 @@ class RegistryWatcher:
 
     def refresh(self) -> bool:
         """Load the version CURRENT names if CURRENT changed; return whether one was swapped in."""
-        stamp = self.store.stamp()
+        try:
+            stamp = self.store.stamp()
+        except OSError as exc:  # an unreadable directory: keep what is served, say so once
+            stamp = (-1, -1, -1)
+            if stamp != self._stamp:
+                log.error("cannot read the facility registry: %s", exc.strerror)
+            self._stamp = stamp
+            return False
         if stamp == self._stamp:
             return False
         self._stamp = stamp  # also on failure: logged once, retried at the next import
