@@ -10,6 +10,7 @@
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp
 
+from core.facilities cimport FacilityNames
 from core.ids cimport ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, ParsedId, id_error_message
 from core.jsonw cimport JsonWriter, jw_lit, jw_raw, jw_unicode_string
 from core.lmdb cimport MDB_val
@@ -100,6 +101,7 @@ cdef struct Lookup:
     MDB_val record      # points into the map; valid while the reader's transaction lives
     bint by_suffix      # a card code not in `cards`, looked up by its last 10 digits in bhxh
     const StringTable* strings  # the snapshot's, for its records (set with the lookup)
+    const FacilityNames* facilities  # the registry's names and levels (NULL: none loaded)
 
 
 cdef struct Facility:
@@ -152,9 +154,9 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
     write_date(w, date)
     write_person(w, item.cccd, &r)
     if previous:
-        write_previous_card(w, &r, date)
+        write_previous_card(w, &r, date, item.facilities)
     else:
-        write_current_card(w, &r, date)
+        write_current_card(w, &r, date, item.facilities)
     # in_route: the card in use, which for 003/004 is the replacement: the same facility.
     jw_lit(w, b',"in_route":')
     if not facility.given:

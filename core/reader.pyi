@@ -1,14 +1,22 @@
 """Answer entitlement lookups from a snapshot (docs/DESIGN.md 4 and 6); compiled from
 core/reader.pyx, the twin of lookup/reference/reader.py."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from os import PathLike
 from types import TracebackType
 from typing import Self, final
 
 from core.csvrows import Rows
 
-__all__ = ("SnapshotReader",)
+__all__ = ("FacilityTable", "SnapshotReader")
+
+@final
+class FacilityTable:
+    """The facility registry (SPEC 1.4) as answers show it: code -> (name, level)."""
+
+    def __init__(self, table: Mapping[str, tuple[str | None, str | None]]) -> None: ...
+    @property
+    def table(self) -> dict[str, tuple[str | None, str | None]]: ...
 
 @final
 class SnapshotReader:
@@ -19,6 +27,13 @@ class SnapshotReader:
     @property
     def snapshot_id(self) -> str:
         """The id of the snapshot (its manifest's "id")."""
+    @property
+    def facilities(self) -> dict[str, tuple[str | None, str | None]] | None:
+        """The registry's code -> (name, level) that answers show (None: no registry)."""
+    @facilities.setter
+    def facilities(
+        self, table: Mapping[str, tuple[str | None, str | None]] | FacilityTable | None
+    ) -> None: ...
     @property
     def _page_walker(self) -> bool: ...
     @property

@@ -48,16 +48,18 @@ from core.register cimport (
 from core.rules cimport N_RESULTS, Result, _is_utf8
 from core.keyfilter cimport KeyFilter, filter_free, filter_keys, filter_may_hold
 from core.strings cimport StringTable, strings_free, strings_load
+from core.facilities cimport FacilityNames, facility_home, facility_key
 
 import mmap
 import os
+from array import array
 import unicodedata
 
 import orjson
 
 from lookup.errors import StoreError
 
-__all__ = ("SnapshotReader",)
+__all__ = ("FacilityTable", "SnapshotReader")
 
 cdef object _StoreError = StoreError
 cdef size_t _SYSTEM_PAGE = mmap.PAGESIZE
@@ -229,6 +231,48 @@ cdef object _take_answer(JsonWriter* w):
 
 
 @cython.final
+cdef class FacilityTable:
+    """The facility registry (SPEC 1.4) as answers show it: code -> (name, level), each a
+    str or None, laid out once as the C table core/facilities.pxd reads."""
+
+    cdef FacilityNames names
+    cdef readonly dict table
+    cdef object _keys, _spans   # array('Q'), array('I'): the slots
+    cdef bytes _json
+
+    def __init__(self, table):
+        cdef uint64_t size = 2, slot, key
+        cdef uint64_t[::1] keys
+        cdef uint32_t[::1] spans
+        cdef list parts = []
+        cdef Py_ssize_t at = 0
+        self.table = dict(table)
+        while size < 2 * len(self.table):  # at most half full: probes stay short
+            size *= 2
+        self._keys = array("Q", bytes(8 * size))
+        self._spans = array("I", bytes(16 * size))
+        keys, spans = self._keys, self._spans
+        for code, (name, level) in self.table.items():
+            code_bytes = code.encode("ascii") if isinstance(code, str) and code.isascii() else b""
+            if len(code_bytes) != 5:
+                raise ValueError(f"facilities: {code!r} is no 5-character facility code")
+            key = facility_key(code_bytes)
+            slot = facility_home(key, size - 1)
+            while keys[slot] != 0 and keys[slot] != key:
+                slot = (slot + 1) & (size - 1)
+            name_json, level_json = orjson.dumps(name), orjson.dumps(level)
+            keys[slot] = key
+            spans[4 * slot], spans[4 * slot + 1] = at, len(name_json)
+            spans[4 * slot + 2], spans[4 * slot + 3] = at + len(name_json), len(level_json)
+            parts += (name_json, level_json)
+            at += len(name_json) + len(level_json)
+        self._json = b"".join(parts)
+        self.names.keys, self.names.spans = &keys[0], &spans[0]
+        self.names.json = self._json
+        self.names.mask = size - 1
+
+
+@cython.final
 cdef class SnapshotReader:
     """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""
 
@@ -254,6 +298,9 @@ cdef class SnapshotReader:
     cdef MDB_txn* overlay_txn
     cdef MDB_dbi overlay_dbs[3]      # people, bhxh, cards
     cdef KeyFilter overlay_keys      # what the overlay may hold: most lookups skip it
+    # The facility registry's names and levels in answers (mask 0: none); the table owns them.
+    cdef FacilityTable facility_table
+    cdef FacilityNames facility_names
 
     def __cinit__(self, path):
         path = os.fspath(path)
@@ -521,6 +568,22 @@ cdef class SnapshotReader:
         return self._snapshot_id
 
     @property
+    def facilities(self):
+        """The registry's code -> (name, level) that answers show (None: no registry)."""
+        return None if self.facility_table is None else self.facility_table.table
+
+    @facilities.setter
+    def facilities(self, table):
+        """Show a registry (a mapping, or a FacilityTable made once for many readers), or none;
+        set between answers, on the thread that answers."""
+        if table is None:
+            self.facility_table = None
+            memset(&self.facility_names, 0, sizeof(FacilityNames))
+            return
+        self.facility_table = table if isinstance(table, FacilityTable) else FacilityTable(table)
+        self.facility_names = self.facility_table.names
+
+    @property
     def _page_walker(self):
         """Whether lookups use the page walker (else mdb_get); for tests and diagnostics."""
         return self.walking
@@ -579,6 +642,7 @@ cdef class SnapshotReader:
         item.found = FOUND_NONE
         item.by_suffix = False
         item.strings = &self.string_table
+        item.facilities = &self.facility_names
         if kind == ID_CCCD:
             item.cccd = item.id.number
         else:
@@ -601,6 +665,7 @@ cdef class SnapshotReader:
         """Start an id's first descent: its index for a number or code, else people."""
         item.by_suffix = False
         item.strings = &self.string_table
+        item.facilities = &self.facility_names
         if item.id.kind == ID_CCCD:
             item.cccd = item.id.number
             self._seek_person(item, w)

@@ -15,8 +15,10 @@ from core.calendar cimport (
     date_day, date_month, date_year, day_before, days_in_month, is_real_date, latest_day,
     pack_date,
 )
+from core.facilities cimport FacilityNames, facility_spans
 from core.jsonw cimport (
-    JsonWriter, jw_ascii_string, jw_int, jw_lit, jw_reserve, jw_utf8_joined, jw_utf8_string,
+    JsonWriter, jw_ascii_string, jw_int, jw_lit, jw_raw, jw_reserve, jw_utf8_joined,
+    jw_utf8_string,
 )
 from core.record cimport (
     CARD_LEN, FACILITY_LEN, HEADER_SIZE, MB_DEFENCE, MB_POLICE, OFF_ADDRESS_LEN, OFF_CARD_NO,
@@ -587,11 +589,30 @@ cdef inline void write_optional_text(JsonWriter* w, const char* text, Py_ssize_t
         jw_lit(w, b"null")
 
 
-cdef inline void write_current_card(JsonWriter* w, const RecordView* r, uint32_t date) noexcept:
+cdef inline void write_facility_names(JsonWriter* w, const FacilityNames* names,
+                                      const char* code, bint with_level) noexcept:
+    """The registered facility's name (and level) from the registry, null when it lacks it."""
+    cdef const uint32_t* spans = facility_spans(names, code) if code != NULL else NULL
+    jw_lit(w, b',"facility_name":')
+    if spans == NULL:
+        jw_lit(w, b"null")
+    else:
+        jw_raw(w, names.json + spans[0], spans[1])
+    if with_level:
+        jw_lit(w, b',"facility_level":')
+        if spans == NULL:
+            jw_lit(w, b"null")
+        else:
+            jw_raw(w, names.json + spans[2], spans[3])
+
+
+cdef inline void write_current_card(JsonWriter* w, const RecordView* r, uint32_t date,
+                                    const FacilityNames* names) noexcept:
     jw_lit(w, b',"card":')
     write_card_code_fields(w, r.card_no, date)
     jw_lit(w, b',"facility_code":')
     jw_ascii_string(w, r.facility, FACILITY_LEN)
+    write_facility_names(w, names, r.facility, True)
     jw_lit(w, b',"valid_from":')
     write_date(w, r.valid_from)
     jw_lit(w, b',"valid_to":')
@@ -616,12 +637,13 @@ cdef inline void write_current_card(JsonWriter* w, const RecordView* r, uint32_t
     jw_lit(w, b'},"replacement":null')
 
 
-cdef inline void write_previous_card(JsonWriter* w, const RecordView* r,
-                                     uint32_t date) noexcept:
+cdef inline void write_previous_card(JsonWriter* w, const RecordView* r, uint32_t date,
+                                     const FacilityNames* names) noexcept:
     """Rule 3: the replaced card as far as it is known, then the current card as replacement."""
     jw_lit(w, b',"card":')
     write_card_code_fields(w, r.prev_card_no, date)
-    jw_lit(w, b',"facility_code":null,"valid_from":null,"valid_to":')
+    jw_lit(w, b',"facility_code":null,"facility_name":null,"facility_level":null'
+              b',"valid_from":null,"valid_to":')
     write_optional_date(w, r.prev_valid_to)
     jw_lit(w, b',"five_year_date":')
     write_optional_date(w, r.five_year)
@@ -637,4 +659,5 @@ cdef inline void write_previous_card(JsonWriter* w, const RecordView* r,
     write_date(w, r.valid_to)
     jw_lit(w, b',"facility_code":')
     jw_ascii_string(w, r.facility, FACILITY_LEN)
+    write_facility_names(w, names, r.facility, False)
     jw_lit(w, b'}')

@@ -13,6 +13,8 @@ import os
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lookup.errors import StoreError
 from lookup.reference import record, rules
@@ -249,6 +251,8 @@ def test_full_body_of_a_valid_card(reader):
             "coverage_pct": 80,
             "province": "01",
             "facility_code": "01832",
+            "facility_name": None,
+            "facility_level": None,
             "valid_from": "2026-01-01",
             "valid_to": "2026-12-31",
             "five_year_date": None,
@@ -344,6 +348,8 @@ def test_003_004_previous_card(reader, date, code, message_en):
         "coverage_pct": 80,
         "province": "79",
         "facility_code": None,
+        "facility_name": None,
+        "facility_level": None,
         "valid_from": None,
         "valid_to": "2025-12-31",
         "five_year_date": None,
@@ -359,6 +365,7 @@ def test_003_004_previous_card(reader, date, code, message_en):
         "valid_from": "2026-01-01",
         "valid_to": "2026-12-31",
         "facility_code": "01832",
+        "facility_name": None,
     }
     assert body["in_route"] is True  # compared with the replacement's facility
 
@@ -652,3 +659,52 @@ def test_the_level_in_force_for_an_old_card_code(reader):
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_group_decides_the_ministry(reader, name, code, kind):
     assert ask(reader, ids_of(name)[kind])["result"]["code"] == code
+
+
+REGISTRY = {
+    "01832": ('Bệnh viện Đa khoa "Hà Nội"', "provincial"),
+    "01C51": ("Trạm Y tế xã Tân Phú", "primary"),
+}
+
+
+def test_answers_name_the_registered_facility(reader):
+    reader.facilities = REGISTRY
+    try:
+        card = ask(reader, ids_of("active")["cccd"])["card"]
+        assert (card["facility_name"], card["facility_level"]) == REGISTRY["01832"]
+        body = ask(reader, ROWS["replaced"]["prev_card_no"])
+        assert body["card"]["facility_name"] is None  # the old card's facility is not known
+        assert body["replacement"]["facility_name"] == REGISTRY["01832"][0]
+        reader.facilities = {"79001": ("Bệnh viện Chợ Rẫy", "central")}  # 01832 unregistered
+        card = ask(reader, ids_of("active")["cccd"])["card"]
+        assert (card["facility_name"], card["facility_level"]) == (None, None)
+    finally:
+        reader.facilities = None
+    assert reader.facilities is None
+    assert ask(reader, ids_of("active")["cccd"])["card"]["facility_name"] is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(codes=st.lists(st.from_regex(r"[0-9]{2}[0-9A-Z]{3}", fullmatch=True), max_size=300))
+def test_the_facility_table_finds_every_code(compiled, reference, tmp_path_factory, codes):
+    """The compiled table (open addressing) answers every registered code with its own entry,
+    as the reference's dictionary does."""
+    table = {code: (f"Trạm Y tế {i}", "primary") for i, code in enumerate(codes)}
+    rows = [person(900 + i, facility_code=code) for i, code in enumerate(codes[:40])]
+    directory = str(tmp_path_factory.mktemp("facilities"))
+    factory.write_snapshot(directory, rows or [person(900)])
+    answers = []
+    for impl in (compiled, reference):
+        with impl.reader.SnapshotReader(directory) as opened:
+            opened.facilities = impl.reader.FacilityTable(table)
+            answers.append([opened.answer(row["cccd"], DAY) for row in rows])
+    assert answers[0] == answers[1]
+    for row, answer in zip(rows, answers[0], strict=True):
+        card = orjson.loads(answer)["card"]
+        assert card["facility_name"] == table[row["facility_code"]][0]
+
+
+@pytest.mark.parametrize("code", ["0183", "018321", 1832, "0183é"])
+def test_a_facility_table_refuses_what_is_no_code(impl, code):
+    with pytest.raises(ValueError, match="no 5-character facility code"):
+        impl.reader.FacilityTable({code: ("x", "basic")})

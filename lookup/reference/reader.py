@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 
 import lmdb
@@ -17,7 +17,7 @@ from lookup.reference import dates, ids, record, rules
 from lookup.store import OVERLAY_DIR
 from lookup.store.strings import STRINGS_KEY, Strings
 
-__all__ = ("SnapshotReader",)
+__all__ = ("FacilityTable", "SnapshotReader")
 
 DATABASES = ("people", "bhxh", "cards", "meta")
 KEY_LEN = 8  # DESIGN 4: people keys, and the values of the bhxh and cards indexes
@@ -35,8 +35,34 @@ def check_date(date: int) -> None:
         raise ValueError(f"date: {date} is not a real yyyymmdd date in the years 1800-2299")
 
 
+class FacilityTable:
+    """The facility registry (SPEC 1.4) as answers show it: code -> (name, level)."""
+
+    def __init__(self, table: Mapping[str, tuple[str | None, str | None]]) -> None:
+        self.table = dict(table)
+        for code in self.table:
+            if not isinstance(code, str) or not code.isascii() or len(code) != 5:
+                raise ValueError(f"facilities: {code!r} is no 5-character facility code")
+
+
 class SnapshotReader:
     """Answer lookups from one immutable snapshot directory (it holds data.mdb)."""
+
+    _facilities: FacilityTable | None = None
+
+    @property
+    def facilities(self) -> dict[str, tuple[str | None, str | None]] | None:
+        """The registry's code -> (name, level) that answers show (None: no registry)."""
+        return None if self._facilities is None else self._facilities.table
+
+    @facilities.setter
+    def facilities(
+        self, table: Mapping[str, tuple[str | None, str | None]] | FacilityTable | None
+    ) -> None:
+        if table is None or isinstance(table, FacilityTable):
+            self._facilities = table
+        else:
+            self._facilities = FacilityTable(table)
 
     def __init__(self, path: str) -> None:
         if not os.path.isfile(os.path.join(path, "data.mdb")):
@@ -173,7 +199,9 @@ class SnapshotReader:
         elif not rules.holds_id(person, kind, normalised):
             return rules.data_error(asked, kind, date, snapshot)
         cccd = record.key_to_cccd(key)
-        return rules.entitlement(asked, kind, normalised, cccd, person, date, facility, snapshot)
+        return rules.entitlement(
+            asked, kind, normalised, cccd, person, date, facility, snapshot, self.facilities
+        )
 
     def answer(self, id: str, date: int, facility: str | None = None) -> bytes:
         """Answer one lookup as the SPEC 3 JSON body; date is packed yyyymmdd."""

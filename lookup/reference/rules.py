@@ -7,6 +7,7 @@ function builds part of the SPEC 3 body as a dict, in the DESIGN 6 key order (or
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from lookup.reference import dates
@@ -28,6 +29,8 @@ __all__ = (
 )
 
 Body = dict[str, Any]
+# The facility registry (SPEC 1.4) as answers show it: code -> (name, level).
+Facilities = Mapping[str, tuple[str | None, str | None]]
 
 # DOMAIN 2: the share the fund pays, by benefit level (3rd character of the card code).
 COVERAGE_PCT = {1: 100, 2: 100, 3: 95, 4: 80, 5: 100}
@@ -195,10 +198,13 @@ def _person(cccd: str, record: Record) -> Body:
     }
 
 
-def _current_card(record: Record, date: int) -> Body:
+def _current_card(record: Record, date: int, facilities: Facilities) -> Body:
+    name, level = facilities.get(record.facility_code, (None, None))
     return {
         **_card_code_fields(record.card_no, date),
         "facility_code": record.facility_code,
+        "facility_name": name,
+        "facility_level": level,
         "valid_from": dates.format_date(record.valid_from),
         "valid_to": dates.format_date(record.valid_to),
         "five_year_date": _optional_date(record.five_year_date),
@@ -217,6 +223,8 @@ def _previous_card(record: Record, date: int) -> Body:
     return {
         **_card_code_fields(record.prev_card_no or "", date),
         "facility_code": None,
+        "facility_name": None,
+        "facility_level": None,
         "valid_from": None,
         "valid_to": valid_to,
         "five_year_date": _optional_date(record.five_year_date),
@@ -229,12 +237,13 @@ def _previous_card(record: Record, date: int) -> Body:
     }
 
 
-def _replacement(record: Record) -> Body:
+def _replacement(record: Record, facilities: Facilities) -> Body:
     return {
         "card_no": record.card_no,
         "valid_from": dates.format_date(record.valid_from),
         "valid_to": dates.format_date(record.valid_to),
         "facility_code": record.facility_code,
+        "facility_name": facilities.get(record.facility_code, (None, None))[0],
     }
 
 
@@ -262,6 +271,7 @@ def entitlement(
     date: int,
     facility: str | None,
     snapshot: str,
+    facilities: Facilities | None = None,
 ) -> Body:
     """Answer for a sound record found under the id (rules 3-7)."""
     # in_route compares with the card in use: the current one, which is also the replacement.
@@ -281,11 +291,11 @@ def entitlement(
             snapshot,
             person,
             _previous_card(record, date),
-            _replacement(record),
+            _replacement(record, facilities or {}),
             in_route,
         )
     result = _result(_verdict(record, date))
-    card = _current_card(record, date)
+    card = _current_card(record, date, facilities or {})
     return _body(asked, kind, result, date, snapshot, person, card, None, in_route)
 
 

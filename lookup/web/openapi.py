@@ -96,6 +96,11 @@ SCHEMAS: dict[str, Schema] = {
             "coverage_pct": {"type": "integer", "enum": [100, 95, 80]},
             "province": {"type": "string", "description": "characters 4-5 of the card code"},
             "facility_code": {**NSTR, "description": "registered primary-care facility (maDKBD)"},
+            "facility_name": {**NSTR, "description": "its name in the facility registry"},
+            "facility_level": {
+                "enum": ["central", "provincial", "basic", "primary", None],
+                "description": "its technical level in the facility registry",
+            },
             "valid_from": NDATE,
             "valid_to": NDATE,
             "five_year_date": {**NDATE, "description": "five consecutive years (ngayDu5Nam)"},
@@ -119,7 +124,13 @@ SCHEMAS: dict[str, Schema] = {
         "For 003/004 the previous card, as far as it is known.",
     ),
     "Replacement": _object(
-        {"card_no": STR, "valid_from": DATE, "valid_to": DATE, "facility_code": STR},
+        {
+            "card_no": STR,
+            "valid_from": DATE,
+            "valid_to": DATE,
+            "facility_code": STR,
+            "facility_name": NSTR,
+        },
         "The person's current card, for 003/004.",
     ),
     "Entitlement": _object(
