@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lookup.facilities.importer import RegistryRejected, read_registry_file
-from lookup.facilities.names import fold_name, normalise_text
 from lookup.facilities.rows import (
     COLUMNS,
     LEVELS,
@@ -26,6 +25,7 @@ from lookup.facilities.rows import (
     RegistryRows,
     check_row,
 )
+from lookup.names import fold_name, normalise_text
 
 from helpers.twins import use_implementation
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from lookup.errors import ExtractError, StoreError
 from lookup.facilities.csvfile import RegistryFile
-from lookup.facilities.names import FOLD_VERSION, fold_name
 from lookup.facilities.registry import FORMAT, OfficerHasher
 from lookup.facilities.rows import LEVELS, BadRow, RegistryRows, check_row
 from lookup.facilities.storage import RegistryStore
+from lookup.names import FOLD_VERSION, fold_name
 from lookup.service.audit import load_secret
 
 __all__ = ("RegistryRejected", "import_registry", "read_registry_file")

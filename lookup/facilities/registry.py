@@ -4,7 +4,7 @@ the facilities, and for each the officers it registered for the gateway check (D
 An officer is kept as the keyed hash of their CCCD, the audit log's (lookup.service.audit: BLAKE2b
 -128 keyed with DATA/audit.key, 32 hex digits), so the registry file holds no CCCD and an
 investigator matches a registry entry with an audit record's `officer`. Beside it, the key of
-their name (lookup.facilities.names), which a `hoTenCb` must give (055).
+their name (lookup.names), which a `hoTenCb` must give (055).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 from typing import Any, NamedTuple
 
 from lookup.errors import StoreError
-from lookup.facilities.names import FOLD_VERSION, fold_name
 from lookup.facilities.rows import Facility
 from lookup.facilities.storage import RegistryStore
+from lookup.names import FOLD_VERSION, fold_name
 from lookup.service.audit import load_secret
 
 __all__ = ("FORMAT", "Entry", "OfficerHasher", "Registry")

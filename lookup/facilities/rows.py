@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from lookup.facilities.names import fold_name, normalise_text
+from lookup.names import fold_name, normalise_text
 from lookup.schema import PROVINCES as CCCD_PROVINCES
 
 __all__ = (

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from lookup import _core
-from lookup.reference.reconcile import bare_name, fold_name
+from lookup.names import bare_name, fold_name
 from lookup.schema import PROVINCES
 
 __all__ = (
@@ -89,8 +89,7 @@ def compare_names(asked: str, stored: str) -> str | None:
     """Return None when the names agree, "061" when only the first letter does, else "060".
 
     The names agree across the two standard tone placements and the apostrophe forms
-    (lookup.reference.reconcile.fold_name, as the monthly reconciliation compares them); the
-    first letters are compared without tone marks, `Đ` read as `D`.
+    (lookup.names); the first letters are compared without marks, `Đ` read as `D`.
     """
     if fold_name(asked) == fold_name(stored):
         return None

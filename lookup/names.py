@@ -1,5 +1,5 @@
-"""The key an officer's name is compared by (gateway 055, DOMAIN.md 4): two spellings of one name
-give one key.
+"""How the gateway compares people's names: a holder's `hoTen` (060/061) and an officer's
+`hoTenCb` (055, DOMAIN.md 4); two spellings of one name give one key.
 
 Names compare after Unicode NFC, case folding and collapsing spaces (SPEC.md 3.1), and also
 across the two standard tone placements of `oa`, `oe`, `uy` (`Hòa`/`Hoà`, `Khỏe`/`Khoẻ`,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ("FOLD_VERSION", "fold_name", "normalise_text")
+__all__ = ("FOLD_VERSION", "bare_name", "fold_name", "normalise_text")
 
 FOLD_VERSION = 1
 
@@ -44,3 +44,11 @@ def fold_name(name: str) -> str:
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFC", name).casefold())
     text = _OLD_STYLE.sub(_new_style, text.translate(_APOSTROPHES))
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def bare_name(name: str) -> str:
+    """Return the name without any mark, `Đ` read as `D`: what is left when diacritics are lost
+    (the first letter that tells 061 from 060)."""
+    decomposed = unicodedata.normalize("NFD", name.casefold().translate(_APOSTROPHES))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.replace("đ", "d").split())
