@@ -25,6 +25,7 @@ __all__ = (
     "CORE",
     "UNITS",
     "ExternalSorter",
+    "FacilityTable",
     "IdHasher",
     "RowValidator",
     "Rows",
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from core.csvrows import Rows, count_line_ends, feed_build
     from core.idhash import IdHasher
     from core.ids import parse_facility, parse_id
-    from core.reader import SnapshotReader
+    from core.reader import FacilityTable, SnapshotReader
     from core.sorter import ExternalSorter
     from core.validate import RowValidator
     from core.writer import SnapshotWriter, compact_records, equal_key_groups
@@ -70,6 +71,7 @@ TWINS = {
     "equal_key_groups": "writer",
     "compact_records": "writer",
     "SnapshotReader": "reader",
+    "FacilityTable": "reader",
     "Rows": "csvrows",
     "feed_build": "csvrows",
     "count_line_ends": "csvrows",

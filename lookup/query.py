@@ -21,7 +21,14 @@ class Entitlements:
 
     @classmethod
     def open_current(cls, data: DataDir) -> Entitlements:
-        return cls(str(data.current_path()))
+        """Open the current snapshot, its answers naming facilities from the current registry."""
+        from lookup.facilities.registry import Registry  # only where a data directory is
+
+        opened = cls(str(data.current_path()))
+        registry = Registry.load(data.root)
+        if registry is not None:
+            opened.reader.facilities = registry.as_table()
+        return opened
 
     def answer(self, id: str, day: date | None = None, facility: str | None = None) -> bytes:
         """Return the SPEC 3 entitlement body for one id (205/050 are answers, not errors)."""

@@ -382,7 +382,7 @@ def test_identity_checks_come_before_the_card_verdict(gw):
     "fields",
     [
         {"maThe": "12345"},
-        {"maThe": "DN40101000000X1"},
+        {"maThe": "DN40101000000X"},
         {"maThe": ""},
         {"maThe": None},
         {"hoTen": None},

@@ -22,8 +22,9 @@ from lookup.facilities.importer import import_registry
 from lookup.service.audit import AuditLog, load_secret
 from lookup.service.clients import md5_hex
 from lookup.web.app import ServiceConfig
-from lookup.web.gateway import OFFICER_NOTES, login_facility
+from lookup.web.gateway import login_facility
 from lookup.web.gateway_rules import ANSWER_FIELDS
+from lookup.web.gateway_rules import NOTES as OFFICER_NOTES
 
 from helpers.facilities import OFFICERS, REGISTRY, write_registry
 from helpers.server import LiveServer, add_key, build_data, days_from_today, person

@@ -43,13 +43,13 @@ from aiohttp import web
 
 from lookup import _core
 from lookup.errors import IdError
-from lookup.facilities.watch import RegistryWatcher
 from lookup.service.audit import AuditUnavailable
 from lookup.service.clients import Client
 from lookup.web.body import BodyReader
 from lookup.web.errors import JSON, audit_unavailable
 from lookup.web.gateway_rules import (
     NOTES,
+    card_code_problem,
     compare_dob,
     compare_names,
     gateway_answer,
@@ -64,10 +64,6 @@ __all__ = ("GatewayRoutes", "SingleFlight", "TokenSigner")
 
 TOKEN_CACHE_MAX = 4096
 # DOMAIN 4: the officer checks' verdicts. Neither quotes what was sent: it is personal data.
-OFFICER_NOTES = {
-    "054": "CCCD của cán bộ tra cứu chưa được cơ sở khám chữa bệnh đăng ký",
-    "055": "Họ tên cán bộ tra cứu không khớp với CCCD đã đăng ký",
-}
 _LOGIN = re.compile(r"([0-9]{2}[0-9A-Z]{3})_BV", re.ASCII)  # DOMAIN 5: facility code + _BV
 LOGIN_THREADS = 2  # scrypt logins at once; more wait (a login is rare: once per token)
 
@@ -128,6 +124,11 @@ def _refused(note: str) -> web.Response:
     return _reply(gateway_answer("401", f"{NOTES['401']}: {note}", None, None))
 
 
+# ghiChu is Vietnamese (SPEC 3.1): what a desk officer reads.
+MISSING = "thiếu giá trị"
+BAD_ID = "phải là mã thẻ 15 ký tự, số CCCD 12 chữ số hoặc mã số BHXH 10 chữ số"
+
+
 class _BadField(Exception):
     """A missing or malformed gateway field: answered as 205."""
 
@@ -146,9 +147,9 @@ async def _read_fields(request: web.Request, body: BodyReader) -> dict[str, Any]
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise _BadField("body: not valid JSON") from None
+            raise _BadField("nội dung yêu cầu không phải JSON hợp lệ") from None
         if not isinstance(data, dict):
-            raise _BadField("body: must be a JSON object")
+            raise _BadField("nội dung yêu cầu phải là một đối tượng JSON")
         return data
     # No or another content type: HIS code written against a lenient gateway may omit it.
     return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
@@ -157,7 +158,7 @@ async def _read_fields(request: web.Request, body: BodyReader) -> dict[str, Any]
 def _text(fields: Mapping[str, Any], name: str) -> str:
     value = fields.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _BadField(f"{name}: required")
+        raise _BadField(f"{name}: {MISSING}")
     return value
 
 
@@ -206,8 +207,9 @@ class GatewayRoutes:
         self.today = resources.today
         self.signer = TokenSigner(resources.secret, ttl=resources.config.token_ttl)
         self.body = BodyReader(resources.config.limits.body_timeout)
-        # Checked for a new import at most once a second, on the first check after it.
-        self.registry = RegistryWatcher(resources.config.data_dir)
+        # The worker's one registry watcher (the answers' facility names follow it too),
+        # checked for a new import at most once a second.
+        self.registry = resources.watcher.registry
         self.registry.get()  # loaded at start, not by the first check
 
     def forget_logins(self) -> None:
@@ -335,22 +337,28 @@ class GatewayRoutes:
         """Apply SPEC 3.1 in order: 205, 054 / 055, 050, 060 / 061 / 070, the core's verdict."""
         try:
             if ma_the is None or not ma_the.strip():
-                raise _BadField("maThe: required")
+                raise _BadField(f"maThe: {MISSING}")
             name = _text(fields, "hoTen")
             dob = parse_birth_date(_text(fields, "ngaySinh"))
             if dob is None:
-                raise _BadField("ngaySinh: must be dd/MM/yyyy, ddMMyyyy, MM/yyyy or yyyy")
+                raise _BadField(
+                    "ngaySinh: phải là một ngày có thật, dạng dd/MM/yyyy, ddMMyyyy, MM/yyyy "
+                    "hoặc yyyy"
+                )
             officer_name = _text(fields, "hoTenCb")  # DOMAIN 5: required since 2024-08-01
             if officer is None or not _CCCD.fullmatch(officer):
-                raise _BadField("cccdCb: the officer's 12-digit CCCD is required")
+                raise _BadField("cccdCb: cần số CCCD 12 chữ số của cán bộ tra cứu")
+            card_problem = card_code_problem(ma_the)  # 051-053: a 15-character maThe
+            if card_problem is not None:
+                return card_problem, gateway_answer(card_problem, NOTES[card_problem], ma_the, None)
             _core.parse_id(ma_the)
         except _BadField as exc:
             return "205", gateway_answer("205", f"{NOTES['205']}: {exc}", ma_the, None)
-        except IdError as exc:
-            return "205", gateway_answer("205", f"{NOTES['205']}: maThe: {exc}", ma_the, None)
+        except IdError:
+            return "205", gateway_answer("205", f"{NOTES['205']}: maThe: {BAD_ID}", ma_the, None)
         refused = self._officer_refused(facility, officer, officer_name)
         if refused is not None:
-            return refused, gateway_answer(refused, OFFICER_NOTES[refused], ma_the, None)
+            return refused, gateway_answer(refused, NOTES[refused], ma_the, None)
         body = orjson.loads(answer(ma_the, self.today(), None))
         code = body["result"]["code"]
         if body["person"] is None:  # 050 (or 100: a damaged record)

@@ -52,8 +52,8 @@ NOTES = {
     "051": "Mã thẻ không đúng định dạng",
     "052": "Mã tỉnh trong mã thẻ không đúng",
     "053": "Mức hưởng trong mã thẻ không đúng",
-    "054": "Số CCCD của cán bộ tra cứu chưa được đăng ký",
-    "055": "Họ tên cán bộ tra cứu không khớp với số CCCD đã đăng ký",
+    "054": "CCCD của cán bộ tra cứu chưa được cơ sở khám chữa bệnh đăng ký",
+    "055": "Họ tên cán bộ tra cứu không khớp với CCCD đã đăng ký",
     "060": "Họ tên không đúng",
     "061": "Họ tên không đúng (chữ cái đầu đúng)",
     "070": "Ngày sinh không đúng",
@@ -179,5 +179,6 @@ def gateway_answer(
             gtTheTuMoi=_dmy(new["valid_from"]),
             gtTheDenMoi=_dmy(new["valid_to"]),
             maDKBDMoi=new["facility_code"],
+            tenDKBDMoi=new["facility_name"],  # from the facility registry, when imported
         )
     return answer

@@ -8,6 +8,10 @@ with the GIL released). The swap is one attribute assignment, on the loop. A han
 `watcher.current` once, at its start, and answers the whole request (a batch too) from that
 one `Snapshot`, so no answer ever mixes two.
 
+The facility registry (lookup.facilities) is followed the same way: at each poll a newly imported
+version becomes one FacilityTable, given to the served snapshot (and to each one opened later),
+so answers name facilities from the new registry within a second, without a restart.
+
 Answers are computed synchronously between two awaits (LMDB point reads are memory reads), so a
 snapshot is never in use while the event loop runs the poll; the old one is still closed only
 after a grace period, so a future handler that holds one across an await stays safe.
@@ -22,8 +26,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from lookup import _core
 from lookup.errors import LookupServiceError
+from lookup.facilities.registry import Registry
+from lookup.facilities.watch import RegistryWatcher
 from lookup.query import Entitlements
 from lookup.store import DataDir
 from lookup.store.manifest import read_manifest
@@ -45,6 +53,7 @@ class Snapshot:
         "answer_coded",
         "answer_batch",
         "created_at",
+        "facilities",
     )
 
     def __init__(self, path: Path) -> None:
@@ -60,6 +69,13 @@ class Snapshot:
         # memoryview of the core's buffer, b'["000",...]', {"000": 998, ...})
         self.answer_batch = reader.answer_batch
         self.created_at = _created_at(path)
+        self.facilities: Any = None  # the FacilityTable its answers name facilities from
+
+    def show_facilities(self, table: Any) -> None:
+        """Name the registered facilities in answers from `table` (a FacilityTable, or None)."""
+        if table is not self.facilities:
+            self.entitlements.reader.facilities = table
+            self.facilities = table
 
     def age(self, now: float | None = None) -> float | None:
         """Return seconds since the snapshot was built, or None when the manifest lacks it."""
@@ -89,8 +105,15 @@ class SnapshotWatcher:
         interval: float = 0.5,
         grace: float = 5.0,
         on_poll: Callable[[], object] | None = None,
+        registry: RegistryWatcher | None = None,
     ) -> None:
         self.data = DataDir(data_dir)
+        # The facility registry (SPEC 1.4) the worker serves: the answers' facility names and
+        # the gateway's officers. One FacilityTable per version, made on the loop when the
+        # watcher swaps a version in, shared by the snapshots.
+        self.registry = registry if registry is not None else RegistryWatcher(data_dir)
+        self._registry_seen: Registry | None = None
+        self._facilities: Any = None
         self.interval = interval
         self.grace = grace
         self.current: Snapshot | None = None
@@ -144,6 +167,7 @@ class SnapshotWatcher:
                 )
             return False
         self._failed = None
+        snapshot.show_facilities(self._facility_table())
         self.current = snapshot  # the swap: one assignment
         self.switches += 1
         if current is not None:
@@ -174,9 +198,25 @@ class SnapshotWatcher:
         self._tick()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def _facility_table(self) -> Any:
+        """Return the FacilityTable of the registry served now (None: none imported)."""
+        registry = self.registry.get()
+        if registry is not self._registry_seen:
+            self._registry_seen = registry
+            self._facilities = None if registry is None else _core.FacilityTable(
+                registry.as_table()
+            )
+        return self._facilities
+
+    def _show_registry(self) -> None:
+        """Give the served snapshot a newly imported registry (a no-op when unchanged)."""
+        if self.current is not None:
+            self.current.show_facilities(self._facility_table())
+
     def _tick(self) -> None:
         self._tick_hook()
         self.poll()
+        self._show_registry()
         self._close_retired(time.monotonic())
 
     def _tick_hook(self) -> None:
@@ -192,6 +232,7 @@ class SnapshotWatcher:
             try:
                 self._tick_hook()
                 await self.poll_in_thread()
+                self._show_registry()
                 self._close_retired(time.monotonic())
             except Exception as exc:
                 log.error("snapshot poll failed: %s", type(exc).__name__)
