@@ -203,8 +203,8 @@ class SnapshotWatcher:
         registry = self.registry.get()
         if registry is not self._registry_seen:
             self._registry_seen = registry
-            self._facilities = None if registry is None else _core.FacilityTable(
-                registry.as_table()
+            self._facilities = (
+                None if registry is None else _core.FacilityTable(registry.as_table())
             )
         return self._facilities
 
