@@ -43,7 +43,7 @@ from operator import itemgetter
 from typing import Any, BinaryIO
 
 from lookup.clock import Today, today_in_vietnam
-from lookup.errors import IdError, RowError
+from lookup.errors import IdError, LookupServiceError, RowError
 from lookup.ingest.extract import Extract
 from lookup.reference import dates, ids, record, rules
 from lookup.reference.validate import PROVINCES, RowValidator
@@ -100,6 +100,7 @@ class Settings:
     seed: int = 0
     pace: float = 1.0  # think-time multiplier; 0 = no think time (closed loop, flat out)
     cache_dir: str | None = None
+    facilities: str | None = None  # LOOKUP_FACILITIES: the registry CSV the service imported
 
     @property
     def date_iso(self) -> str:
@@ -135,6 +136,9 @@ class Settings:
         pace = _env_float(env, "LOOKUP_PACE", 1.0)
         if pace < 0:
             raise ConfigError("LOOKUP_PACE: 0 or more (0 = no think time)")
+        facilities = env.get("LOOKUP_FACILITIES") or None
+        if facilities is not None and not os.path.isfile(facilities):
+            raise ConfigError(f"LOOKUP_FACILITIES={facilities}: no such file")
         return cls(
             api_key=env["LOOKUP_API_KEY"],
             gateway_user=env.get("LOOKUP_GATEWAY_USER") or None,
@@ -145,7 +149,20 @@ class Settings:
             seed=int(_env_float(env, "LOOKUP_SEED", 0)),
             pace=pace,
             cache_dir=env.get("LOOKUP_CACHE_DIR") or _default_cache_dir(env),
+            facilities=facilities,
         )
+
+    def facility_table(self) -> dict[str, tuple[str, str]]:
+        """Return the registry's (name, level) by code that answers show ({} without one)."""
+        if self.facilities is None:
+            return {}
+        from lookup.facilities.importer import read_registry_file
+
+        try:
+            rows, _ = read_registry_file(self.facilities)
+        except LookupServiceError as exc:
+            raise ConfigError(f"LOOKUP_FACILITIES={self.facilities}: {exc}") from None
+        return {code: (f.name, f.level) for code, f in rows.facilities.items()}
 
 
 def _default_cache_dir(env: dict[str, str]) -> str:
@@ -389,8 +406,15 @@ class Expected:
     when asked by that code).
     """
 
-    def __init__(self, sample: Sample, date: int, pause: Pause = _no_pause) -> None:
+    def __init__(
+        self,
+        sample: Sample,
+        date: int,
+        pause: Pause = _no_pause,
+        facilities: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.sample = sample
+        self.facilities = facilities or {}
         self.people = sample.people
         self.date = date
         self.today = Today()
@@ -491,7 +515,9 @@ class Expected:
         if i is None:
             return rules.not_found(asked, kind, date, "")
         cccd, rec = self.record(i)
-        return rules.entitlement(asked, kind, normalised, cccd, rec, date, facility, "")
+        return rules.entitlement(
+            asked, kind, normalised, cccd, rec, date, facility, "", self.facilities
+        )
 
 
 def without_snapshot(body: Any) -> Any:
@@ -598,6 +624,7 @@ def vneid_fields(body: dict[str, Any]) -> dict[str, Any]:
             "gender": person["gender"],
             "card_no": card["card_no"],
             "facility_code": card["facility_code"],
+            "facility_name": card["facility_name"],
             "valid_from": card["valid_from"],
             "valid_to": card["valid_to"],
             "valid_until": card["valid_until"],
@@ -706,7 +733,7 @@ def main() -> int:
         sample = load_sample(
             settings.extract, settings.sample, seed=settings.seed, cache_dir=settings.cache_dir
         )
-        expected = Expected(sample, settings.date)
+        expected = Expected(sample, settings.date, facilities=settings.facility_table())
     except ConfigError as exc:
         print(f"loadtests/expected.py: {exc}", file=sys.stderr)
         return 1

@@ -101,7 +101,9 @@ def _load(environment: Any, **_: Any) -> None:
             cache_dir=settings.cache_dir,
             pause=cooperate,
         )
-        EXPECTED = ex.Expected(sample, settings.date, pause=cooperate)
+        EXPECTED = ex.Expected(
+            sample, settings.date, pause=cooperate, facilities=settings.facility_table()
+        )
         SETTINGS = settings
         # Hundreds of thousands of long-lived objects: keep them out of the garbage collector's
         # full passes, each of which would stall every user (and the timings) for tens of ms.

@@ -188,6 +188,7 @@ SCHEMAS: dict[str, Schema] = {
                         "benefit_level": {"type": "integer"},
                         "coverage_pct": {"type": "integer"},
                         "facility_code": STR,
+                        "facility_name": NSTR,
                         "valid_from": DATE,
                         "valid_to": DATE,
                         "valid_until": DATE,

@@ -81,6 +81,7 @@ def vneid_view(body: dict[str, Any]) -> dict[str, Any]:
             "benefit_level": card["benefit_level"],
             "coverage_pct": card["coverage_pct"],
             "facility_code": card["facility_code"],
+            "facility_name": card["facility_name"],
             "valid_from": card["valid_from"],
             "valid_to": card["valid_to"],
             "valid_until": card.get("valid_until", card["valid_to"]),
