@@ -142,8 +142,8 @@ cdef Result write_entitlement(JsonWriter* w, Lookup* item, uint32_t date,
             if item.by_suffix and memcmp(r.card_no + 5, item.id.text + 5, 10) == 0:
                 return write_without_person(w, R050, date)
             return write_without_person(w, R100, date)
-    if not previous and item.id.kind != ID_CARD and covered_by_previous(&r, date):
-        previous = True  # a card change seen by CCCD or number: the previous card answers
+    if not previous and covered_by_previous(&r, date):
+        previous = True  # a card change: the old card covers the days before the new one
     if previous:
         # Rule 3: 003 once the previous card's window has ended (or was never known), else 004.
         result = R003 if r.prev_valid_to == 0 or date > r.prev_valid_to else R004

@@ -464,8 +464,8 @@ cdef inline int level_on(const char* card, uint32_t date) noexcept:
 
 
 cdef inline bint covered_by_previous(const RecordView* r, uint32_t date) noexcept:
-    """A card change seen by CCCD or number: the date falls before the current card starts
-    and within the previous card's window, which then answers (SPEC 3.1 "Also", DOMAIN 3)."""
+    """A card change: the date falls before the current card starts and within the previous
+    card's window, which then answers whatever id was asked (SPEC 3.1 "Also", DOMAIN 3)."""
     return r.prev_card_no != NULL and r.prev_valid_to != 0 and date < r.valid_from \
         and date <= r.prev_valid_to
 

@@ -480,15 +480,10 @@ class Expected:
         return card
 
     def answers_apart(self, i: int, asked: str) -> bool:
-        """Whether `asked` may answer otherwise than person i's CCCD on the settings' date: it
-        is the previous card code (rule 3: 003/004), or the date falls in a card change, which
-        the CCCD answers with the old card and the new card's code does not (SPEC 3.1)."""
+        """Whether `asked` may answer otherwise than person i's CCCD: it is the previous card
+        code (rule 3: 003/004). Any other id of a person answers alike, a card change too."""
         prev = self.prev_card_no.get(i)
-        if prev is None:
-            return False
-        return asked.replace(" ", "").upper() == prev or rules.covered_by_previous(
-            self.record(i)[1], self.date
-        )
+        return prev is not None and asked.replace(" ", "").upper() == prev
 
     def quick_difference(self, actual: Any, asked: str, i: int) -> str | None:
         """Check an answer's id, person and result code on the settings' date, no facility."""

@@ -133,7 +133,7 @@ ASK = pytest.mark.parametrize("ask", [rest, cli], ids=["http", "cli"])
 
 # -- a card change seen by CCCD ------------------------------------------------------------------
 @ASK
-@pytest.mark.parametrize("kind", ["cccd", "bhxh_code"])
+@pytest.mark.parametrize("kind", ["cccd", "bhxh_code", "card_no"])
 def test_the_last_day_of_an_old_card_is_covered_by_it(server, ask, kind):
     body = ask(server, ids("changing")[kind])
     assert body["result"]["code"] == "004" and body["result"]["eligible"] is True
@@ -144,8 +144,9 @@ def test_the_last_day_of_an_old_card_is_covered_by_it(server, ask, kind):
     assert tomorrow["result"]["code"] == "000"
 
 
-def test_the_gateway_answers_a_card_change_by_cccd(server):
-    body = gateway(server, ROWS["changing"]["cccd"])
+@pytest.mark.parametrize("kind", ["cccd", "card_no"])
+def test_the_gateway_answers_a_card_change(server, kind):
+    body = gateway(server, ROWS["changing"][kind])
     assert body["maKetQua"] == "004"
     assert body["maTheCu"] == ROWS["changing"]["prev_card_no"]
     assert body["maTheMoi"] == ROWS["changing"]["card_no"]

@@ -597,8 +597,8 @@ def test_a_10_gb_store_opens(impl, tmp_path):
         assert ask(opened, ROWS["active"]["cccd"])["result"]["code"] == "000"
 
 
-@pytest.mark.parametrize("kind", ["cccd", "bhxh_code"])
-def test_a_card_change_seen_by_cccd_or_number_answers_with_the_old_card(reader, kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_card_change_seen_by_any_id_answers_with_the_old_card(reader, kind):
     row = ROWS["changing"]
     body = ask(reader, ids_of("changing")[kind], 20260630, "01832")
     assert body["id_type"] == kind and body["result"]["code"] == "004"
@@ -613,13 +613,16 @@ def test_a_card_change_seen_by_cccd_or_number_answers_with_the_old_card(reader, 
     assert ask(reader, ids_of("changing")[kind], 20260101)["result"]["code"] == "004"
 
 
-def test_a_card_change_by_card_code_answers_for_that_code(reader):
+def test_a_card_change_is_the_old_cards_whatever_code_is_typed(reader):
+    # DOMAIN 3: on those days the patient is covered by the old card, whatever id is typed.
     row = ROWS["changing"]
-    assert ask(reader, row["card_no"], 20260630)["result"]["code"] == "010"  # not yet valid
-    assert ask(reader, row["prev_card_no"], 20260630)["result"]["code"] == "004"
+    for code in (row["card_no"], row["prev_card_no"]):
+        body = ask(reader, code, 20260630)
+        assert body["result"]["code"] == "004" and body["card"]["card_no"] == row["prev_card_no"]
+    assert ask(reader, row["card_no"], 20260701)["result"]["code"] == "000"
 
 
-@pytest.mark.parametrize("kind", ["cccd", "bhxh_code"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_gap_between_cards_is_not_covered(reader, kind):
     assert ask(reader, ids_of("gap")[kind], 20260615)["result"]["code"] == "010"
     assert ask(reader, ids_of("gap")[kind], 20260610)["result"]["code"] == "004"

@@ -18,7 +18,6 @@ __all__ = (
     "COVERAGE_PCT",
     "ELIGIBLE",
     "MESSAGES",
-    "covered_by_previous",
     "data_error",
     "entitlement",
     "holds_id",
@@ -277,8 +276,8 @@ def entitlement(
     # in_route compares with the card in use: the current one, which is also the replacement.
     in_route = None if facility is None else facility == record.facility_code
     person = _person(cccd, record)
-    if (kind == "card_no" and normalised == record.prev_card_no) or (
-        kind != "card_no" and covered_by_previous(record, date)
+    if (kind == "card_no" and normalised == record.prev_card_no) or _covered_by_previous(
+        record, date
     ):
         # Rule 3: the previous card answers before the current card's own state is looked at.
         expired = record.prev_valid_to is None or date > record.prev_valid_to
@@ -299,9 +298,10 @@ def entitlement(
     return _body(asked, kind, result, date, snapshot, person, card, None, in_route)
 
 
-def covered_by_previous(record: Record, date: int) -> bool:
-    """Tell whether a card change seen by CCCD or number leaves the date to the previous card:
-    before the current card starts and within the previous one's window (SPEC 3.1 "Also")."""
+def _covered_by_previous(record: Record, date: int) -> bool:
+    """Tell whether a card change leaves the date to the previous card, whatever id was asked:
+    before the current card starts and within the previous one's window (SPEC 3.1 "Also",
+    DOMAIN 3: "whatever id the hospital types")."""
     return (
         record.prev_card_no is not None
         and record.prev_valid_to is not None
