@@ -27,6 +27,7 @@ cdef class Rows:
     cdef list next_record(self, bint skip_blank)
     cdef int next_plain(self, const uint8_t** text, Py_ssize_t* n) except -1
     cdef int next_spans(self, Span* spans, Py_ssize_t most, Py_ssize_t* count) except -1
+    cdef void take_line(self, Py_ssize_t q) noexcept
     cdef int start(self) except -1
     cdef int refill(self) except -1
     cdef int parse(self, bint skip_blank) except -1

@@ -186,11 +186,7 @@ cdef class Rows:
                 self.refill()  # the line, or its CR LF, goes on in the next chunk
                 continue
             text[0], n[0] = buf + p, q - p
-            self.record_line = self.line
-            if q < end:
-                q += 2 if buf[q] == 13 and q + 1 < end and buf[q + 1] == 10 else 1
-                self.line += 1
-            self.pos = q
+            self.take_line(q)
             return RECORD
 
     cdef int next_spans(self, Span* spans, Py_ssize_t most, Py_ssize_t* count) except -1:
@@ -254,12 +250,16 @@ cdef class Rows:
                 self.refill()  # the record, or its CR LF, goes on in the next chunk
                 continue
             count[0] = k
-            self.record_line = self.line
-            if q < end:
-                q += 2 if buf[q] == 13 and q + 1 < end and buf[q + 1] == 10 else 1
-                self.line += 1
-            self.pos = q
+            self.take_line(q)
             return RECORD
+
+    cdef void take_line(self, Py_ssize_t q) noexcept:
+        """Take the one-line record that ends at buf[q] (its line end, or the end of the file)."""
+        self.record_line = self.line
+        if q < self.end:
+            q += 2 if self.buf[q] == 13 and q + 1 < self.end and self.buf[q + 1] == 10 else 1
+            self.line += 1
+        self.pos = q
 
     cdef int start(self) except -1:
         """Skip a leading UTF-8 BOM, as the utf-8-sig codec does."""

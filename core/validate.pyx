@@ -26,6 +26,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy, memset
 
 from core.calendar cimport is_real_date, pack_date
+from core.rules cimport _is_utf8
 from core.record cimport (
     CARD_LEN,
     FACILITY_LEN,
@@ -496,43 +497,6 @@ cdef bint has_surrogate_of(const code_unit* data, Py_ssize_t n) noexcept:
     return found
 
 
-cdef bint is_utf8(const uint8_t* p, Py_ssize_t n) noexcept:
-    """Whether p[:n] is UTF-8 as Python's strict decoder takes it: no overlong form, no
-    surrogate, nothing past U+10FFFF (the bytes surrogateescape would turn into surrogates)."""
-    cdef Py_ssize_t i = 0, width
-    cdef uint8_t c, low, high
-    while i < n:
-        c = p[i]
-        if c < 0x80:
-            i += 1
-            continue
-        low, high = 0x80, 0xBF  # the allowed range of the second byte
-        if 0xC2 <= c <= 0xDF:
-            width = 2
-        elif 0xE0 <= c <= 0xEF:
-            width = 3
-            if c == 0xE0:
-                low = 0xA0
-            elif c == 0xED:
-                high = 0x9F
-        elif 0xF0 <= c <= 0xF4:
-            width = 4
-            if c == 0xF0:
-                low = 0x90
-            elif c == 0xF4:
-                high = 0x8F
-        else:
-            return False
-        if i + width > n or not low <= p[i + 1] <= high:
-            return False
-        if width > 2 and not 0x80 <= p[i + 2] <= 0xBF:
-            return False
-        if width > 3 and not 0x80 <= p[i + 3] <= 0xBF:
-            return False
-        i += width
-    return True
-
-
 cdef inline bytes key_bytes(const uint8_t* key):
     return PyBytes_FromStringAndSize(<const char*>key, KEY_LEN)
 
@@ -614,7 +578,7 @@ cdef class RowValidator:
         if count != len(self.columns):
             raise RowError("row", f"row: {count} fields; the header has {len(self.columns)}")
         for i in range(count):
-            if not is_utf8(row[i].p, row[i].n):
+            if not _is_utf8(row[i].p, row[i].n):  # as the strict decoder: see core/rules.pxd
                 name = self.columns[i]
                 raise RowError(name, f"{name}: not valid UTF-8")
         return self.check_utf8(row, out)
