@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lookups", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--http-rounds", type=int, default=6)
+    p.add_argument("--build-only", action="store_true", help="the build and its baseline only")
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     result["build"]["ratio_vs_append"] = round(
         result["build"]["rows_per_s"] / result["append_baseline"]["rows_per_s"], 3
     )
+    if args.build_only:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
     result["http"] = http(work, args.rows, args.http_rounds)
     result["delta_s"] = apply_delta(work, data)
     ids = bench_http.sample_cccds(data.root, args.lookups)
