@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = explain(exc, where, _space_needed(args), data_dir=data_dir)
         if failure is None:
             raise
-        if args.command in ("build", "apply"):  # publishing is the last, atomic step
+        if args.command in ("build", "apply", "pull"):  # publishing is the last, atomic step
             failure = replace(failure, message=f"{failure.message}; nothing was published")
         return _failed(args, failure)
     except KeyboardInterrupt:
@@ -211,6 +211,25 @@ def cmd_prune(args: argparse.Namespace) -> tuple[Any, str]:
     with data.writer():
         deleted = data.prune(args.keep)
     return {"deleted": deleted}, f"deleted {len(deleted)} snapshot(s)"
+
+
+def cmd_push(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.store.remote import push
+
+    s = push(_data(args), args.url)
+    return s, (
+        f"pushed snapshot {s['snapshot']} to {s['url']}: {s['files']} file(s), "
+        f"{s['uploaded_bytes']:,} of {s['bytes']:,} bytes uploaded"
+    )
+
+
+def cmd_pull(args: argparse.Namespace) -> tuple[Any, str]:
+    from lookup.store.remote import describe_pull, pull, pull_every
+
+    if args.every is not None:  # a sidecar: runs until stopped
+        pull_every(_data(args), args.url, args.every, keep=args.keep, as_json=args.json)
+    s = pull(_data(args), args.url, keep=args.keep)
+    return s, describe_pull(s)
 
 
 def cmd_keys_add(args: argparse.Namespace) -> tuple[Any, str]:
@@ -423,6 +442,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("snapshot", nargs="?", metavar="SNAPSHOT", help="default: the one before")
     p = command("prune", cmd_prune, "delete old snapshots")
     p.add_argument("--keep", type=_positive_int, required=True, metavar="N")
+    p = command("push", cmd_push, "push the current snapshot to object storage (s3://, dir)")
+    p.add_argument("url", metavar="URL")
+    p = command("pull", cmd_pull, "fetch, check and publish the newest pushed snapshot")
+    p.add_argument("url", metavar="URL", help="where `lookup push` wrote (s3://, http(s)://, dir)")
+    p.add_argument("--every", type=_positive_float, metavar="S", help="pull again every S s")
+    p.add_argument("--keep", type=_positive_int, metavar="N", help="then prune to N snapshots")
 
     keys = sub.add_parser("keys", help="manage API clients", description="manage API clients")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
