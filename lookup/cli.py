@@ -110,8 +110,11 @@ def cmd_synth(args: argparse.Namespace) -> tuple[Any, str]:
         delta=args.delta,
         changes=args.changes or 0,
         invalid_rate=args.invalid_rate,
+        facilities=args.facilities,
     )
-    extra = "".join(f", {k} {summary[k]}" for k in ("population", "delta") if summary.get(k))
+    extra = "".join(
+        f", {k} {summary[k]}" for k in ("population", "delta", "facilities") if summary.get(k)
+    )
     return summary, f"wrote {args.rows:,} rows to {args.out} in {summary['seconds']:.1f}s{extra}"
 
 
@@ -389,6 +392,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="R",
         help="share of rows that deliberately break a rule",
+    )
+    p.add_argument(
+        "--facilities",
+        metavar="FILE",
+        help="also write the facility registry (SPEC 1.4) whose codes the cards carry",
     )
 
     p = command("build", cmd_build, "build a snapshot from an extract and publish it")

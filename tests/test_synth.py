@@ -54,6 +54,36 @@ STATUSES = {
     "reduced_rejoined",
     "reduced_stopped",
 }
+# DOMAIN.md 1: the members of each province of the 2025 map whose code closed -> the new code.
+NEW_OF = {
+    old: new
+    for new, olds in (
+        ("08", "02"),
+        ("15", "10"),
+        ("19", "06"),
+        ("25", "26 17"),
+        ("24", "27"),
+        ("33", "34"),
+        ("31", "30"),
+        ("37", "35 36"),
+        ("44", "45"),
+        ("48", "49"),
+        ("51", "62"),
+        ("52", "64"),
+        ("56", "58"),
+        ("68", "67 60"),
+        ("66", "54"),
+        ("79", "74 77"),
+        ("75", "70"),
+        ("80", "72"),
+        ("92", "94 93"),
+        ("86", "83 84"),
+        ("82", "87"),
+        ("96", "95"),
+        ("91", "89"),
+    )
+    for old in olds.split()
+}
 CCCD = re.compile(r"[0-9]{12}")
 BHXH = re.compile(r"[0-9]{10}")
 CARD = re.compile(r"[A-Z]{2}[1-5][0-9]{12}")
@@ -159,6 +189,11 @@ def cccd_agrees(cccd: str, dob: str, gender: str) -> bool:
         and sex_ok
         and (cccd[4:6] == f"{year % 100:02d}")
     )
+
+
+def province_on_card(code2: str, valid_from: str) -> str:
+    """Return the 2-digit code a card issued on valid_from writes for an old province."""
+    return NEW_OF.get(code2, code2) if valid_from >= "2025-07-01" else code2
 
 
 def te_limit(dob: str) -> datetime.date:
@@ -345,9 +380,10 @@ def test_serial_slices_never_meet():
         ("population", 0),
         ("population", 7),
         ("delta", None),
+        ("officers", None),
     ):
         serials = Serials(world, 6, space, shard)
-        count = serials.limit if shard is not None else 50_000
+        count = serials.limit if shard is not None else min(serials.limit, 50_000)
         codes.update(serials.codes([42_007] * count, ["042007"] * count))
         drawn += count
         if shard is not None:
@@ -390,8 +426,12 @@ def test_names_are_vietnamese_nfc_and_by_sex(people):
 def test_cccd_agrees_with_birth_year_sex_and_province(people):
     agree = sum(cccd_agrees(p["cccd"], p["dob"], p["gender"]) for p in people) / ROWS
     assert 0.997 <= agree < 1.0  # ~0.1% disagree on purpose (DESIGN.md 5 data quality)
-    same_province = sum(p["cccd"][1:3] == p["card_no"][3:5] for p in people) / ROWS
-    assert 0.75 <= same_province <= 0.95  # migrants were born elsewhere
+    # Migrants were born elsewhere; a card issued since 2025-07-01 names the province of the
+    # 2025 map the birth province went to (DOMAIN.md 1), one issued before the old one.
+    same_province = sum(
+        province_on_card(p["cccd"][1:3], p["valid_from"]) == p["card_no"][3:5] for p in people
+    )
+    assert 0.75 <= same_province / ROWS <= 0.95
 
 
 def test_age_pyramid_looks_like_vietnam(people):
@@ -502,14 +542,19 @@ def test_five_year_dates_for_about_40_percent_of_adults(people):
 def test_addresses_and_issuers_name_real_places(people):
     with_address = [p for p in people if p["address"]]
     assert 0.97 <= len(with_address) / ROWS < 1.0
-    assert all(p["address"].count(",") >= 3 for p in with_address)
+    # Street, commune, district, province; since 2025-07-01 without the district (DOMAIN.md 6).
+    assert all(
+        p["address"].count(",") >= (2 if p["valid_from"] >= "2025-07-01" else 3)
+        for p in with_address
+    )
     assert any(p["address"].endswith(", Quận Cầu Giấy, Hà Nội") for p in with_address)
+    assert any(p["address"].endswith(", Phường Dịch Vọng, Hà Nội") for p in with_address)
     assert any(p["address"].endswith(", Thành phố Hồ Chí Minh") for p in with_address)
     issuers = collections.Counter(p["issuer"].split()[1] for p in people)
-    assert {"tỉnh", "thành", "huyện", "quận", "Bộ"} <= issuers.keys()
+    assert {"tỉnh", "thành", "huyện", "quận", "cơ", "Bộ"} <= issuers.keys()
     assert any(p["issuer"] == "BHXH thành phố Hà Nội" for p in people)
     stations = sum(not p["facility_code"][2:].isdigit() for p in people) / ROWS
-    assert 0.01 <= stations <= 0.3  # commune stations ("01C51") next to hospitals
+    assert 0.3 <= stations <= 0.6  # most register at a commune station ("01C51")
 
 
 # -- population extract (SPEC.md 1.3) --------------------------------------------------------
@@ -562,9 +607,10 @@ def test_the_insured_records_carry_the_errors_in_their_shares(national, insured)
             seen["year_only" if dob.startswith(p["dob"]) else "dob"] += 1
         if gender != p["gender"]:
             seen["gender"] += 1
+    # The few spoiled people the register lacks (0.3%) are not seen.
     assert seen["tone_marks_lost"] >= kinds["tone_marks_lost"] * 0.9
-    assert seen["year_only"] >= kinds["year_only"]
-    assert seen["gender"] >= kinds["wrong_sex"]
+    assert seen["year_only"] >= kinds["year_only"] * 0.97
+    assert seen["gender"] >= kinds["wrong_sex"] * 0.97
 
 
 def test_no_mismatch_rate_leaves_the_extract_as_drawn(tmp_path):

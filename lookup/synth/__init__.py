@@ -9,11 +9,14 @@ per output (extract, invalid rows, population, delta) and shard of rows. The ext
 only on the seed, `as_of`, `rows`, `invalid_rate` and `mismatch_rate` (the insured records it
 spoils, lookup.synth.register): asking for a population file or a delta never changes it, nor
 does the number of processes. Codes are unique by construction (keyed permutations of
-per-prefix counters, see `world.Serials`): no set of issued codes is kept.
+per-prefix counters, see `world.Serials`): no set of issued codes is kept. The facility
+registry (`--facilities`) is drawn from the seed alone, and the cards name its codes whether or
+not it is written.
 
-Modules: `tables` (names, groups, places, weights), `world` (lookup lists, calendar, serials),
-`people` (drawing people), `invalid` (broken rows), `register` (the population register and
-the insured records' errors), `changes` (the delta), `output` (the files).
+Modules: `tables` (names, groups, places, weights), `map2025` (the 34-province map),
+`facilities` and `facility_names` (the facility registry), `world` (lookup lists, calendar,
+serials), `people` (drawing people), `invalid` (broken rows), `register` (the population
+register and the insured records' errors), `changes` (the delta), `output` (the files).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from lookup.clock import today_in_vietnam
 from lookup.schema import DELTA_COLUMNS, POPULATION_COLUMNS, POPULATION_OPTIONAL
 from lookup.synth.changes import DeltaPlan, keep_candidates
+from lookup.synth.facilities import REGISTRY_COLUMNS, registry_rows
 from lookup.synth.invalid import Breaker
 from lookup.synth.output import JoinedFile, OutFile, part_name
 from lookup.synth.people import FLAG_NAMES, Block, Person, PersonMaker
@@ -73,8 +77,10 @@ def synthesize(
     changes: int = 0,
     invalid_rate: float = 0.0,
     workers: int | None = None,
+    facilities: str | None = None,
 ) -> dict[str, Any]:
-    """Write a synthetic extract of `rows` people to `out`; optionally a population and delta.
+    """Write a synthetic extract of `rows` people to `out`; optionally a population, a delta
+    and the facility registry (SPEC.md 1.4) whose codes the cards carry.
 
     `as_of` (default today in Vietnam) is the day card windows are laid around. A `.gz` name
     writes gzip. Rows are drawn in shards of SHARD_ROWS, on up to `workers` processes (default:
@@ -129,6 +135,8 @@ def synthesize(
                 delta_file.abort()
                 raise
             delta_file.close()
+        if facilities:
+            summary.update(_write_registry(facilities, seed), facilities_out=facilities)
         for joined in outputs:
             joined.close()
     except BaseException:
@@ -141,6 +149,22 @@ def synthesize(
         raise
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _write_registry(path: str, seed: int) -> dict[str, int]:
+    """Write the facility registry of a seed; return its counts for the summary."""
+    rows = registry_rows(_world(seed), seed)
+    registry = OutFile(path, REGISTRY_COLUMNS)
+    try:
+        registry.write_rows(rows)
+    except BaseException:
+        registry.abort()
+        raise
+    registry.close()
+    return {
+        "facilities": len({row[0] for row in rows}),
+        "facility_officers": sum(1 for row in rows if row[4]),
+    }
 
 
 @dataclass(frozen=True)
@@ -244,6 +268,7 @@ class _Stats:
         self.flags: Counter[int] = Counter()
         self.replaced = 0
         self.five_year = 0
+        self.new_map = 0
 
     def add(self, block: Block) -> None:
         """Count one block."""
@@ -255,6 +280,7 @@ class _Stats:
         self.flags.update(block.flags)
         self.replaced += block.n - columns[PREV_CARD].count("")
         self.five_year += block.n - columns[FIVE_YEAR].count("")
+        self.new_map += block.new_map
 
     def merge(self, other: _Stats) -> None:
         """Add another shard's counts."""
@@ -265,6 +291,7 @@ class _Stats:
         self.flags.update(other.flags)
         self.replaced += other.replaced
         self.five_year += other.five_year
+        self.new_map += other.new_map
 
     def summary(self, rows: int) -> dict[str, Any]:
         """Return the counts as the summary's fields."""
@@ -281,6 +308,7 @@ class _Stats:
             "region_codes": dict(sorted(self.regions.items())),
             "replaced": self.replaced,
             "five_year": self.five_year,
+            "new_map_cards": self.new_map,  # issued since 2025-07-01 (lookup.synth.map2025)
             "year_only_dob": flags["year_only"],
             "year_month_dob": flags["year_month"],
             "expired": flags["expired"],

@@ -13,9 +13,11 @@ import unicodedata
 from typing import Any
 
 from lookup.synth import tables as data
+from lookup.synth.map2025 import MAP_2025
 from lookup.synth.output import OutFile
 from lookup.synth.people import MANAGED, MINISTRY_ISSUER, Block, Person, PersonMaker
 from lookup.synth.world import (
+    ADDRESS,
     BHXH,
     CARD,
     CCCD,
@@ -47,6 +49,7 @@ DELTA_EXISTING = {
     "delete": 12,
 }
 DELTA_NEW = {"newborn": 13, "new_worker": 8}
+NEW_MAP_FROM = MAP_2025.isoformat()  # a card issued since is written on the 2025 map
 NEXT_GROUP = {
     "HS": "SV",
     "SV": "DN",
@@ -146,12 +149,15 @@ class DeltaPlan:
             vt = datetime.date.fromisoformat(row[VALID_TO]).toordinal()
             if vt < today:  # lapsed: a new twelve months from about now
                 vf = today - rng.randrange(15)
+                was = row[VALID_FROM] >= NEW_MAP_FROM
                 row[VALID_FROM], row[VALID_TO] = iso[vf - first], iso[vf + 364 - first]
+                self._restate(row, person, was)
             else:
                 row[VALID_TO] = iso[vt + 365 - first]
             row[STATUS] = "active"
-        elif kind == "facility":
-            pool = self.w.facilities[self.w.by_code2.get(row[FACILITY][:2], person.province)]
+        elif kind == "facility":  # another facility of the province, in the card's era
+            era = row[VALID_FROM] >= NEW_MAP_FROM
+            pool = self.w.facility_codes[person.province + self.w.n * era]
             row[FACILITY] = rng.choice([f for f in pool if f != row[FACILITY]])
         elif kind == "reduced":
             row[STATUS] = rng.choice([s for s in data.REDUCED_STATUSES if s != row[STATUS]])
@@ -195,16 +201,39 @@ class DeltaPlan:
         old = row[CARD]
         row[CARD] = f"{group}{level}{old[3:5]}{row[BHXH]}"
         row[PREV_CARD], row[PREV_VALID_TO] = old, cal.iso[today - 1 - Calendar.FIRST]
+        was = row[VALID_FROM] >= NEW_MAP_FROM
         row[VALID_FROM], row[VALID_TO] = (
             cal.iso[today - Calendar.FIRST],
             cal.iso[today + 364 - Calendar.FIRST],
         )
+        self._restate(row, person, was)
         row[STATUS] = "active"
         row[MANAGED_BY] = MANAGED.get(group, "vss")
         if row[MANAGED_BY] != "vss":
             row[ISSUER] = MINISTRY_ISSUER[row[MANAGED_BY]]
         elif row[ISSUER] in MINISTRY_ISSUER.values():
-            row[ISSUER] = self.w.province_issuer[person.province]
+            era = row[VALID_FROM] >= NEW_MAP_FROM
+            row[ISSUER] = self.w.province_issuer[person.province + self.w.n * era]
+
+    def _restate(self, row: list[str], person: Person, was_new_map: bool) -> None:
+        """Write a card issued anew in the map of its new valid_from (DOMAIN.md 6): the card and
+        facility codes' province, the address (no district since 2025-07-01) and the issuer."""
+        w = self.w
+        era = row[VALID_FROM] >= NEW_MAP_FROM
+        if era == was_new_map:
+            return
+        new, old = person.province + w.n * era, person.province + w.n * was_new_map
+        row[CARD] = row[CARD][:3] + w.code2[new] + row[CARD][5:]
+        codes = w.registry.current if era else w.registry.former
+        row[FACILITY] = codes.get(row[FACILITY], row[FACILITY])
+        place, before = w.place_lists[new][person.place], w.place_lists[old][person.place]
+        tail = before.tail[:-1]  # the tails close the quoted address: plain text here
+        if row[ADDRESS].endswith(tail):
+            row[ADDRESS] = row[ADDRESS][: -len(tail)] + place.tail[:-1]
+        if row[ISSUER] == before.issuer:
+            row[ISSUER] = place.issuer
+        elif row[ISSUER] == w.province_issuer[old]:
+            row[ISSUER] = w.province_issuer[new]
 
     def _newcomer(self, kind: str, maker: PersonMaker) -> list[str]:
         """Draw someone not in the extract: a newborn with a TE card or a new worker."""
@@ -212,10 +241,13 @@ class DeltaPlan:
         if kind == "newborn":
             row = maker.make(dob_ord=cal.today - rng.randrange(45), group="TE").row
         else:
-            row = maker.make(age=rng.randint(18, 35), group="DN").row
+            person = maker.make(age=rng.randint(18, 35), group="DN")
+            row = person.row
             vf = cal.today - rng.randrange(15)
+            was = row[VALID_FROM] >= NEW_MAP_FROM
             row[VALID_FROM] = cal.iso[vf - Calendar.FIRST]
             row[VALID_TO] = cal.iso[vf + 364 - Calendar.FIRST]
+            self._restate(row, person, was)
         row[STATUS] = "active"
         row[FIVE_YEAR] = row[PREV_CARD] = row[PREV_VALID_TO] = ""
         return row

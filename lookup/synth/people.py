@@ -17,6 +17,7 @@ from array import array
 from typing import NamedTuple
 
 from lookup.synth import tables as data
+from lookup.synth.map2025 import MAP_2025
 from lookup.synth.world import (
     ADDRESS,
     BHXH,
@@ -39,6 +40,7 @@ from lookup.synth.world import (
     VALID_FROM,
     VALID_TO,
     Calendar,
+    Place,
     Serials,
     World,
     draw_u16,
@@ -69,6 +71,10 @@ AREA_GROUPS = {"DT": 0.6, "HN": 0.25}  # share with area code K1/K2 (DOMAIN.md 1
 MANAGED = {"QN": "defence", "CY": "defence", "CA": "police"}
 MINISTRY_ISSUER = {"defence": "BHXH Bộ Quốc phòng", "police": "BHXH Bộ Công an"}
 CN_LEVEL_2_FROM = datetime.date(2026, 1, 1).toordinal()  # DOMAIN.md 2
+NEW_MAP_FROM = MAP_2025.toordinal()  # cards issued since are written on the 2025 map
+# Sex ratio of children (born since ~2008): about 112 boys per 100 girls at birth (GSO).
+CHILD_MALE = 112 / 212
+CHILD_AGES = 18
 
 # Flags: what a drawn row is, for the summary and the other files.
 F_EXPIRED = 1  # valid_to before as_of
@@ -97,6 +103,7 @@ class Person(NamedTuple):
     name_parts: tuple[str, str, str]  # (surname, middle, given) in NFC; ("", "", name) if other
     province: int  # index of the residence province in PROVINCES
     dob_ord: int
+    place: int  # the residence's number in its province (Place.number)
 
 
 def _t(share: float) -> int:
@@ -125,7 +132,10 @@ class Block:
         self.year: list[int] = []
         self.te_limit: dict[int, int] = {}  # person -> last day of the TE card (DOMAIN.md 3)
         self.valid_from: list[int] = []
-        self.place: list[tuple[str, bool, str, list[str]]] = []
+        # The card's province in its era: p, or p + 63 when issued on the 2025 map (World).
+        self.pi: list[int] = []
+        self.new_map = 0  # cards issued on the 2025 map
+        self.place: list[Place] = []
 
     def lines(self) -> list[str]:
         """Return the CSV lines (without line ends)."""
@@ -148,6 +158,7 @@ class Block:
             parts,
             self.province[i],
             self.dob_ord[i],
+            self.place[i].number,
         )
 
 
@@ -188,7 +199,12 @@ class PersonMaker:
         # DOMAIN.md 1: digit 4 (century and sex, male) and digits 5-6 of a CCCD, by birth year.
         self.year_key = {y: ((y // 100 - 19) * 2 % 10) * 100 + y % 100 for y in range(1880, 2300)}
         male = {g: data.MALE_SHARE_BY_GROUP.get(g) for g in data.GROUP_LEVEL}
-        self.male_threshold = {g: (_t(m or 0.5), _t(m or 0.44)) for g, m in male.items()}
+        # male_threshold[group][sex_band[age]]: children, adults, and from 60 (women outlive
+        # men). Groups far from one half (armed forces) keep their share at every age.
+        self.male_threshold = {
+            g: (_t(m or CHILD_MALE), _t(m or 0.5), _t(m or 0.44)) for g, m in male.items()
+        }
+        self.sex_band = [0] * CHILD_AGES + [1] * (60 - CHILD_AGES) + [2] * 100
         self.calendar_threshold = {g: _t(CALENDAR_SHARE.get(g, 0.95)) for g in data.GROUP_LEVEL}
         self.area_threshold = {g: _t(AREA_GROUPS.get(g, 0.0)) for g in data.GROUP_LEVEL}
         self.hardship_area = [_t(0.01 * h) for h in world.hardship]
@@ -270,10 +286,10 @@ class PersonMaker:
             b.te_limit[i] = te = cal.te_limit(dobs[i])
             if group is None:
                 b.group[i] = self._child_group(te, w.hardship[prov[i]])
-        # Armed forces are mostly men; women outlive men.
-        male = self.male_threshold
+        # Armed forces are mostly men; women outlive men; more boys are born than girls.
+        male, band = self.male_threshold, self.sex_band
         b.sex = [
-            0 if u < male[g][a >= 60] else 1
+            0 if u < male[g][band[a]] else 1
             for g, a, u in zip(b.group, ages, self.u32(n), strict=True)
         ]
 
@@ -354,6 +370,11 @@ class PersonMaker:
             p if u >= elsewhere[p] else table[r]
             for p, u, r in zip(prov, self.u32(n), self.u16(n), strict=True)
         ]
+        # A birth registered since 2025-07-01 takes the code of the new province (DOMAIN.md 1).
+        seat, dobs = w.seat, b.dob_ord
+        babies = [i for i in b.te_limit if dobs[i] >= NEW_MAP_FROM]
+        for i in babies:
+            born[i] = seat[born[i]]
         code, year_key = w.code_int, self.year_key
         # key: province code, century/sex digit, birth year digits (< 100000: see Serials.codes)
         keys = [
@@ -371,6 +392,8 @@ class PersonMaker:
         first_in = [
             p if u < t else table[r] for p, u, r in zip(prov, self.u32(n), self.u16(n), strict=True)
         ]
+        for i in babies:
+            first_in[i] = seat[first_in[i]]
         b.columns[BHXH] = self.bhxh_serials.codes(first_in, [w.code2[p] for p in first_in])
 
     def _mismatched_cccd_prefix(self, key: int) -> int:
@@ -436,8 +459,17 @@ class PersonMaker:
         b.columns[VALID_TO] = [iso[v - first] for v in vt]
 
     def _cards(self, b: Block) -> None:
-        """Compose card codes (DOMAIN.md 1) and draw facility, address and issuer."""
+        """Compose card codes (DOMAIN.md 1) and draw facility, address and issuer.
+
+        A card issued since 2025-07-01 is written on the 2025 map (DOMAIN.md 6): the new
+        province code in the card and facility codes, an address without district.
+        """
         w, n, prov = self.w, b.n, b.province
+        eras = w.n
+        pi = b.pi = [
+            p + eras if v >= NEW_MAP_FROM else p for p, v in zip(prov, b.valid_from, strict=True)
+        ]
+        b.new_map = sum(map(eras.__le__, pi))
         cp = w.card_prefix
         # DOMAIN.md 2: CN cards starting 2026-01-01 or later are level 2.
         prefixes = [
@@ -446,12 +478,14 @@ class PersonMaker:
         ]
         code2 = w.code2
         b.columns[CARD] = [
-            c + code2[p] + h for c, p, h in zip(prefixes, prov, b.columns[BHXH], strict=True)
+            c + code2[q] + h for c, q, h in zip(prefixes, pi, b.columns[BHXH], strict=True)
         ]
-        tables = w.facility_tables
-        b.columns[FACILITY] = [tables[p][r >> 8] for p, r in zip(prov, self.u16(n), strict=True)]
         places = w.places
-        b.place = [places[p][r >> 4] for p, r in zip(prov, self.u16(n), strict=True)]
+        b.place = [places[q][r >> 4] for q, r in zip(pi, self.u16(n), strict=True)]
+        # The facility the person registered with, near where they live (Place.facilities).
+        b.columns[FACILITY] = [
+            place[4][r >> 8] for place, r in zip(b.place, self.u16(n), strict=True)
+        ]
         address = [
             place[3][r >> 9] + place[0] for place, r in zip(b.place, self.u16(n), strict=True)
         ]
@@ -461,8 +495,8 @@ class PersonMaker:
         managed = b.columns[MANAGED_BY] = [MANAGED.get(g, "vss") for g in b.group]
         district, province_issuer = _t(0.55), w.province_issuer
         issuer = [
-            place[2] if u < district else province_issuer[p]
-            for place, u, p in zip(b.place, self.u32(n), prov, strict=True)
+            place[2] if u < district else province_issuer[q]
+            for place, u, q in zip(b.place, self.u32(n), pi, strict=True)
         ]
         for i in [i for i, m in enumerate(managed) if m != "vss"]:
             issuer[i] = MINISTRY_ISSUER[managed[i]]
@@ -510,10 +544,13 @@ class PersonMaker:
         group, p, card, bhxh = b.group[i], b.province[i], b.columns[CARD][i], b.columns[BHXH][i]
         prev_group = rng.choice(data.PREVIOUS_GROUPS.get(group, [group]))
         prev_p = p if rng.random() < 0.6 else w.province_table[rng.getrandbits(BITS)]
-        prev = w.card_prefix[prev_group] + w.code2[prev_p] + bhxh
+        # Issued about a year before the current card: on the 2025 map if that was since.
+        era = w.n if b.valid_from[i] - 365 >= NEW_MAP_FROM else 0
+        prev = w.card_prefix[prev_group] + w.code2[prev_p + era] + bhxh
         if prev[:5] == card[:5]:  # same group, level and province: then it was elsewhere
-            prev_p = (p + 1 + rng.randrange(len(w.provinces) - 1)) % len(w.provinces)
-            prev = w.card_prefix[prev_group] + w.code2[prev_p] + bhxh
+            others = [q for q in range(w.n) if w.code2[q + era] != card[3:5]]
+            prev_p = others[rng.randrange(len(others))]
+            prev = w.card_prefix[prev_group] + w.code2[prev_p + era] + bhxh
         u = rng.random()
         if u < 0.05:
             prev_to = ""  # unknown end: answers 003 (DESIGN.md 6)

@@ -1,7 +1,9 @@
 """The world behind `lookup synth`: lookup tables, calendar and unique serials for one seed.
 
 `World` turns the tables of `tables` into flat lists once per seed, so that drawing a value
-is `table[random 16 bits]`; `Calendar` holds every date the generator writes as a precomputed
+is `table[random 16 bits]`, each place (`Place`) written both ways, before and on the 2025 map,
+with the facilities of the registry (lookup.synth.facilities) its people register with;
+`Calendar` holds every date the generator writes as a precomputed
 ISO string indexed by day ordinal; `Serials` hands out unique code serials without remembering
 the codes already issued.
 
@@ -19,10 +21,12 @@ import unicodedata
 from array import array
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from lookup.schema import COLUMNS  # SPEC.md 1.1, in the spec's order
 from lookup.synth import tables as data
+from lookup.synth.facilities import District, Registry
+from lookup.synth.map2025 import CITIES, NEW_CODE, NEW_NAME
 from lookup.synth.tables import (
     HAMLET_WORDS,
     PROVINCES,
@@ -37,6 +41,7 @@ __all__ = (
     "COLUMNS",
     "P32",
     "Calendar",
+    "Place",
     "Serials",
     "World",
     "calendar_for",
@@ -106,14 +111,19 @@ class Serials:
     serial = mix((start + n) * MULT + offset(prefix)) mod 10**digits, where MULT is invertible
     and `mix` a one-round table shuffle of the two halves: distinct counters give distinct
     serials, so uniqueness needs no set of issued codes. Each output (extract, delta newcomers,
-    uninsured people) counts in its own slice of the range, and each shard of a parallel run
-    in its own piece of that slice: adding a delta or a population file never changes the
-    extract, and no two codes meet.
+    facility officers, uninsured people) counts in its own slice of the range, and each shard of
+    a parallel run in its own piece of that slice: adding a delta or a population file never
+    changes the extract, and no two codes meet.
     """
 
     # space -> (first, share) of the range; the extract and population slices are cut into
     # MAX_SHARDS pieces, one per shard of rows (see synth.SHARD_ROWS).
-    SLICES = {"extract": (0.0, 0.6), "delta": (0.6, 0.3), "population": (0.9, 0.1)}
+    SLICES = {
+        "extract": (0.0, 0.6),
+        "delta": (0.6, 0.29),  # its start, so its codes, are as before officers had a slice
+        "officers": (0.89, 0.01),  # facility staff (lookup.synth.facilities)
+        "population": (0.9, 0.1),
+    }
     MAX_SHARDS = 512
 
     def __init__(self, world: World, digits: int, space: str, shard: int | None = None) -> None:
@@ -202,27 +212,57 @@ def calendar_for(as_of: datetime.date) -> Calendar:
     return Calendar(as_of)
 
 
+class Place(NamedTuple):
+    """A commune or ward people live in, as one era writes it (see World.places)."""
+
+    tail: str  # ", ward, district, province" or on the 2025 map ", ward, province", quoted
+    island: bool  # residents may carry area code K3
+    issuer: str  # the insurance office below the province's (district, or "cơ sở" since 2025)
+    streets: list[str]  # street parts of addresses, each opening the quoted address
+    facilities: list[str]  # 256 slots: the codes its people register with, in this era
+    number: int  # its index in the province's list, the same in both eras
+
+
 class World:
-    """Flat lookup tables for one seed: provinces, places, facilities, names, groups."""
+    """Flat lookup tables for one seed: provinces, places, facilities, names, groups.
+
+    Lists indexed by `pi` hold province p's value at pi = p before the 2025 map and at
+    pi = p + n on it (n = 63; DOMAIN.md 1 and 6, lookup.synth.map2025): a card issued since
+    2025-07-01 writes the new province code and an address without district.
+    """
 
     def __init__(self, seed: int) -> None:
         rng = random.Random(f"{seed}:world")
         provinces = self.provinces = PROVINCES
+        n = self.n = len(provinces)
         self.province_table = weighted_table([(i, p.population) for i, p in enumerate(provinces)])
-        self.code2 = [p.cccd[1:] for p in provinces]  # card and facility province digits
         self.code_int = [int(p.cccd) for p in provinces]
         self.by_code2 = {p.cccd[1:]: i for i, p in enumerate(provinces)}
+        # The old province whose code its new province took (the seat): a baby registered
+        # since 2025-07-01 has that code in its CCCD and social insurance number.
+        self.seat = [self.by_code2[NEW_CODE[p.cccd[1:]]] for p in provinces]
+        # Card and facility province digits, by pi.
+        self.code2 = [p.cccd[1:] for p in provinces] + [NEW_CODE[p.cccd[1:]] for p in provinces]
         self.hardship = [p.hardship for p in provinces]
         self.minority = [p.minority for p in provinces]
         # Digits 1-3 of a CCCD are where the birth was registered: migrants were born elsewhere.
         self.born_elsewhere = [0.35 if p.magnet else 0.06 for p in provinces]
-        self.facilities = [self._facilities(rng, p.cccd[1:]) for p in provinces]
-        # Big hospitals take most registrations: slot i of 256 holds facility int(f(i) * n).
-        self.facility_tables = [
-            [fs[int((i / 256) ** 2 * len(fs))] for i in range(256)] for fs in self.facilities
-        ]
-        self.places = [weighted_table(self._places(rng, p), 12) for p in provinces]
+        self.districts = [self._districts(rng, p) for p in provinces]
+        self.registry = Registry(seed, provinces, self.districts)
+        # The codes of each province's facilities, by pi (a delta moves people among them).
+        self.facility_codes = [[f.old_code for f in fs] for fs in self.registry.by_province]
+        self.facility_codes += [[f.code for f in fs] for fs in self.registry.by_province]
         self.province_issuer = [f"BHXH {p.kind} {p.name}" for p in provinces]
+        self.province_issuer += [_new_province_issuer(NEW_CODE[p.cccd[1:]]) for p in provinces]
+        # place_lists[pi]: a province's places in one era; places[pi]: the same weighted over
+        # 2**12 slots. Big places weigh as much as small ones (no census by commune here).
+        self.place_lists: list[list[Place]] = [[] for _ in range(2 * n)]
+        for p in range(n):
+            self.place_lists[p], self.place_lists[p + n] = self._places(rng, p)
+        self.places = [
+            weighted_table([(place, ISLAND_WEIGHT if place.island else 1.0) for place in pl], 12)
+            for pl in self.place_lists
+        ]
         self.surnames = weighted_table(data.SURNAMES)
         # forenames[sex * 2 + born_1985_or_later]: "middle given", drawn together (sex 0 male,
         # 1 female); nobody is "Minh Minh". Parents born since 1985 chose newer middle names.
@@ -265,6 +305,7 @@ class World:
     def _check_texts(self) -> None:
         """Refuse table texts that need CSV quoting (rows are joined without the csv module)."""
         texts = [n for n, _ in data.SURNAMES] + self.province_issuer
+        texts += [place.issuer for places in self.place_lists for place in places]
         texts += [n for table in (*data.MIDDLE.values(), *data.GIVEN.values()) for n, _ in table]
         for spec in data.MINORITY.values():
             texts += spec["surnames"] + spec["given_m"] + spec["given_f"] + spec["m"] + spec["f"]
@@ -273,44 +314,69 @@ class World:
             raise ValueError(f"synth: table texts need CSV quoting or are not NFC: {bad[:5]}")
 
     @staticmethod
-    def _facilities(rng: random.Random, code2: str) -> list[str]:
-        """Invent a province's facilities: hospitals (3 digits) first, then commune stations."""
-        hospitals = [f"{code2}{n:03d}" for n in rng.sample(range(1, 999), 14)]
-        stations = [f"{code2}C{n:02d}" for n in rng.sample(range(1, 99), 8)]
-        return hospitals + stations
-
-    @staticmethod
-    def _places(
-        rng: random.Random, p: Province
-    ) -> list[tuple[tuple[str, bool, str, list[str]], float]]:
-        """List weighted places: ((", ward, district, province" quoted tail, island,
-        district issuer, street prefixes), weight)."""
+    def _districts(rng: random.Random, p: Province) -> list[District]:
+        """Resolve a province's districts: wards and communes named in `tables`, else four
+        of the region's common names."""
         region = region_of(p.cccd)
-        suffix = "Thành phố Hồ Chí Minh" if p.cccd == "079" else p.name
-        hamlet_key = p.minority or region
-        if hamlet_key == "N" and p.hardship == 2:
+        districts = []
+        for district, wards, island in p.districts:
+            urban = not district.startswith("Huyện")
+            if not wards:
+                pool = (URBAN_WARDS if urban else RURAL_COMMUNES)[region].split(", ")
+                wards = tuple(rng.sample(pool, 4))
+            units = tuple(
+                ward
+                if ward.startswith("Phường ")
+                else (f"Phường {ward}" if urban else f"Xã {ward}")
+                for ward in wards
+            )
+            districts.append(District(district, units, island, urban))
+        return districts
+
+    def _places(self, rng: random.Random, p: int) -> tuple[list[Place], list[Place]]:
+        """Return a province's places as written before the 2025 map and on it."""
+        province, registry = self.provinces[p], self.registry
+        region = region_of(province.cccd)
+        suffix = "Thành phố Hồ Chí Minh" if province.cccd == "079" else province.name
+        new_suffix = _new_address_suffix(NEW_CODE[province.cccd[1:]])
+        hamlet_key = province.minority or region
+        if hamlet_key == "N" and province.hardship == 2:
             hamlet_key = "Nh"
         hamlets = HAMLET_WORDS[hamlet_key]
-        rural = [f"{rng.choice(hamlets)} {1 + n % 15}" for n in range(128)]
-        urban = [_house_number(rng, region) for _ in range(128)]
-        places = []
-        for district, wards, island in p.districts:
-            is_urban = not district.startswith("Huyện")
-            if not wards:
-                pool = (URBAN_WARDS if is_urban else RURAL_COMMUNES)[region].split(", ")
-                wards = tuple(rng.sample(pool, 4))
-            kind, name = _split_district(district)
+        rural = ['"' + f"{rng.choice(hamlets)} {1 + n % 15}" for n in range(128)]
+        urban = ['"' + _house_number(rng, region) for _ in range(128)]
+        old: list[Place] = []
+        new: list[Place] = []
+        for d, district in enumerate(self.districts[p]):
+            kind, name = _split_district(district.name)
             issuer = f"BHXH {kind.lower()} {name}"
-            for ward in wards:
-                unit = (
-                    ward
-                    if ward.startswith("Phường ")
-                    else (f"Phường {ward}" if is_urban else f"Xã {ward}")
-                )
-                tail = f', {unit}, {district}, {suffix}"'  # closes the quoted address
-                prefixes = ['"' + s for s in (urban if is_urban else rural)]
-                places.append(((tail, island, issuer, prefixes), ISLAND_WEIGHT if island else 1.0))
-        return places
+            # The district offices became "cơ sở" offices of the province (2025).
+            new_issuer = f"BHXH cơ sở {district.name if name.isdigit() else name}"
+            streets = urban if district.urban else rural
+            for u, unit in enumerate(district.units):
+                table = registry.place_tables[p][d][u]
+                # The tails close the quoted address the street part opened.
+                tail = f', {unit}, {district.name}, {suffix}"'
+                # DOMAIN.md 6: no district since 2025; an island district is a special zone.
+                new_unit = f"Đặc khu {name}" if district.island else unit
+                new_tail = f', {new_unit}, {new_suffix}"'
+                current = list(map(registry.current.__getitem__, table))
+                number = len(old)
+                old.append(Place(tail, district.island, issuer, streets, table, number))
+                new.append(Place(new_tail, district.island, new_issuer, streets, current, number))
+        return old, new
+
+
+def _new_province_issuer(code2: str) -> str:
+    """Name the insurance office of a province of the 2025 map ("BHXH tỉnh Phú Thọ")."""
+    return f"BHXH {'thành phố' if code2 in CITIES else 'tỉnh'} {NEW_NAME[code2]}"
+
+
+def _new_address_suffix(code2: str) -> str:
+    """Write a province of the 2025 map at the end of an address."""
+    if code2 in ("79", "46"):  # "Hồ Chí Minh" alone is a person; "Huế" the old city
+        return f"Thành phố {NEW_NAME[code2]}"
+    return NEW_NAME[code2]
 
 
 def _split_district(district: str) -> tuple[str, str]:
