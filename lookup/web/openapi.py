@@ -25,6 +25,8 @@ STR: Schema = {"type": "string"}
 NSTR: Schema = {"type": ["string", "null"]}
 DATE: Schema = {"type": "string", "format": "date", "example": "2026-06-01"}
 NDATE: Schema = {"type": ["string", "null"], "format": "date"}
+# A date a request asks about: the service answers for years 1800-2299 (lookup.clock), 400 else.
+ASKED_DATE: Schema = {**DATE, "pattern": "^(?:1[89][0-9]{2}|2[0-2][0-9]{2})-[0-9]{2}-[0-9]{2}$"}
 # A facility code as the service reads it (DESIGN 2): 2 digits then 3 digits or letters, spaces,
 # tabs and line breaks anywhere ignored, lower case forgiven.
 _GAP = "[ \\t\\r\\n]*"
@@ -163,7 +165,10 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "CCCDs, social insurance numbers or card codes; a malformed one "
                 "answers 205 in its place, a non-string is a 400",
             },
-            "date": {**DATE, "description": "default (left out): today in Vietnam (UTC+7)"},
+            "date": {
+                **ASKED_DATE,
+                "description": "default (left out): today in Vietnam (UTC+7)",
+            },
             "facility": {**FACILITY, "description": "the asking facility's code; sets `in_route`"},
         },
     },
@@ -328,6 +333,7 @@ def _responses(ok: Schema, *errors: str) -> Schema:
         "BadRequest": "400",
         "Unauthorized": "401",
         "Forbidden": "403",
+        "NotFound": "404",
         "Timeout": "408",
         "TooLarge": "413",
         "RateLimited": "429",
@@ -357,11 +363,14 @@ def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
 
 
 DATE_PARAM = _query(
-    "date", "the visit date, YYYY-MM-DD (left out: today in Vietnam; empty: 400)", DATE
+    "date", "the visit date, YYYY-MM-DD (left out: today in Vietnam; empty: 400)", ASKED_DATE
 )
 FACILITY_PARAM = _query(
     "facility", "the asking facility's code; sets `in_route` (empty: 400)", FACILITY
 )
+# A path parameter is one non-empty segment: `/v1/entitlements/` (an empty id) or an id holding
+# a `/` is another path, which no route serves (404, not an answer 205).
+PATH_SEGMENT: Schema = {"type": "string", "minLength": 1, "pattern": "^[^/]*$"}
 LOOKUP_ERRORS = ("BadRequest", "Unauthorized", "Forbidden", "RateLimited", "NotReady")
 # Where a body is read: it may not arrive in time, or be too large. A body that cannot be read at
 # all (a bad Content-Encoding, multipart without a boundary) is a 400 `body`, even on the
@@ -384,7 +393,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "name": "id",
                         "in": "path",
                         "required": True,
-                        "schema": STR,
+                        "schema": PATH_SEGMENT,
                         "description": "CCCD (12 digits), social insurance number (10) or card "
                         "code (15); spaces and lower case are forgiven",
                     },
@@ -392,7 +401,7 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                     FACILITY_PARAM,
                 ],
                 "responses": _responses(
-                    _json(_ref("Entitlement"), "the entitlement"), *LOOKUP_ERRORS
+                    _json(_ref("Entitlement"), "the entitlement"), *LOOKUP_ERRORS, "NotFound"
                 ),
             }
         },
@@ -424,13 +433,14 @@ def _paths(max_batch: int) -> dict[str, Schema]:
                         "name": "cccd",
                         "in": "path",
                         "required": True,
-                        "schema": STR,
+                        "schema": PATH_SEGMENT,
                         "description": "the holder's CCCD (12 digits)",
                     },
                 ],
                 "responses": _responses(
                     _json(_ref("VneidCard"), "the card"),
                     *LOOKUP_ERRORS[1:],  # no parameters: no 400
+                    "NotFound",
                 ),
             }
         },
