@@ -26,10 +26,10 @@ import orjson
 
 SYNTH = ["--rows", "3000", "--seed", "7", "--as-of", "2026-06-01"]
 DIGESTS = {
-    "extract": "c52c2e931ecf62b0019616811639b03360da478b02bcd88bd02c3d4704b60ff8",
+    "extract": "24c4f39c2daf2f498f8fbe221b480e47c22834899c763dd55eda7442dc599e87",
     "population": "bc95b9e1dc8baded51868eeaf5bb82e1316bdc306cd0370d30a4cb381993579e",
-    "delta": "52e7f768d23bc147352e0c5ec847a26220926524355cda52d3836ff07acccf92",
-    "snapshot": "e68dfb1c387dbff79aec655f96ee60aaa22ec0bbebc79ddaabaed84266ab306e",
+    "delta": "5ab08e733aebacdd190884a14ca2b2e7bc7b440cc3e9560c051b596dd9a66fd3",
+    "snapshot": "df219d1b40ea956be574ccb431ebd011fdcd0f19f3e370d7bb08218a86997617",
     "rejects": "e80fd23f40888bc9a3bdb011a59595fe197163ac40be4260b4f00ec26c7d177f",
 }
 # What a manifest says that does not depend on when or where the snapshot was built.

@@ -59,6 +59,7 @@ REGISTERED_AT = {
     "central": 0.02,
 }
 SLOT_BITS = 8  # a place's facility table has 2**8 slots: `table[u16 >> 8]`
+RURAL_COMMUNES_PER_WARD = 3  # stations of a rural district to one of a town (see _stations)
 HIGHLAND_NAMES = 0.25  # share of highland commune names where a minority naming style lives
 STATION_LETTERS = "ABCDEGHKLMNPQRSTUVXY"  # letter codes of stations: no I or O (read as 1, 0)
 
@@ -281,10 +282,16 @@ class _ProvinceFacilities:
             for unit in district.units:
                 add(d, unit)
         # More stations, round the districts: communes the place tables do not list (their
-        # names are new to the province, so they need no check).
-        start = self.rng.randrange(len(self.districts))
+        # names are new to the province, so they need no check). A rural district has about
+        # three times the communes of a town's wards (~1,700 wards of ~10,600 before 2025).
+        turns = [
+            d
+            for d, district in enumerate(self.districts)
+            for _ in range(RURAL_COMMUNES_PER_WARD if not district.urban else 1)
+        ]
+        start = self.rng.randrange(len(turns))
         for k in range(count - len(taken)):
-            d = (start + k) % len(self.districts)
+            d = turns[(start + k) % len(turns)]
             kind, name = ("Phường", "phường") if self.districts[d].urban else ("Xã", "xã")
             commune = communes.next()
             draft = _Draft("station", f"Trạm Y tế {name} {commune}", "primary")
