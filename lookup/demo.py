@@ -1,8 +1,11 @@
 """`lookup demo` (SPEC.md 2): from an empty machine to a served API with curl lines to paste.
 
 Every step is skipped when its result is already there, so a second `lookup demo` starts at once:
-the synthetic extract (`DATA/demo-extract.csv.gz`), the snapshot, and the demo client, which is
-made anew each time (keys are shown only once) while the previous demo client is revoked.
+the synthetic extract (`DATA/demo-extract.csv.gz`), the snapshot, the facility registry whose
+codes its cards name (`DATA/demo-facilities.csv`, imported: answers name the facility), and the
+demo client, which is made anew each time (keys are shown only once) while the previous demo
+client is revoked. The gateway example asks as one of the officers the registry names for the
+demo login's facility, when it names any (else 054 would answer).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from lookup.store.manifest import read_manifest
 __all__ = ("curl_lines", "demo")
 
 EXTRACT = "demo-extract.csv.gz"
+REGISTRY = "demo-facilities.csv"
 ROWS = 200_000
 SEED = 2024
 SCOPES = ("his", "vneid", "batch", "admin")
@@ -46,10 +50,12 @@ def demo(
     out: TextIO | None = None,
 ) -> None:
     """Synthesise, build, make a demo key, serve and print ready-to-paste curl lines."""
+    from lookup.facilities.importer import import_registry
+    from lookup.facilities.storage import RegistryStore
     from lookup.ingest.build import build
     from lookup.progress import Progress
     from lookup.service.supervisor import serve
-    from lookup.synth import synthesize
+    from lookup.synth import synthesize, write_registry
 
     out = out or sys.stdout
     data = DataDir(data_dir)
@@ -62,6 +68,14 @@ def demo(
         partial = extract.with_name("demo-extract.partial.csv.gz")
         synthesize(str(partial), rows, seed=SEED)
         os.replace(partial, extract)
+    registry = data.root / REGISTRY
+    if not registry.exists():
+        partial = registry.with_name("demo-facilities.partial.csv")
+        write_registry(str(partial), SEED)  # the seed's: the extract's cards name its codes
+        os.replace(partial, registry)
+    if RegistryStore(data.root).current_version() is None:
+        say(out, f"importing the facility registry {registry}")
+        import_registry(data.root, str(registry))
     if data.current_id() is None:
         say(out, f"building a snapshot from {extract}")
         build(data, str(extract), progress=Progress())
@@ -75,6 +89,7 @@ def demo(
             )
     key = _demo_client(data.root)
     examples = pick_examples(extract)
+    examples["officer"] = pick_officer(registry, GATEWAY_USER[:5])
 
     def ready(host: str, port: int) -> None:
         out.write("\n" + "\n".join(curl_lines(_base_url(host, port), key, examples)) + "\n\n")
@@ -126,6 +141,16 @@ def pick_examples(extract: Path, scan: int = 5000) -> dict[str, dict[str, str]]:
     return found
 
 
+def pick_officer(registry: Path, facility: str) -> dict[str, str]:
+    """Return an officer the registry names for `facility` (the gateway checks them: 054/055),
+    or a made-up one when it names none."""
+    with open(registry, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["facility_code"] == facility and row.get("officer_cccd"):
+                return {"cccd": row["officer_cccd"], "name": row["officer_name"]}
+    return {"cccd": OFFICER_CCCD, "name": OFFICER_NAME}
+
+
 def _base_url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1"
@@ -135,6 +160,7 @@ def _base_url(host: str, port: int) -> str:
 def curl_lines(base: str, key: str, examples: dict[str, dict[str, str]]) -> list[str]:
     """Return commented, ready-to-paste curl commands for every endpoint (SPEC.md 3)."""
     valid, other = examples["valid"], examples["other"]
+    officer = examples.get("officer", {"cccd": OFFICER_CCCD, "name": OFFICER_NAME})
     auth = f"-H 'Authorization: Bearer {key}'"
     md5 = md5_hex(GATEWAY_PASSWORD)
     ids = [valid["cccd"], other["card_no"], valid["bhxh_code"], "000000000000", "12-34"]
@@ -151,8 +177,8 @@ def curl_lines(base: str, key: str, examples: dict[str, dict[str, str]]) -> list
                     ("maThe", valid["card_no"]),
                     ("hoTen", valid["full_name"]),
                     ("ngaySinh", _gateway_date(valid["dob"])),
-                    ("hoTenCb", OFFICER_NAME),
-                    ("cccdCb", OFFICER_CCCD),
+                    ("hoTenCb", officer["name"]),
+                    ("cccdCb", officer["cccd"]),
                 )
             ),
         ]

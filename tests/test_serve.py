@@ -461,6 +461,9 @@ def test_demo_prints_curl_lines_that_work(tmp_path):
         answers = [json.loads(o) for o in outputs if o.strip().startswith(("{", "["))]
         one = answers[0]
         assert one["result"]["code"] == "000", one
+        # The demo imported the registry its cards name: answers name the facility.
+        assert (tmp_path / "data" / "demo-facilities.csv").exists()
+        assert one["card"]["facility_name"] and one["card"]["facility_level"], one["card"]
         batch = next(a for a in answers if "results" in a)
         assert [r["result"]["code"] for r in batch["results"]][-2:] == ["050", "205"]
         gateway = next(a for a in answers if "maKetQua" in a and "maThe" in a)

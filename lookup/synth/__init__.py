@@ -53,7 +53,14 @@ from lookup.synth.world import (
     calendar_for,
 )
 
-__all__ = ("COLUMNS", "DELTA_COLUMNS", "POPULATION_COLUMNS", "synthesize", "today_in_vietnam")
+__all__ = (
+    "COLUMNS",
+    "DELTA_COLUMNS",
+    "POPULATION_COLUMNS",
+    "synthesize",
+    "today_in_vietnam",
+    "write_registry",
+)
 
 # Both are part of what a seed means: changing one changes the files.
 BLOCK = 4096  # people drawn together, column by column
@@ -136,7 +143,7 @@ def synthesize(
                 raise
             delta_file.close()
         if facilities:
-            summary.update(_write_registry(facilities, seed), facilities_out=facilities)
+            summary.update(write_registry(facilities, seed), facilities_out=facilities)
         for joined in outputs:
             joined.close()
     except BaseException:
@@ -151,7 +158,7 @@ def synthesize(
     return summary
 
 
-def _write_registry(path: str, seed: int) -> dict[str, int]:
+def write_registry(path: str, seed: int) -> dict[str, int]:
     """Write the facility registry of a seed; return its counts for the summary."""
     rows = registry_rows(_world(seed), seed)
     registry = OutFile(path, REGISTRY_COLUMNS)
