@@ -40,7 +40,7 @@ from lookup.synth.world import (
     VALID_FROM,
     VALID_TO,
     Calendar,
-    Place,
+    PlaceRow,
     Serials,
     World,
     draw_u16,
@@ -135,7 +135,7 @@ class Block:
         # The card's province in its era: p, or p + 63 when issued on the 2025 map (World).
         self.pi: list[int] = []
         self.new_map = 0  # cards issued on the 2025 map
-        self.place: list[Place] = []
+        self.place: list[PlaceRow] = []  # World.places: (tail, island, issuer, ..., number)
 
     def lines(self) -> list[str]:
         """Return the CSV lines (without line ends)."""
@@ -158,7 +158,7 @@ class Block:
             parts,
             self.province[i],
             self.dob_ord[i],
-            self.place[i].number,
+            self.place[i][5],
         )
 
 
@@ -199,12 +199,14 @@ class PersonMaker:
         # DOMAIN.md 1: digit 4 (century and sex, male) and digits 5-6 of a CCCD, by birth year.
         self.year_key = {y: ((y // 100 - 19) * 2 % 10) * 100 + y % 100 for y in range(1880, 2300)}
         male = {g: data.MALE_SHARE_BY_GROUP.get(g) for g in data.GROUP_LEVEL}
-        # male_threshold[group][sex_band[age]]: children, adults, and from 60 (women outlive
-        # men). Groups far from one half (armed forces) keep their share at every age.
+        # male_threshold[group][age]: children, adults, and from 60 (women outlive men).
+        # Groups far from one half (armed forces) keep their share at every age.
         self.male_threshold = {
-            g: (_t(m or CHILD_MALE), _t(m or 0.5), _t(m or 0.44)) for g, m in male.items()
+            g: [_t(m or CHILD_MALE)] * CHILD_AGES
+            + [_t(m or 0.5)] * (60 - CHILD_AGES)
+            + [_t(m or 0.44)] * 100
+            for g, m in male.items()
         }
-        self.sex_band = [0] * CHILD_AGES + [1] * (60 - CHILD_AGES) + [2] * 100
         self.calendar_threshold = {g: _t(CALENDAR_SHARE.get(g, 0.95)) for g in data.GROUP_LEVEL}
         self.area_threshold = {g: _t(AREA_GROUPS.get(g, 0.0)) for g in data.GROUP_LEVEL}
         self.hardship_area = [_t(0.01 * h) for h in world.hardship]
@@ -287,10 +289,9 @@ class PersonMaker:
             if group is None:
                 b.group[i] = self._child_group(te, w.hardship[prov[i]])
         # Armed forces are mostly men; women outlive men; more boys are born than girls.
-        male, band = self.male_threshold, self.sex_band
+        male = self.male_threshold
         b.sex = [
-            0 if u < male[g][band[a]] else 1
-            for g, a, u in zip(b.group, ages, self.u32(n), strict=True)
+            0 if u < male[g][a] else 1 for g, a, u in zip(b.group, ages, self.u32(n), strict=True)
         ]
 
     def _child_group(self, te_limit: int, hardship: int) -> str:

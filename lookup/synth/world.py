@@ -42,6 +42,7 @@ __all__ = (
     "P32",
     "Calendar",
     "Place",
+    "PlaceRow",
     "Serials",
     "World",
     "calendar_for",
@@ -212,6 +213,10 @@ def calendar_for(as_of: datetime.date) -> Calendar:
     return Calendar(as_of)
 
 
+# A Place as a plain tuple, in the same order: what the draw loops read.
+PlaceRow = tuple[str, bool, str, list[str], list[str], int]
+
+
 class Place(NamedTuple):
     """A commune or ward people live in, as one era writes it (see World.places)."""
 
@@ -221,6 +226,10 @@ class Place(NamedTuple):
     streets: list[str]  # street parts of addresses, each opening the quoted address
     facilities: list[str]  # 256 slots: the codes its people register with, in this era
     number: int  # its index in the province's list, the same in both eras
+
+    def row(self) -> PlaceRow:
+        """Return the place as a plain tuple."""
+        return (self.tail, self.island, self.issuer, self.streets, self.facilities, self.number)
 
 
 class World:
@@ -254,13 +263,16 @@ class World:
         self.facility_codes += [[f.code for f in fs] for fs in self.registry.by_province]
         self.province_issuer = [f"BHXH {p.kind} {p.name}" for p in provinces]
         self.province_issuer += [_new_province_issuer(NEW_CODE[p.cccd[1:]]) for p in provinces]
-        # place_lists[pi]: a province's places in one era; places[pi]: the same weighted over
-        # 2**12 slots. Big places weigh as much as small ones (no census by commune here).
+        # place_lists[pi]: a province's places in one era; places[pi]: the same as plain tuples
+        # (a NamedTuple's items are slower to read in the draw loops) weighted over 2**12
+        # slots. Big places weigh as much as small ones (no census by commune here).
         self.place_lists: list[list[Place]] = [[] for _ in range(2 * n)]
         for p in range(n):
             self.place_lists[p], self.place_lists[p + n] = self._places(rng, p)
         self.places = [
-            weighted_table([(place, ISLAND_WEIGHT if place.island else 1.0) for place in pl], 12)
+            weighted_table(
+                [(place.row(), ISLAND_WEIGHT if place.island else 1.0) for place in pl], 12
+            )
             for pl in self.place_lists
         ]
         self.surnames = weighted_table(data.SURNAMES)
