@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from lookup.clock import Today, today_in_vietnam
 from lookup.errors import IdError, LookupServiceError, RowError
@@ -152,17 +152,26 @@ class Settings:
             facilities=facilities,
         )
 
-    def facility_table(self) -> dict[str, tuple[str, str]]:
-        """Return the registry's (name, level) by code that answers show ({} without one)."""
+    def registry(self) -> Registry:
+        """Return the facility registry the service imported (empty without LOOKUP_FACILITIES):
+        the names answers show, and the officers a gateway check must come from (054/055)."""
         if self.facilities is None:
-            return {}
+            return Registry({}, {})
         from lookup.facilities.importer import read_registry_file
 
         try:
             rows, _ = read_registry_file(self.facilities)
         except LookupServiceError as exc:
             raise ConfigError(f"LOOKUP_FACILITIES={self.facilities}: {exc}") from None
-        return {code: (f.name, f.level) for code, f in rows.facilities.items()}
+        names = {code: (f.name, f.level) for code, f in rows.facilities.items()}
+        return Registry(names, rows.officers)
+
+
+class Registry(NamedTuple):
+    """What the load test knows of the facility registry."""
+
+    names: dict[str, tuple[str, str]]  # code -> (name, level)
+    officers: dict[str, dict[str, str]]  # code -> {officer cccd: name}
 
 
 def _default_cache_dir(env: dict[str, str]) -> str:
@@ -411,10 +420,10 @@ class Expected:
         sample: Sample,
         date: int,
         pause: Pause = _no_pause,
-        facilities: dict[str, tuple[str, str]] | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.sample = sample
-        self.facilities = facilities or {}
+        self.registry = registry or Registry({}, {})
         self.people = sample.people
         self.date = date
         self.today = Today()
@@ -511,7 +520,7 @@ class Expected:
             return rules.not_found(asked, kind, date, "")
         cccd, rec = self.record(i)
         return rules.entitlement(
-            asked, kind, normalised, cccd, rec, date, facility, "", self.facilities
+            asked, kind, normalised, cccd, rec, date, facility, "", self.registry.names
         )
 
 
@@ -710,8 +719,12 @@ def wrong_birth_date(dob: int, rng: random.Random) -> str:
     return f"{min(d, 28) or 1:02d}/{m or 1:02d}/{y:04d}"
 
 
-def officer(rng: random.Random) -> tuple[str, str]:
-    """An officer doing the check (hoTenCb, cccdCb: required since 2024-08-01, DOMAIN 5)."""
+def officer(rng: random.Random, registered: dict[str, str] | None = None) -> tuple[str, str]:
+    """An officer doing the check (hoTenCb, cccdCb: required since 2024-08-01, DOMAIN 5): one
+    of those the login's facility registered, when it registered any (else 054)."""
+    if registered:
+        cccd = rng.choice(sorted(registered))
+        return registered[cccd], cccd
     name = rng.choice(("Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Thị Mai", "Phạm Minh Tuấn"))
     return name, f"{rng.choice(sorted(PROVINCES))}{rng.randrange(10**9):09d}"
 
@@ -728,7 +741,7 @@ def main() -> int:
         sample = load_sample(
             settings.extract, settings.sample, seed=settings.seed, cache_dir=settings.cache_dir
         )
-        expected = Expected(sample, settings.date, facilities=settings.facility_table())
+        expected = Expected(sample, settings.date, registry=settings.registry())
     except ConfigError as exc:
         print(f"loadtests/expected.py: {exc}", file=sys.stderr)
         return 1

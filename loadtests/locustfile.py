@@ -101,9 +101,7 @@ def _load(environment: Any, **_: Any) -> None:
             cache_dir=settings.cache_dir,
             pause=cooperate,
         )
-        EXPECTED = ex.Expected(
-            sample, settings.date, pause=cooperate, facilities=settings.facility_table()
-        )
+        EXPECTED = ex.Expected(sample, settings.date, pause=cooperate, registry=settings.registry())
         SETTINGS = settings
         # Hundreds of thousands of long-lived objects: keep them out of the garbage collector's
         # full passes, each of which would stall every user (and the timings) for tens of ms.
@@ -322,7 +320,8 @@ class ReceptionDesk(_Caller):
         self.password_md5 = hashlib.md5(
             (self.settings.gateway_password or "").encode(), usedforsecurity=False
         ).hexdigest()
-        self.officer_name, self.officer_cccd = ex.officer(self.rng)
+        registered = self.x.registry.officers.get((self.username or "")[:5])
+        self.officer_name, self.officer_cccd = ex.officer(self.rng, registered)
         self.query: str | None = None
         self.first = True
         self.take_token()

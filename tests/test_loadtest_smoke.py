@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lookup.clock import today_in_vietnam
+from lookup.facilities.importer import import_registry
 from lookup.ingest.build import build
 from lookup.store import DataDir
 from lookup.synth import synthesize
@@ -32,7 +33,7 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 ROWS = 5000
-GATEWAY_USER, GATEWAY_PASSWORD = "01832_BV", "smoke-test-password"
+GATEWAY_PASSWORD = "smoke-test-password"
 
 
 def free_port() -> int:
@@ -43,17 +44,31 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory) -> tuple[Path, str]:
-    """A synthetic extract laid around today in Vietnam, and that date."""
+    """A synthetic extract laid around today in Vietnam, and that date; beside it the facility
+    registry its cards name (facilities.csv), which the served data imports."""
     day = today_in_vietnam()
     path = tmp_path_factory.mktemp("extract") / "extract.csv"
-    synthesize(str(path), ROWS, seed=11, as_of=day)
+    synthesize(str(path), ROWS, seed=11, as_of=day, facilities=str(registry_of(path)))
     return path, day.isoformat()
 
 
-def serve_data(root: Path, source: Path) -> tuple[Path, str]:
-    """Build a store from `source` and add the load test's key (`lookup keys add`)."""
+def registry_of(extract: Path) -> Path:
+    return extract.with_name("facilities.csv")
+
+
+def gateway_user(registry: Path) -> str:
+    """The login of the first facility that registered officers: the desks must ask as them."""
+    with open(registry, encoding="utf-8", newline="") as f:
+        code = next(row["facility_code"] for row in csv.DictReader(f) if row["officer_cccd"])
+    return f"{code}_BV"
+
+
+def serve_data(root: Path, source: Path, registry: Path) -> tuple[Path, str]:
+    """Build a store from `source`, import the facility `registry` (answers name facilities,
+    the gateway checks officers) and add the load test's key (`lookup keys add`)."""
     data = root / "data"
     build(DataDir(data), str(source))
+    import_registry(data, str(registry))
     key = subprocess.run(
         [
             sys.executable,
@@ -67,7 +82,7 @@ def serve_data(root: Path, source: Path) -> tuple[Path, str]:
             "--rate",
             "0",
             "--username",
-            GATEWAY_USER,
+            gateway_user(registry),
             "--password",
             GATEWAY_PASSWORD,
             "--data",
@@ -127,9 +142,10 @@ def run_locust(server: Server, key: str, extract: Path, day: str, cache: Path, s
     env = {
         **os.environ,
         "LOOKUP_API_KEY": key,
-        "LOOKUP_GATEWAY_USER": GATEWAY_USER,
+        "LOOKUP_GATEWAY_USER": gateway_user(registry_of(extract)),
         "LOOKUP_GATEWAY_PASSWORD": GATEWAY_PASSWORD,
         "LOOKUP_EXTRACT": str(extract),
+        "LOOKUP_FACILITIES": str(registry_of(extract)),
         "LOOKUP_DATE": day,
         "LOOKUP_CACHE_DIR": str(cache),
         # Wiring, not speed: a loaded CI machine must not fail this test on a p99.
@@ -166,7 +182,7 @@ def run_locust(server: Server, key: str, extract: Path, day: str, cache: Path, s
 
 def test_a_run_against_the_right_snapshot_passes(extract, tmp_path):
     source, day = extract
-    data, key = serve_data(tmp_path, source)
+    data, key = serve_data(tmp_path, source, registry_of(source))
     server = Server(data)
     try:
         result = run_locust(server, key, source, day, tmp_path / "cache", 10)
@@ -199,7 +215,7 @@ def test_a_run_against_another_snapshot_fails_on_wrong_answers(extract, tmp_path
             if n % 3 == 0:
                 row["full_name"] = "Đặng " + row["full_name"]
             writer.writerow(row)
-    data, key = serve_data(tmp_path, altered)
+    data, key = serve_data(tmp_path, altered, registry_of(source))
     server = Server(data)
     try:
         result = run_locust(server, key, source, day, tmp_path / "cache", 5)
