@@ -91,6 +91,7 @@ class Load:
         self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(clients)]
 
     def __enter__(self) -> Load:
+        self.started = time.monotonic()
         for thread in self.threads:
             thread.start()
         return self
@@ -99,6 +100,7 @@ class Load:
         self.stop.set()
         for thread in self.threads:
             thread.join(30)
+        self.rate = self.ok / (time.monotonic() - self.started)
 
     def _run(self, n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
@@ -184,7 +186,8 @@ def _rollout(builder, bucket, nodes, haproxy, key, tmp_path) -> None:
             time.sleep(0.1)
         rolled_out = time.monotonic() - started
         time.sleep(1.5)
-    print(f"rollout: every node on {new} {rolled_out:.2f} s after the push; {load.ok} answers")
+    print(f"rollout: all nodes on {new} {rolled_out:.2f} s after the push; {load.ok} answers")
+    print(f"rollout: {load.rate:.0f} answers/s, by snapshot {dict(load.snapshots)}")
     assert load.failures == [] and load.mixed == []
     assert load.snapshots[old] > 0 and load.snapshots[new] > 0
     assert set(load.snapshots) == {old, new}
@@ -197,6 +200,6 @@ def _kill_one(nodes, haproxy, key) -> None:
         nodes[1].kill()
         time.sleep(4)  # the checks take it out; meanwhile retries carry its requests elsewhere
         after = load.ok
-    print(f"kill: {load.ok} answers, {after - before} after the SIGKILL, none failed")
+    print(f"kill: {load.ok} answers ({load.rate:.0f}/s), {after - before} after the SIGKILL")
     assert load.failures == [] and load.mixed == []
     assert after - before > 100
