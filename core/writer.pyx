@@ -26,6 +26,8 @@ from core.lmdb_write cimport (
 
 import os
 
+from lookup.schema import ADDRESS_UNITS
+
 __all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
 
 cdef Py_ssize_t COMMIT_EVERY = 1_000_000   # entries per transaction, as the reference
@@ -287,10 +289,23 @@ cdef inline uint8_t* _card(uint8_t* out, const char* code, bint with_number) noe
     return out + 10
 
 
-cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n) noexcept:
-    """Where the address's last three ", "-separated parts start (after the separator), or -1
-    when it has one part (lookup/reference/record.py split_address)."""
-    cdef Py_ssize_t i = 0, count = 0, tail, k
+# lookup.schema.ADDRESS_UNITS as UTF-8: what an address's administrative parts start with.
+cdef tuple _UNITS = tuple(unit.encode() for unit in ADDRESS_UNITS)
+
+
+cdef bint _is_unit(const char* part, Py_ssize_t n):
+    cdef bytes unit
+    for unit in _UNITS:
+        if len(unit) <= n and memcmp(part, PyBytes_AS_STRING(unit), len(unit)) == 0:
+            return True
+    return False
+
+
+cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n):
+    """Where the address's locality starts (the separator before it), or -1 when it has one
+    part: its last part and the administrative units just before it, at most 3 parts
+    (lookup/reference/record.py split_address)."""
+    cdef Py_ssize_t i = 0, count = 0, tail = 1, start
     cdef Py_ssize_t seps[4]  # the last four separators, most recent last
     while i + 1 < n:
         if a[i] == c',' and a[i + 1] == c' ':
@@ -301,9 +316,12 @@ cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n) noexcept:
             i += 1
     if count == 0:
         return -1
-    tail = 3 if count >= 3 else count
-    k = count - tail  # the separator before the tail, counting from 0
-    return seps[k % 4]
+    while tail < 3 and tail < count:
+        start = seps[(count - tail - 1) % 4] + 2  # the part before the tail
+        if not _is_unit(a + start, seps[(count - tail) % 4] - start):
+            break
+        tail += 1
+    return seps[(count - tail) % 4]
 
 
 cdef bytes _compact(bytes value, dict ids, list texts, LastText* last):

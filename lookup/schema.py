@@ -9,6 +9,7 @@ values; the hypothesis tests that compare it with the reference hold the two tog
 from typing import NamedTuple
 
 __all__ = (
+    "ADDRESS_UNITS",
     "CARD_PROVINCES",
     "COLUMNS",
     "DELTA_COLUMNS",
@@ -88,6 +89,12 @@ PROVINCES = frozenset(
     " 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072"
     " 074 075 077 079 080 082 083 084 086 087 089 091 092 093 094 095 096".split()
 )
+
+# What the administrative parts of an address start with (communes, districts, the special zones
+# of 2025); the build keeps them with the province in the snapshot's string table (DESIGN 4).
+ADDRESS_UNITS = (
+    "Xã ", "Phường ", "Thị trấn ", "Đặc khu ", "Huyện ", "Quận ", "Thị xã ", "Thành phố ",
+)  # fmt: skip
 
 # Card and facility codes carry the same numbers without the leading zero (DOMAIN.md 1); the 34
 # provinces of 2025 kept codes of this list.

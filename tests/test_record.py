@@ -284,7 +284,20 @@ def test_compact_layout():
         ("Số 5", "Số 5", None),
         ("Số 5, Hà Nội", "Số 5", "Hà Nội"),
         ("Số 5, Phường A, Quận B, Hà Nội", "Số 5", "Phường A, Quận B, Hà Nội"),
-        ("1, 2, 3, 4, 5", "1, 2", "3, 4, 5"),
+        ("Số 5, Ngõ 7, Phường A, Hà Nội", "Số 5, Ngõ 7", "Phường A, Hà Nội"),  # 2025's map
+        (
+            "Thôn 1, Đặc khu Côn Đảo, Thành phố Hồ Chí Minh",
+            "Thôn 1",
+            "Đặc khu Côn Đảo, Thành phố Hồ Chí Minh",
+        ),
+        (
+            "Ấp 2, Xã A, Thị xã B, Thành phố C, Tỉnh D",
+            "Ấp 2, Xã A",
+            "Thị xã B, Thành phố C, Tỉnh D",
+        ),
+        ("Xã A, Huyện B, Tỉnh C", "Xã A", "Huyện B, Tỉnh C"),  # something is the person's own
+        ("1, 2, 3, 4, 5", "1, 2, 3, 4", "5"),  # no unit named: only the last part
+        ("Số 5, Xã, Hà Nội", "Số 5, Xã", "Hà Nội"),  # "Xã" alone names no commune
         ("Số 5,Hà Nội", "Số 5,Hà Nội", None),  # no space: not a separator
     ],
 )
@@ -310,7 +323,10 @@ def test_compact_decode_rejects(cut, message):
 
 
 ADDRESSES = st.lists(
-    st.sampled_from(["Số 5", "Ngõ 7", "Phường Bến Nghé", "Quận 1", "Hồ Chí Minh", ""]),
+    st.sampled_from(
+        ["Số 5", "Ngõ 7", "Phường Bến Nghé", "Quận 1", "Hồ Chí Minh", "", "Xã", "Thị xã Sơn Tây"]
+        + ["Đặc khu Côn Đảo", "Thành phố Huế", "Huyện Ba Vì", "Xã Tản Lĩnh", "Thị trấn Tây Đằng"]
+    ),
     max_size=6,
 ).map(", ".join)
 

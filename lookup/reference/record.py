@@ -15,7 +15,7 @@ import struct
 from collections import namedtuple
 from dataclasses import dataclass
 
-from lookup.schema import GENDERS, MANAGED_BY, REGIONS, STATUSES
+from lookup.schema import ADDRESS_UNITS, GENDERS, MANAGED_BY, REGIONS, STATUSES
 from lookup.store.strings import Strings, read_varint, varint
 
 __all__ = (
@@ -109,19 +109,23 @@ def encode(record: Record) -> bytes:
 # -- version 2 ---------------------------------------------------------------------------------
 COMPACT = 2
 CARD_HEAD = 5  # the card code's group, level and province; its last 10 digits are its number
-LOCALITY_PARTS = 3  # an address's commune, district and province go to the string table
+LOCALITY_PARTS = 3  # at most: commune, district, province go to the string table
 
 
 def split_address(address: str | None) -> tuple[str, str | None]:
-    """Split an address at ", " into what is the person's own (house, street: stored in the
-    record) and its last three parts (commune, district, province: in the string table);
-    an address of one part is all the person's own."""
+    """Split an address at ", " into what is the person's own (house, lane, street: stored in
+    the record) and its locality (in the string table): the last part (the province) and the
+    administrative units just before it (lookup.schema.ADDRESS_UNITS), at most LOCALITY_PARTS
+    in all: a house, lane or street would make the table grow with the population instead of
+    with the map. An address of one part is all the person's own."""
     if not address:
         return "", None
     parts = address.split(", ")
     if len(parts) < 2:
         return address, None
-    tail = min(LOCALITY_PARTS, len(parts) - 1)
+    tail = 1
+    while tail < min(LOCALITY_PARTS, len(parts) - 1) and parts[-tail - 1].startswith(ADDRESS_UNITS):
+        tail += 1
     return ", ".join(parts[:-tail]), ", ".join(parts[-tail:])
 
 
