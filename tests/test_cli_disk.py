@@ -103,7 +103,8 @@ def test_every_writing_command_on_a_full_disk_fails_in_one_line(tmp_path, disk):
     data = str(disk / "data")
     assert lookup("build", str(files["extract"]), "--data", data).returncode == 0
     assert lookup("apply", str(files["delta"]), "--data", data).returncode == 0
-    with open(disk / "filler", "wb") as filler:  # every last block
+    with open(disk / "filler", "wb", buffering=0) as filler:  # every last block, unbuffered:
+        # a buffered file would fail again on close, flushing what did not fit
         try:
             while True:
                 filler.write(b"\0" * 65536)
