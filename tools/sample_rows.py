@@ -11,27 +11,10 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from lookup.schema import COLUMNS
+
 __all__ = ("COLUMNS", "DELTA_COLUMNS", "person", "write_rows")
 
-COLUMNS = (
-    "cccd",
-    "bhxh_code",
-    "card_no",
-    "full_name",
-    "dob",
-    "gender",
-    "address",
-    "facility_code",
-    "valid_from",
-    "valid_to",
-    "five_year_date",
-    "region_code",
-    "status",
-    "managed_by",
-    "prev_card_no",
-    "prev_valid_to",
-    "issuer",
-)
 DELTA_COLUMNS = ("op", *COLUMNS)
 
 FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi")
