@@ -19,7 +19,7 @@ PEOPLE = 5000
 
 @pytest.mark.slow
 def test_a_short_campaign_finds_every_snapshot_whole(tmp_path):
-    figures = Campaign(tmp_path, PEOPLE, seed=16).campaign(kills=12)
+    figures = Campaign(tmp_path, PEOPLE, seed=16).campaign(kills=12, each=2)
     assert sum(figures.kills.values()) >= 12
     assert all(figures.kills[command] >= 2 for command in COMMANDS), figures.summary()
     assert figures.snapshots_verified >= 12, figures.summary()

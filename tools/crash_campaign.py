@@ -259,13 +259,22 @@ class Campaign:
             self.run(self._args(command) or ["snapshots"])
             self.verify(everything=False)
 
-    def campaign(self, kills: int) -> Figures:
-        """Kill commands in turn until `kills` of them were killed while running."""
+    def campaign(self, kills: int, each: int = 0) -> Figures:
+        """Kill commands in turn until `kills` of them were killed while running, each command
+        at least `each` times (a quick one often finishes before its kill: it gets more turns)."""
         started = time.monotonic()
         self.calibrate()
         turn = 0
-        while sum(self.figures.kills.values()) < kills:
-            self.kill_one(COMMANDS[turn % len(COMMANDS)])
+        while True:
+            short = [c for c in COMMANDS if self.figures.kills.get(c, 0) < each]
+            done = sum(self.figures.kills.values())
+            if done >= kills and not short:
+                break
+            if turn > 50 * max(kills, len(COMMANDS) * each):
+                raise CampaignBroken(f"{', '.join(short)}: always finished before its kill")
+            self.kill_one(
+                COMMANDS[turn % len(COMMANDS)] if done < kills else short[turn % len(short)]
+            )
             turn += 1
         self.figures.seconds = time.monotonic() - started
         return self.figures
