@@ -146,8 +146,8 @@ def _run(
         # writing into its staging.
         die_with_parent(signal.SIGKILL, parent)
         outcome = (False, target(*args))
-    except ExtractError as exc:  # the file's fault: said as the serial read says it
-        outcome = (True, exc)
+    except (ExtractError, OSError) as exc:  # said as the serial read says it: the file's
+        outcome = (True, exc)  # fault, or the disk's (a full one is named with its figures)
     except BaseException as exc:  # anything else fails the build, naming the worker
         outcome = (True, StoreError(f"{name} failed: {type(exc).__name__}: {exc}"))
     results.send(outcome)
