@@ -37,3 +37,45 @@ cdef class ExternalSorter:
     cdef int compact(self) except -1
     cdef object new_run_path(self)
     cdef int finish_file(self, FILE* f, path) except -1
+
+
+cdef struct Source:
+    FILE* file            # NULL for the in-memory buffer
+    uint8_t* buf          # a window on a run file; entries are read in place
+    size_t cap, pos, end  # its size, the next entry, the end of what was read
+    bint eof
+    const uint8_t* entry  # the current entry: [length][key][value]
+    uint64_t head         # its key's first 8 bytes, big-endian: most comparisons end there
+    size_t next_slot      # the buffer's next slot
+
+
+cdef struct Entry:
+    # A merged entry, read in place.
+    const uint8_t* key
+    size_t key_size
+    const uint8_t* value
+    size_t value_size
+
+
+@cython.final
+cdef class _Items:
+    # What items() returns. Units that consume it entry by entry (core/writer.pyx) call
+    # next_entry() and make no Python object per entry.
+    cdef ExternalSorter sorter
+    cdef uint64_t generation
+    cdef Source* sources
+    cdef Py_ssize_t nsources
+    cdef int* heap              # source indices; a min-heap on (key, source index)
+    cdef Py_ssize_t heap_size
+    cdef list paths
+    cdef bint handed_out        # next_entry() handed out the heap's top: pop it first
+
+    cdef bint next_entry(self, Entry* e) except -1
+    cdef int write_all(self, FILE* f) except -1
+    cdef int pop(self) except -1
+    cdef bint advance(self, Py_ssize_t i) except -1
+    cdef bint read_entry(self, Source* s, path) except -1
+    cdef int fill(self, Source* s, size_t need, path) except -1
+    cdef inline bint less(self, int a, int b) noexcept
+    cdef void sift_up(self, Py_ssize_t i) noexcept
+    cdef void sift_down(self, Py_ssize_t i) noexcept

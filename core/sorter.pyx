@@ -6,7 +6,8 @@ buffered entry: entries are copied into a C arena laid out like a run file; a sl
 key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
 merge sort for longer keys); a run is written with one fwrite per entry; items() merges the
 runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
-objects: the pairs it yields.
+objects, the pairs it yields, and only when iterated from Python: core/writer.pyx reads the
+merged entries in place (_Items.next_entry).
 """
 
 cimport cython
@@ -75,10 +76,6 @@ cdef inline void write_u32(uint8_t* p, uint32_t v) noexcept:
 cdef inline size_t entry_size(const uint8_t* entry, Py_ssize_t key_size) noexcept:
     return LEN_SIZE + key_size + read_u32(entry)
 
-
-cdef inline int compare_keys(const uint8_t* a, const uint8_t* b, Py_ssize_t key_size) noexcept:
-    """Compare the keys of two entries ([length][key][value])."""
-    return memcmp(a + LEN_SIZE, b + LEN_SIZE, key_size)
 
 # --- Stable sorts of slots -----------------------------------------------------------------------
 # Stability (ties in insertion order) comes from the slots being in insertion order before the
@@ -404,27 +401,10 @@ cdef class ExternalSorter:
         return 0
 
 
-cdef struct Source:
-    FILE* file            # NULL for the in-memory buffer
-    uint8_t* buf          # a window on a run file; entries are read in place
-    size_t cap, pos, end  # its size, the next entry, the end of what was read
-    bint eof
-    const uint8_t* entry  # the current entry: [length][key][value]
-    size_t next_slot      # the buffer's next slot
-
-
 @cython.final
 @cython.auto_pickle(False)  # C state: nothing to pickle
 cdef class _Items:
     """A k-way merge of a sorter's runs (oldest first) and, optionally, its sorted buffer."""
-
-    cdef ExternalSorter sorter
-    cdef uint64_t generation
-    cdef Source* sources
-    cdef Py_ssize_t nsources
-    cdef int* heap              # source indices; a min-heap on (key, source index)
-    cdef Py_ssize_t heap_size
-    cdef list paths
 
     def __cinit__(self, ExternalSorter sorter, bint with_buffer):
         cdef Py_ssize_t i, n = len(sorter.runs) + (1 if with_buffer else 0)
@@ -468,19 +448,37 @@ cdef class _Items:
         return self
 
     def __next__(self):
-        cdef const uint8_t* entry
-        cdef Py_ssize_t key_size = self.sorter.key_size
-        if self.heap_size == 0:
+        cdef Entry e
+        if not self.next_entry(&e):
             raise StopIteration
+        return (
+            PyBytes_FromStringAndSize(<const char*>e.key, self.sorter.key_size),
+            PyBytes_FromStringAndSize(<const char*>e.value, e.value_size),
+        )
+
+    cdef bint next_entry(self, Entry* e) except -1:
+        """Point e at the next entry (valid until the next call); False at the end.
+
+        The entry handed out is popped on the next call: a source's window may move when it
+        advances, so the previous entry stays readable until then.
+        """
+        cdef const uint8_t* entry
+        if self.heap_size == 0:
+            return False
         if self.generation != self.sorter.generation:
             raise RuntimeError("sorter changed during iteration")
+        if self.handed_out:
+            self.handed_out = False
+            self.pop()
+            if self.heap_size == 0:
+                return False
         entry = self.sources[self.heap[0]].entry
-        item = (
-            PyBytes_FromStringAndSize(<const char*>entry + LEN_SIZE, key_size),
-            PyBytes_FromStringAndSize(<const char*>entry + LEN_SIZE + key_size, read_u32(entry)),
-        )
-        self.pop()
-        return item
+        e.key = entry + LEN_SIZE
+        e.key_size = self.sorter.key_size
+        e.value = e.key + e.key_size
+        e.value_size = read_u32(entry)
+        self.handed_out = True
+        return True
 
     cdef int write_all(self, FILE* f) except -1:
         """Write every remaining entry to f, in order, without making Python objects."""
@@ -510,9 +508,13 @@ cdef class _Items:
             if s.next_slot + PREFETCH_AHEAD < sorter.nslots:
                 prefetch(sorter.arena + sorter.slots[s.next_slot + PREFETCH_AHEAD].offset)
             s.entry = sorter.arena + sorter.slots[s.next_slot].offset
+            s.head = sorter.slots[s.next_slot].hi
             s.next_slot += 1
             return True
-        return self.read_entry(s, self.paths[i])
+        if not self.read_entry(s, self.paths[i]):
+            return False
+        s.head = big_endian_u64(s.entry + LEN_SIZE, 0, sorter.key_size)
+        return True
 
     cdef bint read_entry(self, Source* s, path) except -1:
         """Point s.entry at the run's next entry, in the window; False at the end of the run."""
@@ -559,8 +561,15 @@ cdef class _Items:
 
     cdef inline bint less(self, int a, int b) noexcept:
         """Heap order: key, then source index (older sources first)."""
-        cdef int c = compare_keys(self.sources[a].entry, self.sources[b].entry,
-                                  self.sorter.key_size)
+        cdef Source* sa = &self.sources[a]
+        cdef Source* sb = &self.sources[b]
+        cdef Py_ssize_t key_size = self.sorter.key_size
+        cdef int c
+        if sa.head != sb.head:
+            return sa.head < sb.head
+        if key_size <= 8:
+            return a < b
+        c = memcmp(sa.entry + LEN_SIZE + 8, sb.entry + LEN_SIZE + 8, key_size - 8)
         return c < 0 or (c == 0 and a < b)
 
     cdef void sift_up(self, Py_ssize_t i) noexcept:

@@ -32,10 +32,10 @@ class SnapshotWriter:
     def __exit__(self, *exc_info: object) -> None: ...
 
 def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
-    """Yield the values of each run of two or more equal keys in key-sorted items."""
+    """Return an iterator over the values of each run of two or more equal keys in key-sorted items."""
 
 def compact_records(
     items: Iterable[tuple[bytes, bytes]], strings: Strings
 ) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (key, record) for each (key, version-1 record) of items, the record as version 2,
-    its repeated texts added to `strings` (docs/DESIGN.md 4)."""
+    """Return an iterator of (key, record) for each (key, version-1 record) of items, the
+    record as version 2, its repeated texts added to `strings` (docs/DESIGN.md 4)."""

@@ -352,3 +352,39 @@ def test_the_writer_compacts_records_as_the_reference_does(rows):
     table = Strings.from_bytes(Strings(outputs[0][1]).to_bytes())
     for (_, wide), (_, compact) in zip(items, outputs[0][0], strict=True):
         assert record.decode(compact, table) == replace(record.decode(wide), version=2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(valid_rows(), ADDRESSES), min_size=1, max_size=8),
+    st.lists(st.sampled_from([b"48000", b"Ha Noi", b"BHXH Ha Noi", b"x"]), max_size=3),
+)
+def test_records_compacted_from_a_merge_match_the_reference(tmp_path_factory, rows, known):
+    """The build's path: compact_records over a sorter's merge, which the writer pulls in C
+    (the texts found by a table of its own), stores what the reference's records and string
+    table hold, a table that already has texts included (a delta's)."""
+    import lmdb
+
+    from lookup import _core
+
+    compiled = _core.load("compiled")
+    items = []
+    for n, (row, address) in enumerate(rows):
+        columns, values = split({**row, "address": address})
+        valid = _core.load("python").validate.RowValidator(columns).validate(values)
+        items.append((n.to_bytes(8, "big"), valid.record))
+    strings = Strings(list(dict.fromkeys(known)))
+    expected = list(_core.load("python").writer.compact_records(items, strings))
+    path = tmp_path_factory.mktemp("merge")
+    in_place = Strings(list(dict.fromkeys(known)))
+    with compiled.sorter.ExternalSorter(8, str(path), 300) as sorter:
+        for k, v in items:
+            sorter.add(k, v)
+        with compiled.writer.SnapshotWriter(str(path / "db"), 1 << 24) as writer:
+            people = compiled.writer.compact_records(sorter.items(), in_place)
+            assert writer.append(b"people", people) == len(items)
+    with lmdb.open(str(path / "db"), readonly=True, lock=False, max_dbs=4) as env:
+        with env.begin(db=env.open_db(b"people", create=False)) as txn:
+            assert list(txn.cursor()) == expected
+    assert in_place.texts == strings.texts
+    assert in_place.ids == strings.ids

@@ -98,3 +98,60 @@ def test_append_with_shared_keys_writes_the_unique_and_reports_the_rest(
     assert runs == [vs for vs in by_key.values() if len(vs) > 1]
     assert stored == [(k, vs[0]) for k, vs in by_key.items() if len(vs) == 1 and k not in skip]
     assert written == len(stored)
+
+
+def merged(compiled, directory, items, memory_limit):
+    """A compiled sorter's merge of items (spilled in runs when memory_limit is small): what
+    the build hands the writer, which then reads its entries in place."""
+    sorter = compiled.sorter.ExternalSorter(8, str(directory), memory_limit)
+    for k, v in items:
+        sorter.add(k, v)
+    return sorter
+
+
+MEMORY_LIMITS = st.sampled_from([64, 300, 1 << 20])  # a run per entry or two, or none
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.binary(min_size=8, max_size=10)), max_size=30),
+    st.sets(st.integers(0, 6)),
+    st.booleans(),
+    st.booleans(),
+    MEMORY_LIMITS,
+)
+def test_a_merge_read_in_place_writes_what_the_reference_writes(
+    compiled, reference, tmp_path_factory, pairs, skipped, by_value, with_shared, memory
+):
+    """append() and equal_key_groups() given a sorter's items() read its entries in C; the
+    same entries as a list through the reference give the same store, runs and groups."""
+    items = sorted(((key(k), v) for k, v in pairs), key=lambda kv: kv[0])  # stable: as merged
+    skip = {key(k) for k in skipped}
+    results = []
+    for impl in (compiled, reference):
+        path = tmp_path_factory.mktemp(impl.kind)
+        runs: list[list[bytes]] = []
+        with merged(compiled, path, items, memory) as sorter:
+            source = sorter.items() if impl is compiled else iter(items)
+            groups = list(impl.writer.equal_key_groups(source))
+            source = sorter.items() if impl is compiled else iter(items)
+            with impl.writer.SnapshotWriter(str(path / "db"), 1 << 24) as writer:
+                try:
+                    written = writer.append(
+                        b"people",
+                        source,
+                        skip=skip,
+                        skip_by_value=by_value,
+                        shared=runs.append if with_shared else None,
+                    )
+                except ValueError as exc:  # equal keys without shared
+                    written = str(exc)
+        results.append((groups, written, runs, dump(path / "db").get(b"people", [])))
+    assert results[0] == results[1]
+
+
+def test_a_merge_with_equal_keys_and_no_shared_is_refused(compiled, tmp_path):
+    with merged(compiled, tmp_path, [(key(1), b"a" * 8), (key(1), b"b" * 8)], 64) as sorter:
+        with compiled.writer.SnapshotWriter(str(tmp_path / "db"), 1 << 24) as writer:
+            with pytest.raises(ValueError, match="increasing order"):
+                writer.append(b"people", sorter.items())
