@@ -6,6 +6,7 @@ from typing import BinaryIO, Self, final
 
 from core.sorter import ExternalSorter
 from core.validate import RowValidator
+from lookup.store.strings import Strings
 
 __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
@@ -37,6 +38,8 @@ def feed_build(
     bhxh: ExternalSorter,
     cards: ExternalSorter,
     renumbered: ExternalSorter,
+    strings: Strings,
+    origin: int,
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
 ) -> tuple[int, int, int, tuple[int, ...]]: ...

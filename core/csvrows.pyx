@@ -32,9 +32,10 @@ from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
+from core.compact cimport Interner, compact_record
 from core.record cimport CARD_LEN, KEY_LEN
 from core.sorter cimport ExternalSorter
-from core.validate cimport Checked, RowValidator, Span
+from core.validate cimport RECORD_MAX, Checked, RowValidator, Span
 
 import csv
 
@@ -456,7 +457,8 @@ cdef list plain_values(const uint8_t* text, Py_ssize_t n):
 
 def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,
                ExternalSorter people not None, ExternalSorter bhxh not None,
-               ExternalSorter cards not None, ExternalSorter renumbered not None, reject, tick):
+               ExternalSorter cards not None, ExternalSorter renumbered not None, strings,
+               int origin, reject, tick):
     """Validate every row and add the valid ones to the build's sorters (lookup/build.py).
 
     See lookup/reference/csvrows.py feed_build: the same sorter entries in the same order, the
@@ -466,6 +468,9 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef Span* spans = validator.spans  # one per column
     cdef Py_ssize_t most = len(validator.columns), found = 0
     cdef Checked row            # ~2 KB: the record is built in place
+    cdef uint8_t person[1 + RECORD_MAX]  # origin, then the record as version 2
+    cdef Interner texts = Interner(strings)
+    cdef Py_ssize_t person_len
     cdef uint8_t tagged[KEY_LEN + 4 + 1]  # cccd key, line (4 bytes little-endian), which card
     cdef uint8_t* tag = tagged + KEY_LEN
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
@@ -474,6 +479,10 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef bint same
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
+    if not 0 <= origin <= 255:
+        raise ValueError(f"feed_build: origin {origin}; 0-255")
+    person[0] = origin
+    texts.use_table()
     for i in range(QUALITY_COUNT):
         quality[i] = 0
     while True:
@@ -506,7 +515,8 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         for i in range(4):
             tag[i] = (line >> (8 * i)) & 0xFF
         ids.add_entry(row.cccd_key, KEY_LEN, tag, 4)
-        people.add_entry(row.cccd_key, KEY_LEN, row.record, row.record_len)
+        person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts)
+        people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
         bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + 4)
         tagged[KEY_LEN + 4] = 0  # CURRENT
         cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + 5)
@@ -517,7 +527,7 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
             cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 5)
             if not same:
                 renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 4)
-        record_bytes += row.record_len
+        record_bytes += person_len - 1
         for i in range(QUALITY_COUNT):
             if row.quality & (1 << i):
                 quality[i] += 1

@@ -4,9 +4,7 @@ the twin of lookup/reference/writer.py."""
 from collections.abc import Callable, Iterable, Iterator, Set
 from typing import final
 
-from lookup.store.strings import Strings
-
-__all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
+__all__ = ("SnapshotWriter", "equal_key_groups")
 
 @final
 class SnapshotWriter:
@@ -32,10 +30,5 @@ class SnapshotWriter:
     def __exit__(self, *exc_info: object) -> None: ...
 
 def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
-    """Return an iterator over the values of each run of two or more equal keys in key-sorted items."""
-
-def compact_records(
-    items: Iterable[tuple[bytes, bytes]], strings: Strings
-) -> Iterator[tuple[bytes, bytes]]:
-    """Return an iterator of (key, record) for each (key, version-1 record) of items, the
-    record as version 2, its repeated texts added to `strings` (docs/DESIGN.md 4)."""
+    """Return an iterator over the values of each run of two or more equal keys in key-sorted
+    items."""

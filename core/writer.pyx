@@ -5,15 +5,15 @@ lookup/reference/writer.py, writing the same store byte for byte.
 
 The build hands each sorter's merged items straight to `SnapshotWriter.append`, which appends
 them with mdb_cursor_put(MDB_APPEND) from C, every page full. Given a sorter's merge (or
-`compact_records` over one) it reads the entries where the merge holds them: no Python object
-per entry, as `equal_key_groups` for the duplicate checks; other iterables go the Python way.
+core/compact.pyx `renumber_records` over one) it reads the entries where the merge holds
+them: no Python object per entry, as `equal_key_groups` does for the duplicate checks; other
+iterables go the Python way.
 """
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, realloc
+from libc.stdint cimport uint8_t
+from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy
 
 from core.lmdb cimport (
@@ -21,9 +21,8 @@ from core.lmdb cimport (
     mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
     mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
 )
-from core.keyfilter cimport _key_hash
+from core.compact cimport _Renumbered
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
-from core.rules cimport RecordView, read_record
 from core.sorter cimport Entry, _Items
 from core.lmdb_write cimport (
     MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put,
@@ -32,9 +31,8 @@ from core.lmdb_write cimport (
 
 import os
 
-from lookup.schema import ADDRESS_UNITS
 
-__all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
+__all__ = ("SnapshotWriter", "equal_key_groups")
 
 cdef Py_ssize_t COMMIT_EVERY = 1_000_000   # entries per transaction, as the reference
 cdef Py_ssize_t KEY_SIZE = 8               # a CCCD key, the prefix of every index value
@@ -271,14 +269,14 @@ def _groups(items):
 # --- entries pulled from a sorter's merge in C (no Python object per entry) --------------------
 cdef bint _pulls_entries(items):
     return type(items) is _Items or (
-        type(items) is _Compacted and (<_Compacted>items).merged is not None
+        type(items) is _Renumbered and (<_Renumbered>items).merged is not None
     )
 
 
 cdef inline bint _pull(items, Entry* e) except -1:
     if type(items) is _Items:
         return (<_Items>items).next_entry(e)
-    return (<_Compacted>items).next_entry(e)
+    return (<_Renumbered>items).next_entry(e)
 
 
 @cython.final
@@ -379,285 +377,3 @@ cdef class _Groups:
         if group is not None:
             return group
         raise StopIteration
-
-
-# --- records as a snapshot stores them (version 2, DESIGN 4; lookup/reference/record.py) ------
-cdef struct LastText:
-    # The text interned last for a field: people in key order share their province, so the
-    # next one's issuer or commune is often the same, and needs no lookup.
-    const char* text
-    Py_ssize_t size
-    uint32_t number
-
-
-@cython.final
-cdef class _Interner:
-    """Numbers texts as lookup.store.strings.Strings.id does, adding the new ones to it.
-
-    By the Strings' dict; or, once use_table() was called (the build's millions of records),
-    by a table of its own that asks a text's bytes where they lie, with no bytes object made.
-    """
-
-    cdef dict ids
-    cdef list texts
-    cdef LastText last[3]        # per field: locality, facility, issuer
-    cdef uint32_t* table         # text numbers (0: empty place); NULL: use the dict
-    cdef uint32_t* hashes        # each place's text hash, low 32 bits
-    cdef size_t mask             # places, less one
-    cdef Py_ssize_t tabled       # texts in the table: texts[:tabled]
-
-    def __cinit__(self, strings):
-        cdef int i
-        self.ids = strings.ids
-        self.texts = strings.texts
-        for i in range(3):
-            self.last[i].text = NULL
-
-    def __dealloc__(self):
-        free(self.table)
-        free(self.hashes)
-
-    cdef int use_table(self) except -1:
-        if self.table == NULL:
-            self.grow(64)
-        return 0
-
-    cdef uint32_t number(self, const char* text, Py_ssize_t size, int field) except? 0xFFFFFFFF:
-        """The text's number in the string table (adding it when new); 0 for no text."""
-        cdef LastText* last = &self.last[field]
-        cdef uint32_t number
-        cdef bytes key
-        if text == NULL:
-            return 0
-        if last.text != NULL and last.size == size and memcmp(last.text, text, size) == 0:
-            return last.number
-        if self.table != NULL:
-            number = self.find(text, size)
-        else:
-            key = PyBytes_FromStringAndSize(text, size)
-            found = self.ids.get(key)
-            number = 0 if found is None else found
-        if number == 0:
-            key = PyBytes_FromStringAndSize(text, size)
-            self.texts.append(key)
-            self.ids[key] = number = len(self.texts)
-        # Point at the table's own copy, which lives as long as the table.
-        last.text = PyBytes_AS_STRING(<bytes>PyList_GET_ITEM(self.texts, number - 1))
-        last.size, last.number = size, number
-        return number
-
-    cdef uint32_t find(self, const char* text, Py_ssize_t size) except? 0xFFFFFFFF:
-        """The text's number by the table, 0 when it has none (texts added to the Strings
-        since the last call are taken in first)."""
-        cdef uint64_t h = _key_hash(<const uint8_t*>text, size)
-        cdef size_t place = h & self.mask
-        cdef uint32_t number
-        cdef object stored
-        if self.tabled < PyList_GET_SIZE(self.texts):
-            self.take_new_texts()
-            place = h & self.mask
-        while self.table[place] != 0:
-            number = self.table[place]
-            if self.hashes[place] == <uint32_t>h:
-                stored = <object>PyList_GET_ITEM(self.texts, number - 1)
-                if PyBytes_GET_SIZE(stored) == size and \
-                        memcmp(PyBytes_AS_STRING(stored), text, size) == 0:
-                    return number
-            place = (place + 1) & self.mask
-        return 0
-
-    cdef int take_new_texts(self) except -1:
-        cdef Py_ssize_t n = PyList_GET_SIZE(self.texts)
-        cdef size_t places = self.mask + 1
-        while 2 * <size_t>n >= places:
-            places *= 2
-        if places != self.mask + 1:
-            self.grow(places)  # places every text again
-        else:
-            while self.tabled < n:
-                self.place(self.tabled + 1)
-                self.tabled += 1
-        return 0
-
-    cdef int grow(self, size_t places) except -1:
-        cdef Py_ssize_t n = PyList_GET_SIZE(self.texts)
-        while 2 * <size_t>n >= places:
-            places *= 2
-        free(self.table)
-        free(self.hashes)
-        self.table = <uint32_t*>calloc(places, sizeof(uint32_t))
-        self.hashes = <uint32_t*>calloc(places, sizeof(uint32_t))
-        if self.table == NULL or self.hashes == NULL:
-            raise MemoryError()
-        self.mask = places - 1
-        self.tabled = 0
-        while self.tabled < n:
-            self.place(self.tabled + 1)
-            self.tabled += 1
-        return 0
-
-    cdef void place(self, uint32_t number) noexcept:
-        cdef object text = <object>PyList_GET_ITEM(self.texts, number - 1)
-        cdef uint64_t h = _key_hash(<const uint8_t*>PyBytes_AS_STRING(text),
-                                    PyBytes_GET_SIZE(text))
-        cdef size_t place = h & self.mask
-        while self.table[place] != 0:
-            place = (place + 1) & self.mask
-        self.table[place] = number
-        self.hashes[place] = <uint32_t>h
-
-
-cdef inline uint8_t* _varint(uint8_t* out, uint32_t n) noexcept:
-    while n >= 0x80:
-        out[0] = (n & 0x7F) | 0x80
-        out += 1
-        n >>= 7
-    out[0] = n
-    return out + 1
-
-
-cdef inline uint8_t* _date24(uint8_t* out, uint32_t packed) noexcept:
-    cdef uint32_t v = (packed // 10000) << 9 | (packed // 100 % 100) << 5 | packed % 100
-    out[0], out[1], out[2] = v & 0xFF, v >> 8 & 0xFF, v >> 16
-    return out + 3
-
-
-cdef inline uint8_t* _card(uint8_t* out, const char* code, bint with_number) noexcept:
-    """The card code's first 5 characters, then (with_number) its 10 digits packed two a byte."""
-    cdef int i
-    memcpy(out, code, 5)
-    if not with_number:
-        return out + 5
-    for i in range(5):
-        out[5 + i] = (code[5 + 2 * i] - c'0') << 4 | (code[6 + 2 * i] - c'0')
-    return out + 10
-
-
-# lookup.schema.ADDRESS_UNITS as UTF-8: what an address's administrative parts start with.
-cdef tuple _UNITS = tuple(unit.encode() for unit in ADDRESS_UNITS)
-
-
-cdef bint _is_unit(const char* part, Py_ssize_t n):
-    cdef bytes unit
-    for unit in _UNITS:
-        if len(unit) <= n and memcmp(part, PyBytes_AS_STRING(unit), len(unit)) == 0:
-            return True
-    return False
-
-
-cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n):
-    """Where the address's locality starts (the separator before it), or -1 when it has one
-    part: its last part and the administrative units just before it, at most 3 parts
-    (lookup/reference/record.py split_address)."""
-    cdef Py_ssize_t i = 0, count = 0, tail = 1, start
-    cdef Py_ssize_t seps[4]  # the last four separators, most recent last
-    while i + 1 < n:
-        if a[i] == c',' and a[i + 1] == c' ':
-            seps[count % 4] = i
-            count += 1
-            i += 2
-        else:
-            i += 1
-    if count == 0:
-        return -1
-    while tail < 3 and tail < count:
-        start = seps[(count - tail - 1) % 4] + 2  # the part before the tail
-        if not _is_unit(a + start, seps[(count - tail) % 4] - start):
-            break
-        tail += 1
-    return seps[(count - tail) % 4]
-
-
-cdef Py_ssize_t _compact(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
-                         _Interner strings) except -1:
-    """Write the version-1 record p[:n] (what the validator makes) as version 2 into buf, which
-    holds n bytes (version 2 is never longer); return its size."""
-    cdef RecordView r
-    cdef Py_ssize_t cut
-    cdef uint8_t* out
-    cdef bint renumbered
-    cdef uint32_t locality, facility, issuer
-    if not read_record(p, n, NULL, &r) or p[0] != 1:
-        raise ValueError("compact_records: not a sound version-1 record")
-    cut = _split_address(r.address, r.address_len)
-    locality = strings.number(r.address + cut + 2 if cut >= 0 else NULL,
-                              r.address_len - cut - 2 if cut >= 0 else 0, 0)
-    facility = strings.number(r.facility, 5, 1)
-    issuer = strings.number(r.issuer if r.issuer_len else NULL, r.issuer_len, 2)
-    renumbered = r.prev_card_no != NULL and memcmp(r.prev_card_no + 5, r.card_no + 5, 10) != 0
-    buf[0] = 2
-    buf[1] = (r.gender | r.managed_by << 2 | r.region << 4 | (r.prev_card_no != NULL) << 6
-              | renumbered << 7)
-    buf[2] = r.status | (r.five_year != 0) << 3 | (r.prev_valid_to != 0) << 4
-    out = _date24(_date24(_date24(buf + 3, r.dob), r.valid_from), r.valid_to)
-    if r.five_year:
-        out = _date24(out, r.five_year)
-    if r.prev_valid_to:
-        out = _date24(out, r.prev_valid_to)
-    out = _card(out, r.card_no, True)
-    if r.prev_card_no != NULL:
-        out = _card(out, r.prev_card_no, renumbered)
-    out = _varint(out, r.name_len)
-    memcpy(out, r.full_name, r.name_len)
-    out += r.name_len
-    out = _varint(out, cut if cut >= 0 else r.address_len)
-    memcpy(out, r.address, cut if cut >= 0 else r.address_len)
-    out += cut if cut >= 0 else r.address_len
-    out = _varint(_varint(_varint(out, locality), facility), issuer)
-    return out - buf
-
-
-def compact_records(items, strings):
-    """Return an iterator of (key, record) for each (key, version-1 record) of items, the
-    record as version 2, its repeated texts added to `strings` (lookup.store.strings.Strings).
-    """
-    return _Compacted(items, strings)
-
-
-@cython.final
-cdef class _Compacted:
-    """compact_records' iterator; SnapshotWriter.append pulls it entry by entry in C when it
-    compacts a sorter's merge."""
-
-    cdef object items
-    cdef _Items merged           # items, when a sorter's merge: read in place
-    cdef _Interner strings
-    cdef uint8_t* buf            # the record last compacted by next_entry
-    cdef size_t cap
-
-    def __cinit__(self, items, strings):
-        self.merged = items if type(items) is _Items else None
-        self.items = iter(items)
-        self.strings = _Interner(strings)
-
-    def __dealloc__(self):
-        free(self.buf)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        cdef uint8_t* buf
-        key, value = next(self.items)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(<bytes?>value)
-        buf = <uint8_t*>self.reserve(n)
-        n = _compact(<const uint8_t*>PyBytes_AS_STRING(value), n, buf, self.strings)
-        return key, PyBytes_FromStringAndSize(<const char*>buf, n)
-
-    cdef bint next_entry(self, Entry* e) except -1:
-        """Point e at the next entry, its record compacted (valid until the next call)."""
-        if not self.merged.next_entry(e):
-            return False
-        self.strings.use_table()
-        e.value_size = _compact(e.value, e.value_size, self.reserve(e.value_size), self.strings)
-        e.value = self.buf
-        return True
-
-    cdef uint8_t* reserve(self, size_t size) except NULL:
-        cdef void* p
-        if size > self.cap or self.buf == NULL:
-            p = realloc(self.buf, max(size, <size_t>512))
-            if p == NULL:
-                raise MemoryError()
-            self.buf, self.cap = <uint8_t*>p, max(size, <size_t>512)
-        return self.buf

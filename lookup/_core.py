@@ -42,16 +42,18 @@ __all__ = (
     "load",
     "parse_facility",
     "parse_id",
+    "renumber_records",
 )
 
 if TYPE_CHECKING:
+    from core.compact import compact_records, renumber_records
     from core.csvrows import Rows, count_line_ends, feed_build
     from core.idhash import IdHasher
     from core.ids import parse_facility, parse_id
     from core.reader import FacilityTable, SnapshotReader
     from core.sorter import ExternalSorter
     from core.validate import RowValidator
-    from core.writer import SnapshotWriter, compact_records, equal_key_groups
+    from core.writer import SnapshotWriter, equal_key_groups
     from lookup.reference.dates import is_real_date
     from lookup.reference.reconcile import check_row as check_register_row
     from lookup.reference.reconcile import compare as compare_register_row
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 
     CORE: str
 
-UNITS = ("ids", "validate", "sorter", "writer", "reader", "csvrows", "idhash")
+UNITS = ("ids", "validate", "sorter", "compact", "writer", "reader", "csvrows", "idhash")
 
 # Each twin name and the unit that defines it, in core/ and in lookup/reference/ alike.
 TWINS = {
@@ -69,7 +71,8 @@ TWINS = {
     "ExternalSorter": "sorter",
     "SnapshotWriter": "writer",
     "equal_key_groups": "writer",
-    "compact_records": "writer",
+    "compact_records": "compact",
+    "renumber_records": "compact",
     "SnapshotReader": "reader",
     "FacilityTable": "reader",
     "Rows": "csvrows",

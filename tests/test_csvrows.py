@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from lookup.errors import ExtractError
 from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
+from lookup.reference import record
+from lookup.store.strings import Strings
 
 from helpers.files import person, write_csv
 from helpers.rows import COLUMNS, make_row
@@ -282,13 +284,23 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
                 sorters.bhxh,
                 sorters.cards,
                 sorters.renumbered,
+                sorters.strings,
+                7,
                 lambda *reject, into=rejected: into.append(reject),
                 print,
             )
             entries = [list(s.items()) for s in sorters.all()]
-        results[impl.kind] = (result, rejected, entries)
+        results[impl.kind] = (result, rejected, entries, sorters.strings.texts)
     assert results["compiled"] == results["python"]
-    (count, invalid, record_bytes, quality), rejected, entries = results["compiled"]
+    (count, invalid, record_bytes, quality), rejected, entries, texts = results["compiled"]
+    # People records are version 2 after their origin, their texts numbered in the table.
+    assert {value[:2] for _, value in entries[1]} == {b"\x07\x02"}
+    table = Strings(texts)
+    people = {key: record.decode(value[1:], table) for key, value in entries[1]}
+    row = rows[9]
+    assert people[record.cccd_key(row["cccd"])].address == "two lines"
+    assert {p.facility_code for p in people.values()} == {r["facility_code"] for r in rows}
+    assert len(set(texts)) == len(texts)
     assert (count, invalid, quality) == (200, 1, (1, 0, 1, 0, 0, 0, 0))
     assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
     first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little"))  # person(0), line 2
@@ -364,6 +376,8 @@ def test_feed_build_reads_any_bytes_alike(compiled, reference, tmp_path_factory,
                     lines,
                     impl.validate.RowValidator(header),
                     *sorters.all(),
+                    sorters.strings,
+                    0,
                     lambda *reject, into=rejected: into.append(reject),
                     lambda rows: None,
                 )
@@ -371,7 +385,7 @@ def test_feed_build_reads_any_bytes_alike(compiled, reference, tmp_path_factory,
             except csv.Error as exc:
                 result = ("error", str(exc))
             entries = [list(sorter.items()) for sorter in sorters.all()]
-        results[impl.kind] = (result, rejected, entries)
+        results[impl.kind] = (result, rejected, entries, sorters.strings.texts)
     assert results["compiled"] == results["python"]
 
 
@@ -382,6 +396,8 @@ def test_feed_build_refuses_a_delta_validator(use, tmp_path):
             use.csvrows.Rows(io.BytesIO(b"")),
             use.validate.RowValidator(["op", "cccd"], True),
             *sorters,
+            Strings(),
+            0,
             print,
             print,
         )

@@ -12,7 +12,9 @@ card codes (group, level, province, ministry: the manifest's `data_quality`); an
 cards began naming the facilities of its registry (`--facilities`, SPEC 1.4), cards issued since
 2025-07-01 the 2025 map (new province codes, addresses without district), and its children
 came about 112 boys to 100 girls; and when the string table began taking only an address's
-administrative parts (a lane before the commune stays the person's own).
+administrative parts (a lane before the commune stays the person's own); and when the build
+began numbering the string table's texts in the order of the lines that first hold them (it
+compacts records as it reads them), not in CCCD order: the same texts, other numbers.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ DIGESTS = {
     "extract": "24c4f39c2daf2f498f8fbe221b480e47c22834899c763dd55eda7442dc599e87",
     "population": "bc95b9e1dc8baded51868eeaf5bb82e1316bdc306cd0370d30a4cb381993579e",
     "delta": "5ab08e733aebacdd190884a14ca2b2e7bc7b440cc3e9560c051b596dd9a66fd3",
-    "snapshot": "caa8fff48a6a3a24a97932a9433c23da6214c1259747c2676dbcc09a713c90c7",
+    "snapshot": "20ca7901f9ac1ca643e13b424cbd219e1b2fe5dddde2f51fe30ffa05f1667ab9",
     "rejects": "e80fd23f40888bc9a3bdb011a59595fe197163ac40be4260b4f00ec26c7d177f",
 }
 # What a manifest says that does not depend on when or where the snapshot was built.

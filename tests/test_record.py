@@ -334,7 +334,7 @@ ADDRESSES = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(valid_rows(), ADDRESSES), min_size=1, max_size=8))
 def test_the_writer_compacts_records_as_the_reference_does(rows):
-    """writer.compact_records, compiled and plain: the same version-2 records and the same
+    """compact.compact_records, compiled and plain: the same version-2 records and the same
     string table, in the same order (the texts numbered as met), from the validator's."""
     from lookup import _core
 
@@ -346,7 +346,7 @@ def test_the_writer_compacts_records_as_the_reference_does(rows):
     outputs = []
     for kind in ("compiled", "python"):
         strings = Strings()
-        compacted = list(_core.load(kind).writer.compact_records(items, strings))
+        compacted = list(_core.load(kind).compact.compact_records(items, strings))
         outputs.append((compacted, strings.texts))
     assert outputs[0] == outputs[1]
     table = Strings.from_bytes(Strings(outputs[0][1]).to_bytes())
@@ -374,17 +374,71 @@ def test_records_compacted_from_a_merge_match_the_reference(tmp_path_factory, ro
         valid = _core.load("python").validate.RowValidator(columns).validate(values)
         items.append((n.to_bytes(8, "big"), valid.record))
     strings = Strings(list(dict.fromkeys(known)))
-    expected = list(_core.load("python").writer.compact_records(items, strings))
+    expected = list(_core.load("python").compact.compact_records(items, strings))
     path = tmp_path_factory.mktemp("merge")
     in_place = Strings(list(dict.fromkeys(known)))
     with compiled.sorter.ExternalSorter(8, str(path), 300) as sorter:
         for k, v in items:
             sorter.add(k, v)
         with compiled.writer.SnapshotWriter(str(path / "db"), 1 << 24) as writer:
-            people = compiled.writer.compact_records(sorter.items(), in_place)
+            people = compiled.compact.compact_records(sorter.items(), in_place)
             assert writer.append(b"people", people) == len(items)
     with lmdb.open(str(path / "db"), readonly=True, lock=False, max_dbs=4) as env:
         with env.begin(db=env.open_db(b"people", create=False)) as txn:
             assert list(txn.cursor()) == expected
     assert in_place.texts == strings.texts
     assert in_place.ids == strings.ids
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(valid_rows(), ADDRESSES), min_size=1, max_size=10), st.data())
+def test_records_numbered_by_two_readers_and_renumbered_are_the_serial_build(
+    tmp_path_factory, rows, data
+):
+    """A parallel build's processes number texts in tables of their own; the parent puts a
+    worker's texts after its own and the writer renumbers the worker's records: the records and
+    table are those one process reading every line makes. Compiled (a sorter's merge pulled by
+    the writer in C, and plain iteration) and reference alike."""
+    import lmdb
+
+    from lookup import _core
+
+    compiled, reference = _core.load("compiled"), _core.load("python")
+    wide = []
+    for n, (row, address) in enumerate(rows):
+        columns, values = split({**row, "address": address})
+        valid = reference.validate.RowValidator(columns).validate(values)
+        wide.append((n.to_bytes(8, "big"), valid.record))
+    serial = Strings()
+    expected = list(reference.compact.compact_records(wide, serial))
+    cut = data.draw(st.integers(0, len(wide)))
+    parent, worker = Strings(), Strings()
+    tagged = [(k, b"\x00" + v) for k, v in reference.compact.compact_records(wide[:cut], parent)]
+    tagged += [(k, b"\x01" + v) for k, v in compiled.compact.compact_records(wide[cut:], worker)]
+    maps = [None, [0, *map(parent.id, worker.texts)]]
+    assert parent.texts == serial.texts
+    for impl in (compiled, reference):
+        assert list(impl.compact.renumber_records(iter(tagged), maps)) == expected
+    path = tmp_path_factory.mktemp("renumber")
+    with compiled.sorter.ExternalSorter(8, str(path), 300) as sorter:
+        for k, v in tagged:
+            sorter.add(k, v)
+        with compiled.writer.SnapshotWriter(str(path / "db"), 1 << 24) as writer:
+            people = compiled.compact.renumber_records(sorter.items(), maps)
+            writer.append(b"people", people)
+    with lmdb.open(str(path / "db"), readonly=True, lock=False, max_dbs=4) as env:
+        with env.begin(db=env.open_db(b"people", create=False)) as txn:
+            assert list(txn.cursor()) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "maps", "message"),
+    [
+        (b"", [None], "an empty value has no origin"),
+        (b"\x02" + b"\x02" * 30, [None, None], "origin 2; 2 maps given"),
+        (b"\x01\x02\x00", [None, [0]], "not a sound version-2 record"),
+    ],
+)
+def test_renumbering_refuses_what_it_cannot_read(impl, value, maps, message):
+    with pytest.raises(ValueError, match=message):
+        list(impl.compact.renumber_records([(b"k" * 8, value)], maps))

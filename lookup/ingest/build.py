@@ -5,7 +5,7 @@ The build streams: rows are validated one at a time by the core and handed to ex
 
     read     CSV row -> RowValidator -> five sorters:
                ids        cccd -> line                  (finds duplicate CCCDs cheaply)
-               people     cccd -> record
+               people     cccd -> origin + record       (version 2, half the bytes of version 1)
                bhxh       bhxh -> cccd + line
                cards      card -> cccd + line + which   (current and previous card codes)
                renumbered card -> cccd + line           (previous codes the snapshot indexes)
@@ -13,13 +13,17 @@ The build streams: rows are validated one at a time by the core and handed to ex
              (lookup.ingest.parallel): each worker sorts its range into sorters of its own and
              hands their sorted runs to the parent's sorters, which merge them after their own:
              entries of equal keys stay in line order, so the result is the serial read's, byte
-             for byte
+             for byte. Each process numbers the texts of its records in a string table of its
+             own; the parent adds a worker's texts to its own, in range order (the numbers a
+             serial read gives: by the first line holding the text), and the records keep their
+             reader's number (origin) to be renumbered as they are written
     check    merge ids, cards: every line in a group of equal keys is rejected
     write    merge bhxh -> SnapshotWriter (LMDB append: full pages), rejecting shared numbers
              as it goes (the last check: one pass instead of two over the biggest index);
-             then people and renumbered in key order. Of the card codes only previous ones
-             that end in another number than the card's are indexed (the others are found
-             through bhxh: DESIGN 4), so the cards sorter is merged once, for the check.
+             then people (renumbered by origin) and renumbered in key order. Of the card
+             codes only previous ones that end in another number than the card's are indexed
+             (the others are found through bhxh: DESIGN 4), so the cards sorter is merged
+             once, for the check.
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -225,11 +229,11 @@ def _read_ranges(
             progress.update(*tally.total())
 
         read = _feed(extract, starts[1], sorters, rejects, report)
-        for worker, start in zip(workers, starts[1:], strict=True):
+        for index, (worker, start) in enumerate(zip(workers, starts[1:], strict=True), start=1):
             if read.end != start:
                 break
-            later, runs, (rejects_part, rejected) = worker.result()
-            sorters.adopt(runs)
+            later, (runs, texts), (rejects_part, rejected) = worker.result()
+            sorters.adopt(runs, texts, origin=index)
             rejects.append(rejects_part, rejected)
             read.add(later)
     finally:
@@ -247,16 +251,18 @@ def _read_range(
     memory: int,
     tally: parallel.Tally,
     index: int,
-) -> tuple[_Read, list[tuple[int, list[str]]], tuple[str | None, int]]:
-    """In a worker: read one range into sorters of its own; give their runs to the parent."""
+) -> tuple[_Read, tuple[list[tuple[int, list[str]]], list[bytes]], tuple[str | None, int]]:
+    """In a worker: read one range into sorters of its own; give their runs and its string
+    table to the parent."""
     line = parallel.line_at(source, start)
     with (
         Extract(source, start=start, line=line, columns=columns) as extract,
         _Sorters(directory, memory) as sorters,
         _Rejects(directory / "rejects.csv", header=False) as rejects,
     ):
-        read = _feed(extract, stop, sorters, rejects, lambda at, rows: tally.set(index, at, rows))
-        runs = sorters.hand_over()
+        report = lambda at, rows: tally.set(index, at, rows)  # noqa: E731
+        read = _feed(extract, stop, sorters, rejects, report, origin=index)
+        runs = sorters.hand_over(), sorters.strings.texts
     return read, runs, (str(rejects.path) if rejects.count else None, rejects.count)
 
 
@@ -266,9 +272,11 @@ def _feed(
     sorters: _Sorters,
     rejects: _Rejects,
     report: Callable[[int, int], object],
+    origin: int = 0,
 ) -> _Read:
     """Read the extract's rows, up to the first row boundary at or past byte `stop` if given,
-    into the sorters; report(bytes read, rows) now and then."""
+    into the sorters; report(bytes read, rows) now and then. `origin`: the range's number (0
+    for the parent's), which the people records keep."""
     validator = _core.RowValidator(extract.columns)
 
     def tick(rows: int) -> None:
@@ -287,6 +295,8 @@ def _feed(
             sorters.bhxh,
             sorters.cards,
             sorters.renumbered,
+            sorters.strings,
+            origin,
             rejects.add,
             tick,
         )
@@ -387,11 +397,10 @@ def _map_size(sorters: _Sorters, read: _Read) -> int:
 def _write_people_and_cards(
     writer: Any, sorters: _Sorters, rejected: set[bytes], progress: Progress
 ) -> tuple[int, int]:
-    """Write the people (as version 2, the repeated texts in the table: DESIGN 4) and the card
+    """Write the people (version 2, the repeated texts in the table: DESIGN 4) and the card
     codes bhxh cannot find; return how many of each."""
-    strings = Strings()
     progress.phase("writing people", total=len(sorters.people))
-    people = _core.compact_records(sorters.people.items(), strings)
+    people = _core.renumber_records(sorters.people.items(), sorters.maps)
     people_written = writer.append(b"people", people, skip=rejected)
     crash_point("after-write-people")
     progress.phase("writing cards", total=len(sorters.renumbered))
@@ -399,7 +408,7 @@ def _write_people_and_cards(
         b"cards", sorters.renumbered.items(), value_size=8, skip=rejected, skip_by_value=True
     )
     crash_point("after-write-cards")
-    writer.put(b"meta", STRINGS_KEY, strings.to_bytes())
+    writer.put(b"meta", STRINGS_KEY, sorters.strings.to_bytes())
     return people_written, cards_written
 
 
@@ -414,6 +423,9 @@ class _Sorters:
         self.renumbered = Sorter(15, str(directory), memory // 16)
         self.directory = directory
         self.memory = memory
+        self.strings = Strings()  # the texts of the people records this process read
+        # Per origin, the numbers of its texts in `strings` (None: its own, as they are).
+        self.maps: list[list[int] | None] = [None]
 
     def all(self) -> tuple[Any, ...]:
         return self.ids, self.people, self.bhxh, self.cards, self.renumbered
@@ -422,10 +434,13 @@ class _Sorters:
         """Spill every sorter and give up its runs, for another _Sorters' adopt()."""
         return [sorter.hand_over() for sorter in self.all()]
 
-    def adopt(self, runs: list[tuple[int, list[str]]]) -> None:
-        """Take the runs handed over by a worker's sorters, after every entry so far."""
+    def adopt(self, runs: list[tuple[int, list[str]]], texts: list[bytes], origin: int) -> None:
+        """Take the runs handed over by a worker's sorters, after every entry so far, and the
+        texts its records number (its string table): they get numbers here."""
         for sorter, (entries, paths) in zip(self.all(), runs, strict=True):
             sorter.adopt(entries, paths)
+        assert origin == len(self.maps), "workers are adopted in range order"
+        self.maps.append([0, *map(self.strings.id, texts)])
 
     def __enter__(self) -> _Sorters:
         return self

@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from lookup.errors import RowError
+from lookup.reference import record
 from lookup.schema import QUALITY_FLAGS
+from lookup.store.strings import Strings
 
 __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_build")
 
@@ -127,13 +129,16 @@ def feed_build(
     bhxh: Any,
     cards: Any,
     renumbered: Any,
+    strings: Strings,
+    origin: int,
     reject: Callable[[int, str, str], object],
     tick: Callable[[int], object],
 ) -> tuple[int, int, int, tuple[int, ...]]:
     """Validate every row and add the valid ones to the build's sorters (lookup/ingest/build.py).
 
         ids     cccd -> line                   (finds duplicate CCCDs cheaply)
-        people  cccd -> record
+        people  cccd -> origin + record (version 2, its texts numbered in `strings`, the
+                reading process's table: lookup/reference/writer.py renumber_records)
         bhxh    bhxh -> cccd + line
         cards   card -> cccd + line + CURRENT, prev card -> cccd + line + PREVIOUS, or
                 PREVIOUS_INDEXED when it ends in another number than the card
@@ -146,6 +151,8 @@ def feed_build(
     """
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
+    if not 0 <= origin <= 255:
+        raise ValueError(f"feed_build: origin {origin}; 0-255")
     count = invalid = record_bytes = 0
     quality = [0] * QUALITY_COUNT
     validate = validator.validate
@@ -163,7 +170,8 @@ def feed_build(
             continue
         key, tag = row.cccd_key, line.to_bytes(4, "little")
         add_id(key, tag)
-        add_person(key, row.record)
+        person = bytes((origin,)) + record.compact(record.decode(row.record), strings)
+        add_person(key, person)
         add_bhxh(row.bhxh_key, key + tag)
         add_card(row.card_no, key + tag + CURRENT)
         if row.prev_card_no is not None:
@@ -171,7 +179,7 @@ def feed_build(
             add_card(row.prev_card_no, key + tag + (PREVIOUS if same else PREVIOUS_INDEXED))
             if not same:
                 add_renumbered(row.prev_card_no, key + tag)
-        record_bytes += len(row.record)
+        record_bytes += len(person) - 1
         for i in range(QUALITY_COUNT):
             if row.quality & (1 << i):
                 quality[i] += 1

@@ -15,10 +15,7 @@ from operator import itemgetter
 
 import lmdb
 
-from lookup.reference import record
-from lookup.store.strings import Strings
-
-__all__ = ("SnapshotWriter", "compact_records", "equal_key_groups")
+__all__ = ("SnapshotWriter", "equal_key_groups")
 
 COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
 KEY_SIZE = 8  # a CCCD key, the prefix of every index value
@@ -125,12 +122,3 @@ def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[byte
         group.append(value)
     if len(group) > 1:
         yield group
-
-
-def compact_records(
-    items: Iterable[tuple[bytes, bytes]], strings: Strings
-) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (key, record) for each (key, version-1 record) of items, the record as version 2,
-    its repeated texts added to `strings` (docs/DESIGN.md 4)."""
-    for key, value in items:
-        yield key, record.compact(record.decode(value), strings)

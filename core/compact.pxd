@@ -1,0 +1,51 @@
+# The C side of core/compact.pyx (version-2 records), for the build's read loop
+# (core/csvrows.pyx) and the writer (core/writer.pyx).
+cimport cython
+from libc.stdint cimport uint8_t, uint32_t
+
+from core.sorter cimport Entry, _Items
+
+
+cdef struct LastText:
+    # The text interned last for a field: rows near each other often share their issuer or
+    # commune, which then needs no lookup.
+    const char* text
+    Py_ssize_t size
+    uint32_t number
+
+
+@cython.final
+cdef class Interner:
+    cdef dict ids
+    cdef list texts
+    cdef LastText last[3]        # per field: locality, facility, issuer
+    cdef uint32_t* table         # text numbers (0: empty place); NULL: use the dict
+    cdef uint32_t* hashes        # each place's text hash, low 32 bits
+    cdef size_t mask             # places, less one
+    cdef Py_ssize_t tabled       # texts in the table: texts[:tabled]
+
+    cdef int use_table(self) except -1
+    cdef uint32_t number(self, const char* text, Py_ssize_t size, int field) except? 0xFFFFFFFF
+    cdef uint32_t find(self, const char* text, Py_ssize_t size) except? 0xFFFFFFFF
+    cdef int take_new_texts(self) except -1
+    cdef int grow(self, size_t places) except -1
+    cdef void place(self, uint32_t number) noexcept
+
+
+# Write the version-1 record p[:n] as version 2 into buf (n bytes at least); return its size.
+cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
+                               Interner strings) except -1
+
+
+@cython.final
+cdef class _Renumbered:
+    cdef object items
+    cdef _Items merged           # items, when a sorter's merge: read in place
+    cdef Py_ssize_t origins
+    cdef uint32_t** numbers      # per origin: NULL (as it is) or its map
+    cdef size_t* counts
+    cdef uint8_t* buf            # the record last renumbered
+    cdef size_t cap
+
+    cdef bint next_entry(self, Entry* e) except -1
+    cdef int renumber(self, Entry* e) except -1
