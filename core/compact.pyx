@@ -178,10 +178,16 @@ cdef inline uint8_t* _card(uint8_t* out, const char* code, bint with_number) noe
 
 # lookup.schema.ADDRESS_UNITS as UTF-8: what an address's administrative parts start with.
 cdef tuple _UNITS = tuple(unit.encode() for unit in ADDRESS_UNITS)
+cdef bint _UNIT_FIRST[256]  # the bytes a unit starts with: most parts need no comparison
+for _unit in _UNITS:
+    _UNIT_FIRST[_unit[0]] = True
+del _unit
 
 
 cdef bint _is_unit(const char* part, Py_ssize_t n):
     cdef bytes unit
+    if n == 0 or not _UNIT_FIRST[<uint8_t>part[0]]:
+        return False
     for unit in _UNITS:
         if len(unit) <= n and memcmp(part, PyBytes_AS_STRING(unit), len(unit)) == 0:
             return True

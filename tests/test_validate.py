@@ -576,3 +576,21 @@ def test_agree_on_card_quality(compiled, reference, group, level, province, mana
     got = outcome(compiled, columns, values, False)
     assert got[0] == "ok"
     assert got == outcome(reference, columns, values, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from([("full_name", 100), ("address", 200), ("issuer", 200)]),
+    pieces=st.lists(st.sampled_from(["Nguyễn", "a", "bcdefgh", " ", "  ", "Đ", "ỹ", "x y"])),
+    excess=st.integers(-3, 2),
+)
+def test_agree_on_texts_at_their_limit(compiled, reference, field, pieces, excess):
+    """Texts of about their limit in code points, made of runs of ASCII (copied at once by the
+    compiled fast path) and Vietnamese letters: the same record or the same message."""
+    column, limit = field
+    text = "".join(pieces) or "a"
+    text = (text * (limit // len(text) + 1))[: limit + excess].strip() or "a"
+    row = make_row()
+    row[column] = text
+    columns, values = split(row)
+    assert_agree(compiled, reference, columns, values, False)
