@@ -17,7 +17,8 @@ The build streams: rows are validated one at a time by the core and handed to ex
              own; the parent adds a worker's texts to its own, in range order (the numbers a
              serial read gives: by the first line holding the text), and the records keep their
              reader's number (origin) to be renumbered as they are written
-    check    merge ids, cards: every line in a group of equal keys is rejected
+    check    merge ids, and cards in a forked process meanwhile: every line in a group of
+             equal keys is rejected
     write    merge bhxh -> SnapshotWriter (LMDB append: full pages), rejecting shared numbers
              as it goes (the last check: one pass instead of two over the biggest index);
              then people (renumbered by origin) and renumbered in key order. Of the card
@@ -99,7 +100,7 @@ def build(
             read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
             shared = _SharedKeys()
-            shared.check_ids_and_cards(sorters, progress)
+            shared.check_ids_and_cards(sorters, progress, fork=len(starts) > 1)
             identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
             with _core.SnapshotWriter(str(staging), _map_size(sorters, read)) as writer:
                 progress.phase("writing bhxh", total=len(sorters.bhxh))
@@ -317,15 +318,21 @@ class _SharedKeys:
         self._reasons: dict[int, tuple[int, str, str]] = {}  # line -> (rank, field, message)
         self._cccd_lines: set[int] = set()
 
-    def check_ids_and_cards(self, sorters: _Sorters, progress: Progress) -> None:
-        """Check the CCCDs and card codes (the numbers are checked as bhxh is written)."""
+    def check_ids_and_cards(self, sorters: _Sorters, progress: Progress, fork: bool) -> None:
+        """Check the CCCDs and card codes (the numbers are checked as bhxh is written); with
+        `fork`, the card codes are merged in a forked process meanwhile (the other core)."""
         progress.phase("checking duplicates")
-        equal_key_groups = _core.equal_key_groups
-        for tags in equal_key_groups(sorters.ids.items()):
-            self._reject(0, [(_line(tag, 0), "cccd") for tag in tags], "cccd: duplicate, also on ")
-        for values in equal_key_groups(sorters.cards.items()):
-            fields = ["card_no" if v[12:] == CURRENT else "prev_card_no" for v in values]
-            self._reject_values(2, values, fields)
+        cards = parallel.Worker("card code check", _groups, sorters.cards) if fork else None
+        try:
+            for tags in _groups(sorters.ids):
+                group = [(_line(tag, 0), "cccd") for tag in tags]
+                self._reject(0, group, "cccd: duplicate, also on ")
+            for values in cards.result() if cards else _groups(sorters.cards):
+                fields = ["card_no" if v[12:] == CURRENT else "prev_card_no" for v in values]
+                self._reject_values(2, values, fields)
+        finally:
+            if cards:
+                cards.stop()
         if self._cccd_lines:
             # CCCD duplicates are dropped by key; find their keys in one pass over the small
             # sorter.
@@ -365,6 +372,11 @@ class _SharedKeys:
                 self._reasons[line] = (rank, field, reason.format(field=field) + others)
         if rank == 0:
             self._cccd_lines.update(lines)
+
+
+def _groups(sorter: Any) -> list[list[bytes]]:
+    """Return the values of each group of entries sharing a key (SPEC 1.1: all rejected)."""
+    return list(_core.equal_key_groups(sorter.items()))
 
 
 def _line(value: bytes, offset: int) -> int:
