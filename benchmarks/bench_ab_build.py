@@ -3,8 +3,8 @@ rounds, with a raw LMDB append measured in each round as the baseline (issue 14)
 
     python benchmarks/bench_ab_build.py EXTRACT OLD_CHECKOUT [--rounds 3] [--work DIR]
 
-OLD_CHECKOUT is another checkout with its own .venv (`git worktree add /tmp/old REV`, then its
-README's install). Each round runs `lookup build EXTRACT --jobs 2` with each checkout's python
+Both checkouts, this one and OLD_CHECKOUT, run in their own .venv (`git worktree add /tmp/old
+REV`, then its README's install). Each round runs `lookup build EXTRACT --jobs 2` in each
 (the order alternating, the store removed after each) and bench_national.raw_append (8-byte
 keys, 100-byte values, at most 10M, in memory), and samples the steal over each build. Prints
 each round, the median of the new/old pairs with their range, and the new build's rate against
@@ -34,12 +34,14 @@ from bench_http import steal_ticks  # noqa: E402
 from lookup.store import DataDir  # noqa: E402
 
 
-def build(python: str, extract: str, work: Path) -> Callable[[], dict[str, float]]:
+def build(checkout: Path, extract: str, work: Path) -> Callable[[], dict[str, float]]:
     def run() -> dict[str, float]:
         data = DataDir(work / "data")
         stolen, started = steal_ticks(), time.perf_counter()
+        python = str(checkout / ".venv" / "bin" / "python")
         argv = [python, "-m", "lookup", "build", extract, "--data", str(data.root), "--jobs", "2"]
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        # In the checkout: `-m` puts the working directory first on the path.
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=checkout)
         seconds = time.perf_counter() - started
         ticks = os.sysconf("SC_CLK_TCK") * seconds * (os.cpu_count() or 1)
         rows = data.list()[-1].manifest["rows"]
@@ -63,12 +65,12 @@ def main() -> None:
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="ab-build-"))
     work.mkdir(parents=True, exist_ok=True)
-    old_python = str(Path(args.old_checkout) / ".venv" / "bin" / "python")
+    extract = str(Path(args.extract).resolve())
     results = pairs(
         args.rounds,
         {
-            "new": build(sys.executable, args.extract, work),
-            "old": build(old_python, args.extract, work),
+            "new": build(HERE.parent, extract, work),
+            "old": build(Path(args.old_checkout).resolve(), extract, work),
         },
     )
     seconds = {side: [r["seconds"] for r in results[side]] for side in results}  # type: ignore[index]
