@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-
-def lookup(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "LOOKUP_DATA": ""},
-    )
+from helpers.cli import lookup
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,16 @@ exit 1; never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.cli import lookup
+
 SIZE = 2 * 2**20
-
-
-def lookup(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LOOKUP_DATA": "", **env},
-    )
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ def test_a_build_larger_than_the_disk_says_the_disk_is_full_and_what_it_needs(tm
     data = disk / "data"
     # With 2 jobs a forked reader fills the disk with its sorted runs: its OSError comes back.
     split = {"LOOKUP_BUILD_MIN_SPLIT": str(2**20)}
-    done = lookup("build", str(extract), "--data", str(data), "--jobs", jobs, **split)
+    done = lookup("build", str(extract), "--data", str(data), "--jobs", jobs, env=split)
     line = one_line_failure(done, "build")
     # "is full" when the error names ENOSPC, "is too full for this" when LMDB says EIO
     assert re.search(f"the disk holding {re.escape(str(data))} is (too )?full", line), line

@@ -19,20 +19,11 @@ import pytest
 from lookup.query import Entitlements
 from lookup.store import DataDir
 
+from helpers.cli import lookup
 from helpers.files import person, write_csv
 
 DAY = date(2026, 6, 1)
 SAMPLE = [0, 17, 399]
-
-
-def lookup(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        **kw,
-    )
 
 
 def state(data: DataDir) -> tuple[str | None, str, list[str]]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -22,6 +19,7 @@ from lookup.facilities.storage import KEEP, RegistryStore
 from lookup.facilities.watch import RegistryWatcher
 from lookup.service.audit import AuditLog, load_secret
 
+from helpers.cli import lookup
 from helpers.facilities import COLUMNS, OFFICERS, REGISTRY, write_registry
 
 
@@ -33,15 +31,6 @@ def run(capfd, *args: str) -> tuple[int, str, str]:
         status = int(exc.code or 0)
     out, err = capfd.readouterr()
     return status, out, err
-
-
-def lookup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LOOKUP_DATA": "", **(env or {})},
-    )
 
 
 @pytest.fixture
@@ -423,21 +412,21 @@ def test_old_versions_are_pruned(tmp_path, data, capfd):
 
 
 # -- atomic replacement ---------------------------------------------------------------------------
-def test_an_import_killed_before_current_leaves_the_old_registry(tmp_path, data):
+def import_then_kill_the_next(tmp_path, data, crash_at: str) -> tuple[Registry, Path]:
+    """Import the registry, then a second one (every level basic) killed at `crash_at`; return
+    the registry the first import made and the second's file."""
     first = write_registry(tmp_path / "first.csv")
     assert lookup("facilities", "import", str(first), "--data", str(data)).returncode == 0
     before = Registry.load(data)
     assert before is not None
     second = write_registry(tmp_path / "second.csv", [{**r, "level": "basic"} for r in REGISTRY])
-    killed = lookup(
-        "facilities",
-        "import",
-        str(second),
-        "--data",
-        str(data),
-        env={"LOOKUP_CRASH_AT": "facilities-before-current"},
-    )
-    assert killed.returncode == -9
+    argv = ["facilities", "import", str(second), "--data", str(data)]
+    assert lookup(*argv, env={"LOOKUP_CRASH_AT": crash_at}).returncode == -9
+    return before, second
+
+
+def test_an_import_killed_before_current_leaves_the_old_registry(tmp_path, data):
+    before, second = import_then_kill_the_next(tmp_path, data, "facilities-before-current")
     assert len(list((data / "facilities").glob("*.json"))) == 2  # the new one, never served
     after = Registry.load(data)
     assert after is not None and after.version == before.version
@@ -449,18 +438,7 @@ def test_an_import_killed_before_current_leaves_the_old_registry(tmp_path, data)
 
 
 def test_an_import_killed_after_current_serves_the_new_registry(tmp_path, data):
-    first = write_registry(tmp_path / "first.csv")
-    assert lookup("facilities", "import", str(first), "--data", str(data)).returncode == 0
-    second = write_registry(tmp_path / "second.csv", [{**r, "level": "basic"} for r in REGISTRY])
-    killed = lookup(
-        "facilities",
-        "import",
-        str(second),
-        "--data",
-        str(data),
-        env={"LOOKUP_CRASH_AT": "facilities-before-prune"},
-    )
-    assert killed.returncode == -9
+    import_then_kill_the_next(tmp_path, data, "facilities-before-prune")
     assert Registry.load(data).facility("01832") == ("Bệnh viện Bạch Mai", "basic")  # type: ignore[union-attr]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from lookup.web.gateway import login_facility
 from lookup.web.gateway_rules import ANSWER_FIELDS
 from lookup.web.gateway_rules import NOTES as OFFICER_NOTES
 
+from helpers.cli import lookup
 from helpers.facilities import OFFICERS, REGISTRY, write_registry
 from helpers.server import LiveServer, add_key, build_data, days_from_today, person
 
@@ -233,15 +233,6 @@ def post(port: int, path: str, query: dict[str, str], fields: dict[str, str]):
         return response.getheader("X-Request-Id", ""), json.loads(response.read())
     finally:
         conn.close()
-
-
-def lookup(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LOOKUP_DATA": ""},
-    )
 
 
 @pytest.mark.slow

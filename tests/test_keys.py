@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
@@ -21,6 +19,8 @@ from lookup.service.clients import (
     RateLimiter,
     md5_hex,
 )
+
+from helpers.cli import lookup
 
 
 def test_key_is_returned_once_and_stored_only_as_a_hash(tmp_path):
@@ -149,15 +149,6 @@ def test_rate_limiter_keeps_clients_apart():
     assert limiter.check(a, 0.0) == 0.0
     assert limiter.check(a, 0.0) == pytest.approx(1.0)
     assert limiter.check(b, 0.0) == 0.0
-
-
-def lookup(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lookup", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LOOKUP_DATA": ""},
-    )
 
 
 def test_cli_keys_add_prints_the_key_alone_then_list_and_revoke(tmp_path):
