@@ -56,6 +56,7 @@ cdef enum:
     CHUNK = 1 << 20                 # bytes asked of the stream at a time
     LIMIT = 64 * 1024               # FIELD_LIMIT, in characters as csv.field_size_limit counts
     MAX_UTF8 = 4                    # a value of more bytes than LIMIT * 4 is surely over LIMIT
+    TAG_LEN = 5                     # a row's tag in the sorters: its line, then its origin
 
 FIELD_LIMIT = LIMIT
 PROGRESS_EVERY = 65536
@@ -471,7 +472,8 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef uint8_t person[1 + RECORD_MAX]  # origin, then the record as version 2
     cdef Interner texts = Interner(strings)
     cdef Py_ssize_t person_len
-    cdef uint8_t tagged[KEY_LEN + 4 + 1]  # cccd key, line (4 bytes little-endian), which card
+    # cccd key, line (4 bytes little-endian), origin, which card
+    cdef uint8_t tagged[KEY_LEN + TAG_LEN + 1]
     cdef uint8_t* tag = tagged + KEY_LEN
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
     cdef Py_ssize_t quality[QUALITY_COUNT]
@@ -481,7 +483,7 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
     if not 0 <= origin <= 255:
         raise ValueError(f"feed_build: origin {origin}; 0-255")
-    person[0] = origin
+    person[0] = tag[4] = origin
     texts.use_table()
     for i in range(QUALITY_COUNT):
         quality[i] = 0
@@ -514,19 +516,19 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         memcpy(tagged, row.cccd_key, KEY_LEN)
         for i in range(4):
             tag[i] = (line >> (8 * i)) & 0xFF
-        ids.add_entry(row.cccd_key, KEY_LEN, tag, 4)
+        ids.add_entry(row.cccd_key, KEY_LEN, tag, TAG_LEN)
         person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts)
         people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
-        bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + 4)
-        tagged[KEY_LEN + 4] = 0  # CURRENT
-        cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + 5)
+        bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN)
+        tagged[KEY_LEN + TAG_LEN] = 0  # CURRENT
+        cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN + 1)
         if row.has_prev:
             # PREVIOUS, or PREVIOUS_INDEXED when it ends in another number than the card
             same = memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) == 0
-            tagged[KEY_LEN + 4] = 1 if same else 2
-            cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 5)
+            tagged[KEY_LEN + TAG_LEN] = 1 if same else 2
+            cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN + 1)
             if not same:
-                renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + 4)
+                renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN)
         record_bytes += person_len - 1
         for i in range(QUALITY_COUNT):
             if row.quality & (1 << i):

@@ -285,6 +285,13 @@ cdef class ExternalSorter:
         self.close()
         return handed
 
+    def flush(self):
+        """Write the buffered entries as a run now: the build does so while it waits for its
+        workers, so that adopt() has nothing left to write then."""
+        self.check_open()
+        if self.nslots:
+            self.spill()
+
     def adopt(self, Py_ssize_t entries, paths):
         """Take over the run files another sorter of this key size handed over, moving them
         into this sorter's folder; their entries count as added after every entry so far."""

@@ -303,7 +303,8 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
     assert len(set(texts)) == len(texts)
     assert (count, invalid, quality) == (200, 1, (1, 0, 1, 0, 0, 0, 0))
     assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
-    first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little"))  # person(0), line 2
+    # person(0): its tag is its line (2) and the origin.
+    first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little") + b"\x07")
     assert len(entries[3]) == 200 and entries[0][0] == first_id
     # Of the card codes only row 3's previous one ends in another number than its card.
     assert [key for key, _ in entries[4]] == [b"HT3019999999999"]

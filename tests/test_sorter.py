@@ -148,10 +148,14 @@ def test_compiled_sorter_is_compiled(compiled):
     data=st.data(),
     memory_limit=st.sampled_from([0, 300, 2**20]),
     buffered=st.booleans(),
+    flushed=st.booleans(),
 )
-def test_adopted_runs_merge_after_own_entries(impl, tmp_path_factory, data, memory_limit, buffered):
+def test_adopted_runs_merge_after_own_entries(
+    impl, tmp_path_factory, data, memory_limit, buffered, flushed
+):
     # A build worker's sorter hands its runs over to the parent's, which must give what one sorter
-    # fed every entry in order gives: ties keep the adopter's entries first.
+    # fed every entry in order gives: ties keep the adopter's entries first, whether the adopter
+    # flushed its buffer before (as the build does while it waits) or adopt() writes it.
     first, second, third = (data.draw(entries_strategy(8)) for _ in range(3))
     tmp = tmp_path_factory.mktemp("sort")
     with (
@@ -164,6 +168,9 @@ def test_adopted_runs_merge_after_own_entries(impl, tmp_path_factory, data, memo
             worker.add(key, value)
         entries, paths = worker.hand_over()
         assert entries == len(second)
+        if flushed:
+            adopter.flush()
+            assert len(adopter) == len(first)
         adopter.adopt(entries, paths)
         for key, value in third:  # and it goes on adding (the build reads on after a bad cut)
             adopter.add(key, value)

@@ -4,19 +4,23 @@ The build streams: rows are validated one at a time by the core and handed to ex
 (bounded memory, spilling sorted runs to disk), so 100 million rows build in a few GB.
 
     read     CSV row -> RowValidator -> five sorters:
-               ids        cccd -> line                  (finds duplicate CCCDs cheaply)
+               ids        cccd -> tag                   (finds duplicate CCCDs cheaply)
                people     cccd -> origin + record       (version 2, half the bytes of version 1)
-               bhxh       bhxh -> cccd + line
-               cards      card -> cccd + line + which   (current and previous card codes)
-               renumbered card -> cccd + line           (previous codes the snapshot indexes)
+               bhxh       bhxh -> cccd + tag
+               cards      card -> cccd + tag + which    (current and previous card codes)
+               renumbered card -> cccd + tag            (previous codes the snapshot indexes)
+             (a row's tag: its line and origin, below)
              with --jobs N, in N processes over byte ranges of a plain extract
              (lookup.ingest.parallel): each worker sorts its range into sorters of its own and
              hands their sorted runs to the parent's sorters, which merge them after their own:
              entries of equal keys stay in line order, so the result is the serial read's, byte
-             for byte. Each process numbers the texts of its records in a string table of its
-             own; the parent adds a worker's texts to its own, in range order (the numbers a
-             serial read gives: by the first line holding the text), and the records keep their
-             reader's number (origin) to be renumbered as they are written
+             for byte. A worker numbers its lines from its range's start (counting the lines
+             before it would cost a pass over them); the sorters' entries carry the number of
+             the process that read them (origin), by which the parent adds to their lines what
+             the ranges before theirs held. Each process numbers the texts of its records in a
+             string table of its own; the parent adds a worker's texts to its own, in range
+             order (the numbers a serial read gives: by the first line holding the text), and
+             the records keep their origin to be renumbered as they are written
     check    merge ids, and cards in a forked process meanwhile: every line in a group of
              equal keys is rejected
     write    merge bhxh -> SnapshotWriter (LMDB append: full pages), rejecting shared numbers
@@ -45,7 +49,7 @@ from lookup import _core
 from lookup._os import crash_point
 from lookup.errors import StoreError
 from lookup.ingest import parallel
-from lookup.ingest.extract import Extract
+from lookup.ingest.extract import PROVISIONAL_LINE, Extract
 from lookup.progress import Progress
 from lookup.schema import QUALITY_FLAGS
 from lookup.store import DataDir
@@ -99,7 +103,7 @@ def build(
         with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort", memory) as sorters:
             read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
-            shared = _SharedKeys()
+            shared = _SharedKeys(sorters.line_shifts)
             shared.check_ids_and_cards(sorters, progress, fork=len(starts) > 1)
             identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
             with _core.SnapshotWriter(str(staging), _map_size(sorters, read)) as writer:
@@ -230,12 +234,15 @@ def _read_ranges(
             progress.update(*tally.total())
 
         read = _feed(extract, starts[1], sorters, rejects, report)
+        sorters.flush()  # while the workers read on, rather than in adopt()
         for index, (worker, start) in enumerate(zip(workers, starts[1:], strict=True), start=1):
             if read.end != start:
                 break
             later, (runs, texts), (rejects_part, rejected) = worker.result()
-            sorters.adopt(runs, texts, origin=index)
-            rejects.append(rejects_part, rejected)
+            shift = read.line - PROVISIONAL_LINE  # the worker's lines are provisional
+            sorters.adopt(runs, texts, origin=index, line_shift=shift)
+            rejects.append(rejects_part, rejected, shift)
+            later.line += shift
             read.add(later)
     finally:
         for worker in workers:
@@ -253,11 +260,10 @@ def _read_range(
     tally: parallel.Tally,
     index: int,
 ) -> tuple[_Read, tuple[list[tuple[int, list[str]]], list[bytes]], tuple[str | None, int]]:
-    """In a worker: read one range into sorters of its own; give their runs and its string
-    table to the parent."""
-    line = parallel.line_at(source, start)
+    """In a worker: read one range into sorters of its own, its lines numbered provisionally;
+    give their runs and its string table to the parent."""
     with (
-        Extract(source, start=start, line=line, columns=columns) as extract,
+        Extract(source, start=start, line=None, columns=columns) as extract,
         _Sorters(directory, memory) as sorters,
         _Rejects(directory / "rejects.csv", header=False) as rejects,
     ):
@@ -311,9 +317,11 @@ class _SharedKeys:
     A row in several groups is rejected for the first found, in that order: two copies of one
     person share everything, and the CCCD is the real reason. `keys` gathers the CCCD keys of
     the rejected rows (after the CCCD check each names one row), which the writes skip.
+    `line_shifts`: per origin, what its tags' lines add up to the file's (_Sorters).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, line_shifts: list[int]) -> None:
+        self._line_shifts = line_shifts
         self.keys: set[bytes] = set()
         self._reasons: dict[int, tuple[int, str, str]] = {}  # line -> (rank, field, message)
         self._cccd_lines: set[int] = set()
@@ -325,10 +333,10 @@ class _SharedKeys:
         cards = parallel.Worker("card code check", _groups, sorters.cards) if fork else None
         try:
             for tags in _groups(sorters.ids):
-                group = [(_line(tag, 0), "cccd") for tag in tags]
+                group = [(self._line(tag, 0), "cccd") for tag in tags]
                 self._reject(0, group, "cccd: duplicate, also on ")
             for values in cards.result() if cards else _groups(sorters.cards):
-                fields = ["card_no" if v[12:] == CURRENT else "prev_card_no" for v in values]
+                fields = ["card_no" if v[13:] == CURRENT else "prev_card_no" for v in values]
                 self._reject_values(2, values, fields)
         finally:
             if cards:
@@ -337,7 +345,7 @@ class _SharedKeys:
             # CCCD duplicates are dropped by key; find their keys in one pass over the small
             # sorter.
             for key, tag in sorters.ids.items():
-                if _line(tag, 0) in self._cccd_lines:
+                if self._line(tag, 0) in self._cccd_lines:
                     self.keys.add(key)
 
     def write_bhxh(self, writer: Any, bhxh: Any) -> int:
@@ -360,9 +368,14 @@ class _SharedKeys:
         return len(self._reasons)
 
     def _reject_values(self, rank: int, values: list[bytes], fields: list[str]) -> None:
-        group = [(_line(v, 8), field) for v, field in zip(values, fields, strict=True)]
+        group = [(self._line(v, 8), field) for v, field in zip(values, fields, strict=True)]
         self._reject(rank, group, "{field}: shared with ")
         self.keys.update(v[:8] for v in values)
+
+    def _line(self, value: bytes, offset: int) -> int:
+        """Return the line of the row tagged at value[offset:] (4 bytes of line, 1 of origin)."""
+        line = int.from_bytes(value[offset : offset + 4], "little")
+        return line + self._line_shifts[value[offset + 4]]
 
     def _reject(self, rank: int, group: list[tuple[int, str]], reason: str) -> None:
         lines = [line for line, _ in group]
@@ -377,10 +390,6 @@ class _SharedKeys:
 def _groups(sorter: Any) -> list[list[bytes]]:
     """Return the values of each group of entries sharing a key (SPEC 1.1: all rejected)."""
     return list(_core.equal_key_groups(sorter.items()))
-
-
-def _line(value: bytes, offset: int) -> int:
-    return int.from_bytes(value[offset : offset + 4], "little")
 
 
 def _name_lines(lines: list[int]) -> str:
@@ -436,8 +445,10 @@ class _Sorters:
         self.directory = directory
         self.memory = memory
         self.strings = Strings()  # the texts of the people records this process read
-        # Per origin, the numbers of its texts in `strings` (None: its own, as they are).
+        # Per origin, the numbers of its texts in `strings` (None: its own, as they are), and
+        # what its lines add up to the file's.
         self.maps: list[list[int] | None] = [None]
+        self.line_shifts = [0]
 
     def all(self) -> tuple[Any, ...]:
         return self.ids, self.people, self.bhxh, self.cards, self.renumbered
@@ -446,13 +457,26 @@ class _Sorters:
         """Spill every sorter and give up its runs, for another _Sorters' adopt()."""
         return [sorter.hand_over() for sorter in self.all()]
 
-    def adopt(self, runs: list[tuple[int, list[str]]], texts: list[bytes], origin: int) -> None:
-        """Take the runs handed over by a worker's sorters, after every entry so far, and the
-        texts its records number (its string table): they get numbers here."""
+    def flush(self) -> None:
+        """Write every sorter's buffered entries as a run."""
+        for sorter in self.all():
+            sorter.flush()
+
+    def adopt(
+        self,
+        runs: list[tuple[int, list[str]]],
+        texts: list[bytes],
+        origin: int,
+        line_shift: int,
+    ) -> None:
+        """Take the runs handed over by a worker's sorters, after every entry so far, the
+        texts its records number (its string table: they get numbers here), and what its lines
+        add up to the file's."""
         for sorter, (entries, paths) in zip(self.all(), runs, strict=True):
             sorter.adopt(entries, paths)
         assert origin == len(self.maps), "workers are adopted in range order"
         self.maps.append([0, *map(self.strings.id, texts)])
+        self.line_shifts.append(line_shift)
 
     def __enter__(self) -> _Sorters:
         return self
@@ -480,14 +504,15 @@ class _Rejects:
         self._open().writerow((line, field, reason))
         self.count += 1
 
-    def append(self, part: str | None, count: int) -> None:
-        """Add the `count` rows of a worker's rejects file (None when it has none)."""
+    def append(self, part: str | None, count: int, line_shift: int) -> None:
+        """Add the `count` rows of a worker's rejects file (None when it has none), adding
+        line_shift to their lines."""
         if part is None:
             return
-        self._open()
-        assert self._file is not None  # _open() opened it
+        writer = self._open()
         with open(part, newline="", encoding="utf-8") as rows:
-            shutil.copyfileobj(rows, self._file)
+            for line, field, reason in csv.reader(rows):
+                writer.writerow((int(line) + line_shift, field, reason))
         self.count += count
 
     def _open(self) -> Writer:

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, cast
 
 from lookup import _core
 from lookup.errors import ExtractError
+from lookup.ingest import parallel
 from lookup.schema import (
     COLUMNS,
     DELTA_REQUIRED,
@@ -28,6 +29,8 @@ from lookup.schema import (
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
+# The first line of a range read with line=None; past 1, so that a BOM there is content.
+PROVISIONAL_LINE = 2
 # What each kind of file is called in messages, its columns, and those it must have.
 KINDS = {
     "extract": ("an extract", COLUMNS, REQUIRED),
@@ -50,7 +53,10 @@ class Extract:
 
     `Extract(path, start=S, line=N, columns=C)` reads a range of a plain (not gzip) extract whose
     header was read already: the rows from byte S, which starts physical line N (the workers of
-    lookup.ingest.build read ranges of a big extract so).
+    lookup.ingest.build read ranges of a big extract so). With line=None the rows are numbered
+    from PROVISIONAL_LINE, for a caller that learns later what to add (a build worker: counting
+    the lines before its range would cost it a pass over them); a message from here counts them
+    then, to name the true line.
     """
 
     def __init__(
@@ -60,10 +66,11 @@ class Extract:
         delta: bool = False,
         kind: str = "extract",
         start: int = 0,
-        line: int = 1,
+        line: int | None = 1,
         columns: tuple[str, ...] | None = None,
     ) -> None:
         self.path = path
+        self._provisional = line is None
         self.delta = delta
         self.kind = "delta" if delta else kind
         self.start = start
@@ -73,7 +80,7 @@ class Extract:
             self._file.seek(start)
         elif self._file.peek(2)[:2] == GZIP_MAGIC:
             self._stream = gzip.GzipFile(fileobj=self._file, mode="rb")  # type: ignore[assignment]
-        self._rows = _core.Rows(self._stream, line)
+        self._rows = _core.Rows(self._stream, PROVISIONAL_LINE if line is None else line)
         try:
             self.columns = columns or self._read_header()
         except BaseException:
@@ -129,12 +136,19 @@ class Extract:
         try:
             yield rows
         except csv.Error as exc:
-            raise ExtractError(f"{self.path}: line {rows.line}: not valid CSV: {exc}") from exc
+            line = self._true_line(rows.line)
+            raise ExtractError(f"{self.path}: line {line}: not valid CSV: {exc}") from exc
         except (OSError, EOFError) as exc:
             if exc is not rows.error:  # not the file's: a sorter's disk, say
                 raise
             # truncated or corrupt gzip
-            raise ExtractError(f"{self.path}: line {rows.line}: cannot read: {exc}") from exc
+            line = self._true_line(rows.line)
+            raise ExtractError(f"{self.path}: line {line}: cannot read: {exc}") from exc
+
+    def _true_line(self, line: int) -> int:
+        if not self._provisional:
+            return line
+        return line + parallel.line_at(self.path, self.start) - PROVISIONAL_LINE
 
     def position(self) -> tuple[int, int]:
         """Return (bytes read, total bytes) of the file on disk, for progress reports."""

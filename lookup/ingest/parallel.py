@@ -7,10 +7,12 @@ a range stops at the first row boundary at or past the next range's start (csvro
 and says where it stopped: if that is not the next range's start, lookup.ingest.build throws away
 what the later ranges read and reads the rest again itself.
 
-A worker numbers its rows with physical lines, as the serial read does: it counts the line ends
-before its range first (`line_at`). Workers are forked, so they share the parent's imports and
-arguments without pickling; their results come back through a pipe. A worker dies with the
-build (PR_SET_PDEATHSIG), and keeps no copy of the data directory's writer lock (lookup.store).
+A worker numbers its rows' physical lines from its range's start, and the build adds what the
+ranges before it held once they are read: counting the line ends before its range (`line_at`)
+would cost the worker a pass over them, which a message naming a line still pays. Workers are
+forked, so they share the parent's imports and arguments without pickling; their results come
+back through a pipe. A worker dies with the build (PR_SET_PDEATHSIG), and keeps no copy of the
+data directory's writer lock (lookup.store).
 """
 
 from __future__ import annotations

@@ -136,16 +136,18 @@ def feed_build(
 ) -> tuple[int, int, int, tuple[int, ...]]:
     """Validate every row and add the valid ones to the build's sorters (lookup/ingest/build.py).
 
-        ids     cccd -> line                   (finds duplicate CCCDs cheaply)
+        ids     cccd -> tag                    (finds duplicate CCCDs cheaply)
         people  cccd -> origin + record (version 2, its texts numbered in `strings`, the
                 reading process's table: lookup/reference/writer.py renumber_records)
-        bhxh    bhxh -> cccd + line
-        cards   card -> cccd + line + CURRENT, prev card -> cccd + line + PREVIOUS, or
+        bhxh    bhxh -> cccd + tag
+        cards   card -> cccd + tag + CURRENT, prev card -> cccd + tag + PREVIOUS, or
                 PREVIOUS_INDEXED when it ends in another number than the card
-        renumbered  prev card -> cccd + line, for those PREVIOUS_INDEXED: the codes the
+        renumbered  prev card -> cccd + tag, for those PREVIOUS_INDEXED: the codes the
                 snapshot's `cards` index holds (DESIGN 4), without a pass over all the others
 
-    `line` is 4 bytes little-endian. A rejected row goes to reject(line, field, message); tick(n)
+    A row's tag is its line (4 bytes little-endian) and `origin` (1 byte): a build worker
+    numbers the lines of its range from where it starts, and the parent knows by the origin
+    what to add. A rejected row goes to reject(line, field, message); tick(n)
     is called when n rows have been read, every PROGRESS_EVERY rows. Returns (rows, invalid,
     record bytes, counts of rows with each data-quality flag: 1, 2, 4... as QUALITY_FLAGS).
     """
@@ -168,7 +170,7 @@ def feed_build(
             invalid += 1
             reject(line, exc.field, exc.message)
             continue
-        key, tag = row.cccd_key, line.to_bytes(4, "little")
+        key, tag = row.cccd_key, line.to_bytes(4, "little") + bytes((origin,))
         add_id(key, tag)
         person = bytes((origin,)) + record.compact(record.decode(row.record), strings)
         add_person(key, person)

@@ -90,6 +90,13 @@ class ExternalSorter:
         self.close()
         return handed
 
+    def flush(self) -> None:
+        """Write the buffered entries as a run now: the build does so while it waits for its
+        workers, so that adopt() has nothing left to write then."""
+        self._check_open()
+        if self._buffer:
+            self._spill()
+
     def adopt(self, entries: int, paths: list[str]) -> None:
         """Take over the run files another sorter of this key size handed over, moving them
         into this sorter's folder; their entries count as added after every entry so far."""
