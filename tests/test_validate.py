@@ -594,3 +594,20 @@ def test_agree_on_texts_at_their_limit(compiled, reference, field, pieces, exces
     row[column] = text
     columns, values = split(row)
     assert_agree(compiled, reference, columns, values, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(["full_name", "address", "issuer"]),
+    text=st.text(
+        st.sampled_from(" \ta\u00a0\u00bf\u00c0Đ\u024f\u0250\u1e00\u1eff\u1f71ễ"), max_size=30
+    ),
+)
+def test_agree_on_texts_at_the_fast_ranges_edges(compiled, reference, field, text):
+    """Texts of the code points just in and just out of the fast ranges (U+1F71 is not NFC),
+    with spaces, a tab and a no-break space: the compiled path copies a text in one pass only
+    when it normalises to itself."""
+    row = make_row()
+    row[field] = text
+    columns, values = split(row)
+    assert_agree(compiled, reference, columns, values, False)
