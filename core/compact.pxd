@@ -14,13 +14,20 @@ cdef struct LastText:
     uint32_t number
 
 
+cdef struct Place:
+    # A place of the Interner's table: what a lookup compares, in one cache line.
+    uint32_t number              # the text's number; 0: an empty place
+    uint32_t hash                # the text's hash, low 32 bits
+    const char* text             # the bytes in `texts`, which keeps them alive
+    Py_ssize_t size
+
+
 @cython.final
 cdef class Interner:
     cdef dict ids
     cdef list texts
     cdef LastText last[3]        # per field: locality, facility, issuer
-    cdef uint32_t* table         # text numbers (0: empty place); NULL: use the dict
-    cdef uint32_t* hashes        # each place's text hash, low 32 bits
+    cdef Place* table            # NULL: use the dict
     cdef size_t mask             # places, less one
     cdef Py_ssize_t tabled       # texts in the table: texts[:tabled]
 

@@ -16,7 +16,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from core.rules cimport RecordView, read_record
 from core.sorter cimport Entry, _Items
@@ -58,7 +58,6 @@ cdef class Interner:
 
     def __dealloc__(self):
         free(self.table)
-        free(self.hashes)
 
     cdef int use_table(self) except -1:
         if self.table == NULL:
@@ -94,18 +93,14 @@ cdef class Interner:
         since the last call are taken in first)."""
         cdef uint64_t h = text_hash(<const uint8_t*>text, size)
         cdef size_t place = h & self.mask
-        cdef uint32_t number
-        cdef object stored
+        cdef Place* at
         if self.tabled < PyList_GET_SIZE(self.texts):
             self.take_new_texts()
             place = h & self.mask
-        while self.table[place] != 0:
-            number = self.table[place]
-            if self.hashes[place] == <uint32_t>h:
-                stored = <object>PyList_GET_ITEM(self.texts, number - 1)
-                if PyBytes_GET_SIZE(stored) == size and \
-                        memcmp(PyBytes_AS_STRING(stored), text, size) == 0:
-                    return number
+        while self.table[place].number != 0:
+            at = &self.table[place]
+            if at.hash == <uint32_t>h and at.size == size and memcmp(at.text, text, size) == 0:
+                return at.number
             place = (place + 1) & self.mask
         return 0
 
@@ -127,10 +122,8 @@ cdef class Interner:
         while 2 * <size_t>n >= places:
             places *= 2
         free(self.table)
-        free(self.hashes)
-        self.table = <uint32_t*>calloc(places, sizeof(uint32_t))
-        self.hashes = <uint32_t*>calloc(places, sizeof(uint32_t))
-        if self.table == NULL or self.hashes == NULL:
+        self.table = <Place*>calloc(places, sizeof(Place))
+        if self.table == NULL:
             raise MemoryError()
         self.mask = places - 1
         self.tabled = 0
@@ -141,13 +134,16 @@ cdef class Interner:
 
     cdef void place(self, uint32_t number) noexcept:
         cdef object text = <object>PyList_GET_ITEM(self.texts, number - 1)
-        cdef uint64_t h = text_hash(<const uint8_t*>PyBytes_AS_STRING(text),
-                                    PyBytes_GET_SIZE(text))
+        cdef const char* data = PyBytes_AS_STRING(text)
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(text)
+        cdef uint64_t h = text_hash(<const uint8_t*>data, size)
         cdef size_t place = h & self.mask
-        while self.table[place] != 0:
+        while self.table[place].number != 0:
             place = (place + 1) & self.mask
-        self.table[place] = number
-        self.hashes[place] = <uint32_t>h
+        self.table[place].number = number
+        self.table[place].hash = <uint32_t>h
+        self.table[place].text = data
+        self.table[place].size = size
 
 
 cdef inline uint8_t* _varint(uint8_t* out, uint32_t n) noexcept:
@@ -200,8 +196,13 @@ cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n):
     (lookup/reference/record.py split_address)."""
     cdef Py_ssize_t i = 0, count = 0, tail = 1, start
     cdef Py_ssize_t seps[4]  # the last four separators, most recent last
+    cdef const char* comma
     while i + 1 < n:
-        if a[i] == c',' and a[i + 1] == c' ':
+        comma = <const char*>memchr(a + i, c',', n - 1 - i)  # a comma with a byte after it
+        if comma == NULL:
+            break
+        i = comma - a
+        if a[i + 1] == c' ':
             seps[count % 4] = i
             count += 1
             i += 2
