@@ -41,7 +41,7 @@ cdef class Interner:
 
 # Write the version-1 record p[:n] as version 2 into buf (n bytes at least); return its size.
 cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
-                               Interner strings) except -1
+                               Interner strings, bint checked=*) except -1
 
 
 @cython.final

@@ -18,7 +18,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy
 
-from core.rules cimport RecordView, read_record
+from core.rules cimport RecordView, _read_wide, read_record
 from core.sorter cimport Entry, _Items
 from core.strings cimport read_varint
 
@@ -219,15 +219,18 @@ cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n):
 
 
 cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
-                               Interner strings) except -1:
+                               Interner strings, bint checked=False) except -1:
     """Write the version-1 record p[:n] (what the validator makes) as version 2 into buf, which
-    holds n bytes (version 2 is never longer); return its size."""
+    holds n bytes (version 2 is never longer); return its size. `checked`: the validator made it
+    just now, so its fields need no second check (the build's read loop)."""
     cdef RecordView r
+    cdef bint sound
     cdef Py_ssize_t cut
     cdef uint8_t* out
     cdef bint renumbered
     cdef uint32_t locality, facility, issuer
-    if not read_record(p, n, NULL, &r) or p[0] != 1:
+    sound = _read_wide(p, n, &r) if checked else read_record(p, n, NULL, &r)
+    if n < 1 or p[0] != 1 or not sound:
         raise ValueError("compact_records: not a sound version-1 record")
     cut = _split_address(r.address, r.address_len)
     locality = strings.number(r.address + cut + 2 if cut >= 0 else NULL,

@@ -517,7 +517,7 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         for i in range(4):
             tag[i] = (line >> (8 * i)) & 0xFF
         ids.add_entry(row.cccd_key, KEY_LEN, tag, TAG_LEN)
-        person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts)
+        person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts, True)
         people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
         bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN)
         tagged[KEY_LEN + TAG_LEN] = 0  # CURRENT

@@ -61,8 +61,12 @@ if TYPE_CHECKING:
 
 __all__ = ("BuildRejected", "build")
 
-# Per sorter, shared by the processes of a parallel read: four sorters stay near 1 GB in all,
-# whatever the extract size.
+# The people sorter's memory, shared by the processes of a parallel read; the others have shares
+# of it (_Sorters) by what an entry takes there, its bytes and two 24-byte slots (people ~120,
+# cards ~80 with 1.1 codes a row, bhxh ~75, ids ~65), so that they spill after about as many
+# rows: at the country's size (50 million rows a process) none writes more than MAX_RUNS runs
+# (core/sorter.pyx), past which it would merge all its runs into one as it reads. All five stay
+# under 3 times this, whatever the extract size.
 SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
@@ -437,11 +441,11 @@ class _Sorters:
     def __init__(self, directory: Path, memory: int = SORT_MEMORY) -> None:
         directory.mkdir(parents=True)
         Sorter = _core.ExternalSorter
-        self.ids = Sorter(8, str(directory), memory // 8)
+        self.ids = Sorter(8, str(directory), memory // 2)
         self.people = Sorter(8, str(directory), memory)
-        self.bhxh = Sorter(8, str(directory), memory // 4)
-        self.cards = Sorter(15, str(directory), memory // 4)
-        self.renumbered = Sorter(15, str(directory), memory // 16)
+        self.bhxh = Sorter(8, str(directory), memory // 2)
+        self.cards = Sorter(15, str(directory), memory * 3 // 4)
+        self.renumbered = Sorter(15, str(directory), memory // 8)
         self.directory = directory
         self.memory = memory
         self.strings = Strings()  # the texts of the people records this process read
