@@ -28,7 +28,7 @@ through RowValidator.check into ExternalSorter.add_entry with no Python call per
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
@@ -456,6 +456,19 @@ cdef list plain_values(const uint8_t* text, Py_ssize_t n):
         p = q + 1
 
 
+cdef const uint8_t* card_key(const uint8_t* code, uint8_t* out) noexcept:
+    """Write the card code (validated: ^[A-Z]{2}[1-5][0-9]{12}$) as the 8-byte key the cards
+    sorter groups it by, and return out: see lookup/reference/csvrows.py card_key."""
+    cdef uint64_t v = (code[0] - 65) * 26 + (code[1] - 65)
+    cdef int i
+    v = v * 5 + (code[2] - 49)
+    for i in range(3, CARD_LEN):
+        v = v * 10 + (code[i] - 48)
+    for i in range(KEY_LEN):
+        out[i] = (v >> (8 * (KEY_LEN - 1 - i))) & 0xFF
+    return out
+
+
 def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,
                ExternalSorter people not None, ExternalSorter bhxh not None,
                ExternalSorter cards not None, ExternalSorter renumbered not None, strings,
@@ -475,6 +488,7 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     # cccd key, line (4 bytes little-endian), origin, which card
     cdef uint8_t tagged[KEY_LEN + TAG_LEN + 1]
     cdef uint8_t* tag = tagged + KEY_LEN
+    cdef uint8_t packed[KEY_LEN]  # a card code as the cards sorter's key
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
     cdef Py_ssize_t quality[QUALITY_COUNT]
     cdef int i, status
@@ -521,12 +535,13 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
         bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN)
         tagged[KEY_LEN + TAG_LEN] = 0  # CURRENT
-        cards.add_entry(row.card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN + 1)
+        cards.add_entry(card_key(row.card_no, packed), KEY_LEN, tagged, KEY_LEN + TAG_LEN + 1)
         if row.has_prev:
             # PREVIOUS, or PREVIOUS_INDEXED when it ends in another number than the card
             same = memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) == 0
             tagged[KEY_LEN + TAG_LEN] = 1 if same else 2
-            cards.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN + 1)
+            cards.add_entry(card_key(row.prev_card_no, packed), KEY_LEN, tagged,
+                            KEY_LEN + TAG_LEN + 1)
             if not same:
                 renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN)
         record_bytes += person_len - 1

@@ -7,7 +7,8 @@ The build streams: rows are validated one at a time by the core and handed to ex
                ids        cccd -> tag                   (finds duplicate CCCDs cheaply)
                people     cccd -> origin + record       (version 2, half the bytes of version 1)
                bhxh       bhxh -> cccd + tag
-               cards      card -> cccd + tag + which    (current and previous card codes)
+               cards      card -> cccd + tag + which    (current and previous card codes,
+                                                        as 8-byte keys)
                renumbered card -> cccd + tag            (previous codes the snapshot indexes)
              (a row's tag: its line and origin, below)
              with --jobs N, in N processes over byte ranges of a plain extract
@@ -63,7 +64,7 @@ __all__ = ("BuildRejected", "build")
 
 # The people sorter's memory, shared by the processes of a parallel read; the others have shares
 # of it (_Sorters) by what an entry takes there, its bytes and two 24-byte slots (people ~120,
-# cards ~80 with 1.1 codes a row, bhxh ~75, ids ~65), so that they spill after about as many
+# cards ~75 with 1.1 codes a row, bhxh ~75, ids ~65), so that they spill after about as many
 # rows: at the country's size (50 million rows a process) none writes more than MAX_RUNS runs
 # (core/sorter.pyx), past which it would merge all its runs into one as it reads. All five stay
 # under 3 times this, whatever the extract size.
@@ -444,7 +445,7 @@ class _Sorters:
         self.ids = Sorter(8, str(directory), memory // 2)
         self.people = Sorter(8, str(directory), memory)
         self.bhxh = Sorter(8, str(directory), memory // 2)
-        self.cards = Sorter(15, str(directory), memory * 3 // 4)
+        self.cards = Sorter(8, str(directory), memory * 3 // 4)
         self.renumbered = Sorter(15, str(directory), memory // 8)
         self.directory = directory
         self.memory = memory
