@@ -229,7 +229,7 @@ cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
     cdef uint8_t* out
     cdef bint renumbered
     cdef uint32_t locality, facility, issuer
-    sound = _read_wide(p, n, &r) if checked else read_record(p, n, NULL, &r)
+    sound = _read_wide(p, n, &r, True) if checked else read_record(p, n, NULL, &r)
     if n < 1 or p[0] != 1 or not sound:
         raise ValueError("compact_records: not a sound version-1 record")
     cut = _split_address(r.address, r.address_len)

@@ -369,8 +369,10 @@ cdef inline bint _read_compact(const uint8_t* p, size_t n, const StringTable* st
             and _is_utf8(<const uint8_t*>r.address, r.address_len))
 
 
-cdef inline bint _read_wide(const uint8_t* p, size_t n, RecordView* r) noexcept:
-    """Version 1 (DESIGN 4): a 67-byte header, then the three texts."""
+cdef inline bint _read_wide(const uint8_t* p, size_t n, RecordView* r,
+                            bint made_here=False) noexcept:
+    """Version 1 (DESIGN 4): a 67-byte header, then the three texts. `made_here`: the validator
+    made the record just now (the build's read loop), so its texts are UTF-8 already."""
     cdef Py_ssize_t name_len, texts_len
     cdef const uint8_t* texts
     if n < HEADER_SIZE or p[OFF_VERSION] != RECORD_VERSION:
@@ -393,7 +395,8 @@ cdef inline bint _read_wide(const uint8_t* p, size_t n, RecordView* r) noexcept:
     # two of them, each is then valid on its own.
     texts = <const uint8_t*>r.full_name
     texts_len = name_len + r.address_len + r.issuer_len
-    if not (_is_utf8(texts, texts_len)
+    if not made_here and not (
+            _is_utf8(texts, texts_len)
             and _starts_a_character(texts, name_len, texts_len)
             and _starts_a_character(texts, name_len + r.address_len, texts_len)):
         return False
