@@ -36,7 +36,18 @@ cdef class ExternalSorter:
     cdef int spill(self) except -1
     cdef int compact(self) except -1
     cdef object new_run_path(self)
-    cdef int finish_file(self, FILE* f, path) except -1
+
+
+@cython.final
+cdef class _Out:
+    # A run file being written, in blocks.
+    cdef FILE* f
+    cdef uint8_t* block
+    cdef size_t used
+    cdef object path
+
+    cdef void write(self, const uint8_t* entry, size_t size) noexcept
+    cdef int close(self) except -1
 
 
 cdef struct Source:
@@ -71,7 +82,7 @@ cdef class _Items:
     cdef bint handed_out        # next_entry() handed out the heap's top: pop it first
 
     cdef bint next_entry(self, Entry* e) except -1
-    cdef int write_all(self, FILE* f) except -1
+    cdef int write_all(self, _Out out) except -1
     cdef int pop(self) except -1
     cdef bint advance(self, Py_ssize_t i) except -1
     cdef bint read_entry(self, Source* s, path) except -1

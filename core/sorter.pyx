@@ -4,7 +4,7 @@ The twin of lookup/reference/sorter.py, with the same results and errors. The bu
 several entries per person (~100 million people), so nothing here makes a Python object per
 buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
 key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
-merge sort for longer keys); a run is written with one fwrite per entry; items() merges the
+merge sort for longer keys); a run is written in blocks of 1 MB; items() merges the
 runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
 objects, the pairs it yields, and only when iterated from Python: core/writer.pyx reads the
 merged entries in place (_Items.next_entry).
@@ -362,36 +362,20 @@ cdef class ExternalSorter:
 
     cdef int spill(self) except -1:
         """Write the sorted buffer as a new run file and empty it (merging runs past MAX_RUNS)."""
-        cdef FILE* f
-        cdef size_t i, size, used = 0
+        cdef size_t i
         cdef const uint8_t* entry
-        cdef uint8_t* out
+        cdef _Out out
         if len(self.runs) >= MAX_RUNS:
             self.compact()
         self.sort_buffer()
         path = self.new_run_path()
-        # Entries are gathered into blocks here: an fwrite per entry cost more than the copy.
-        f = open_file(path, b"wb", 0)
-        out = <uint8_t*>malloc(IO_BUFFER)
-        if out == NULL:
-            fclose(f)
-            raise MemoryError()
+        out = _Out(path)
         for i in range(self.nslots):
             if i + PREFETCH_AHEAD < self.nslots:
                 prefetch(self.arena + self.slots[i + PREFETCH_AHEAD].offset)
             entry = self.arena + self.slots[i].offset
-            size = entry_size(entry, self.key_size)
-            if used + size > IO_BUFFER:
-                fwrite(out, used, 1, f)
-                used = 0
-            if size > IO_BUFFER:
-                fwrite(entry, size, 1, f)
-            else:
-                memcpy(out + used, entry, size)
-                used += size
-        fwrite(out, used, 1, f)
-        free(out)
-        self.finish_file(f, path)
+            out.write(entry, entry_size(entry, self.key_size))
+        out.close()
         self.runs.append(path)
         self.arena_used = 0
         self.nslots = 0
@@ -401,13 +385,9 @@ cdef class ExternalSorter:
     cdef int compact(self) except -1:
         """Merge every run into one (the buffer stays), keeping their order for stability."""
         path = self.new_run_path()
-        cdef FILE* f = open_file(path, b"wb", IO_BUFFER)
-        try:
-            _Items(self, False).write_all(f)
-        except BaseException:
-            fclose(f)
-            raise
-        self.finish_file(f, path)
+        cdef _Out out = _Out(path)
+        _Items(self, False).write_all(out)
+        out.close()
         for old in self.runs:
             os.remove(old)
         self.runs = [path]
@@ -417,10 +397,43 @@ cdef class ExternalSorter:
         self.files_made += 1
         return os.path.join(self.folder, f"run-{self.files_made:06d}")
 
-    cdef int finish_file(self, FILE* f, path) except -1:
-        cdef bint failed = ferror(f) != 0
-        if fclose(f) != 0 or failed:
-            raise os_error("cannot write", path)
+
+@cython.final
+@cython.auto_pickle(False)  # C state: nothing to pickle
+cdef class _Out:
+    """A run file being written: entries are gathered into blocks (an fwrite per entry cost
+    more than copying them)."""
+
+    def __cinit__(self, path):
+        self.path = path
+        self.block = <uint8_t*>malloc(IO_BUFFER)
+        if self.block == NULL:
+            raise MemoryError()
+        self.f = open_file(path, b"wb", 0)
+
+    def __dealloc__(self):
+        if self.f != NULL:
+            fclose(self.f)  # not closed: an error is on its way already
+        free(self.block)
+
+    cdef void write(self, const uint8_t* entry, size_t size) noexcept:
+        """Add an entry (a write error shows in close())."""
+        if self.used + size > IO_BUFFER:
+            fwrite(self.block, self.used, 1, self.f)
+            self.used = 0
+        if size > IO_BUFFER:
+            fwrite(entry, size, 1, self.f)
+        else:
+            memcpy(self.block + self.used, entry, size)
+            self.used += size
+
+    cdef int close(self) except -1:
+        fwrite(self.block, self.used, 1, self.f)
+        cdef bint failed = ferror(self.f) != 0
+        cdef int closed = fclose(self.f)
+        self.f = NULL
+        if closed != 0 or failed:
+            raise os_error("cannot write", self.path)
         return 0
 
 
@@ -503,12 +516,12 @@ cdef class _Items:
         self.handed_out = True
         return True
 
-    cdef int write_all(self, FILE* f) except -1:
-        """Write every remaining entry to f, in order, without making Python objects."""
+    cdef int write_all(self, _Out out) except -1:
+        """Write every remaining entry to out, in order, without making Python objects."""
         cdef const uint8_t* entry
         while self.heap_size:
             entry = self.sources[self.heap[0]].entry
-            fwrite(entry, entry_size(entry, self.sorter.key_size), 1, f)
+            out.write(entry, entry_size(entry, self.sorter.key_size))
             self.pop()
         return 0
 
