@@ -41,6 +41,26 @@ cdef inline uint64_t text_hash(const uint8_t* p, size_t n) noexcept:
     return h ^ (h >> 32)
 
 
+cdef inline bint same_bytes(const char* a, const char* b, size_t n) noexcept:
+    """memcmp(a, b, n) == 0 without a call: the texts compared are short."""
+    cdef uint64_t x, y
+    while n >= 8:
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        if x != y:
+            return False
+        a += 8
+        b += 8
+        n -= 8
+    while n:
+        if a[0] != b[0]:
+            return False
+        a += 1
+        b += 1
+        n -= 1
+    return True
+
+
 @cython.final
 cdef class Interner:
     """Numbers texts as lookup.store.strings.Strings.id does, adding the new ones to it.
@@ -99,7 +119,7 @@ cdef class Interner:
             place = h & self.mask
         while self.table[place].number != 0:
             at = &self.table[place]
-            if at.hash == <uint32_t>h and at.size == size and memcmp(at.text, text, size) == 0:
+            if at.hash == <uint32_t>h and at.size == size and same_bytes(at.text, text, size):
                 return at.number
             place = (place + 1) & self.mask
         return 0

@@ -310,6 +310,41 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
     assert [key for key, _ in entries[4]] == [b"HT3019999999999"]
 
 
+def test_feed_build_finds_a_lone_byte_anywhere_in_a_value(compiled, reference, tmp_path):
+    # Compiled, ASCII is checked eight bytes at a time before any UTF-8 check: a byte that is
+    # not UTF-8 at any place of a value of any length must be found.
+    from lookup.ingest.build import _Sorters
+
+    rows, expected = [], []
+    for length in range(1, 20):
+        for at in range(length):
+            for bad in (b"\x80", b"\xff"):
+                name = bytearray(b"N" * length)
+                name[at : at + 1] = bad
+                rows.append(name)
+                expected.append((len(rows) + 1, "full_name", "full_name: not valid UTF-8"))
+    valid = {k: b'"' + v.encode() + b'"' for k, v in make_row().items()}  # quoted: commas
+    lines = [",".join(COLUMNS).encode()]
+    lines += [b",".join(name if c == "full_name" else valid[c] for c in COLUMNS) for name in rows]
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for impl in (compiled, reference):
+        rejected: list = []
+        with open(path, "rb") as f, _Sorters(tmp_path / impl.kind) as sorters:
+            stream = impl.csvrows.Rows(f)
+            validator = impl.validate.RowValidator(stream.first())
+            impl.csvrows.feed_build(
+                stream,
+                validator,
+                *sorters.all(),
+                sorters.strings,
+                0,
+                lambda *reject, into=rejected: into.append(reject),
+                lambda rows: None,
+            )
+        assert rejected == expected, impl.kind
+
+
 # Values as an extract may carry them: valid ones, texts to normalise, and bytes that are not
 # UTF-8 or not what the column wants; each written bare or quoted, with quotes doubled.
 VALUE_BYTES = st.one_of(
