@@ -91,7 +91,7 @@ cdef class Interner:
         cdef bytes key
         if text == NULL:
             return 0
-        if last.text != NULL and last.size == size and memcmp(last.text, text, size) == 0:
+        if last.text != NULL and last.size == size and same_bytes(last.text, text, size):
             return last.number
         if self.table != NULL:
             number = self.find(text, size)
@@ -205,7 +205,7 @@ cdef bint _is_unit(const char* part, Py_ssize_t n):
     if n == 0 or not _UNIT_FIRST[<uint8_t>part[0]]:
         return False
     for unit in _UNITS:
-        if len(unit) <= n and memcmp(part, PyBytes_AS_STRING(unit), len(unit)) == 0:
+        if len(unit) <= n and same_bytes(part, PyBytes_AS_STRING(unit), len(unit)):
             return True
     return False
 
