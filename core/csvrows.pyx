@@ -594,7 +594,8 @@ def count_line_ends(const uint8_t[::1] data not None):
     """The line ends in data as Rows counts them: \\n, \\r\\n and a lone \\r (a \\r at the end too).
 
     See lookup/reference/csvrows.py; here loops the compiler vectorises, over a memory map of
-    the extract: a build worker counts the lines before its range first (lookup/parallel.py).
+    the file: a reconciliation worker counts the lines before its range first, and a build
+    worker when a message names a line (lookup/ingest/parallel.py line_at).
     """
     cdef Py_ssize_t i, n = data.shape[0], lf = 0, cr = 0, crlf = 0
     cdef const uint8_t* p

@@ -114,8 +114,9 @@ class Rows:
 def count_line_ends(data: Any) -> int:
     """Count the line ends in data (a window of an extract mapped in memory) as Rows counts them.
 
-    \\n, \\r\\n and a lone \\r (a \\r at the end too). A build worker numbers its range's rows
-    from the line ends before it (lookup/ingest/parallel.py).
+    \\n, \\r\\n and a lone \\r (a \\r at the end too). A reconciliation worker numbers its
+    range's rows from the line ends before it, and a build worker a line a message names
+    (lookup/ingest/parallel.py line_at).
     """
     raw = bytes(data)
     return raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
