@@ -1,7 +1,8 @@
 # The C side of core/compact.pyx (version-2 records), for the build's read loop
 # (core/csvrows.pyx) and the writer (core/writer.pyx).
 cimport cython
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
 from core.sorter cimport Entry, _Items
 
@@ -14,8 +15,28 @@ cdef struct LastText:
     uint32_t number
 
 
+cdef inline bint same_bytes(const char* a, const char* b, size_t n) noexcept:
+    """memcmp(a, b, n) == 0 without a call: the texts and keys compared are short."""
+    cdef uint64_t x, y
+    while n >= 8:
+        memcpy(&x, a, 8)
+        memcpy(&y, b, 8)
+        if x != y:
+            return False
+        a += 8
+        b += 8
+        n -= 8
+    while n:
+        if a[0] != b[0]:
+            return False
+        a += 1
+        b += 1
+        n -= 1
+    return True
+
+
 cdef struct Place:
-    # A place of the Interner's table: what a lookup compares, in one cache line.
+    # A place of the Interner's table: what a lookup compares, side by side.
     uint32_t number              # the text's number; 0: an empty place
     uint32_t hash                # the text's hash, low 32 bits
     const char* text             # the bytes in `texts`, which keeps them alive
@@ -41,7 +62,7 @@ cdef class Interner:
 
 # Write the version-1 record p[:n] as version 2 into buf (n bytes at least); return its size.
 cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
-                               Interner strings, bint checked=*) except -1
+                               Interner strings, bint made_here=*) except -1
 
 
 @cython.final

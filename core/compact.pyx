@@ -41,26 +41,6 @@ cdef inline uint64_t text_hash(const uint8_t* p, size_t n) noexcept:
     return h ^ (h >> 32)
 
 
-cdef inline bint same_bytes(const char* a, const char* b, size_t n) noexcept:
-    """memcmp(a, b, n) == 0 without a call: the texts compared are short."""
-    cdef uint64_t x, y
-    while n >= 8:
-        memcpy(&x, a, 8)
-        memcpy(&y, b, 8)
-        if x != y:
-            return False
-        a += 8
-        b += 8
-        n -= 8
-    while n:
-        if a[0] != b[0]:
-            return False
-        a += 1
-        b += 1
-        n -= 1
-    return True
-
-
 @cython.final
 cdef class Interner:
     """Numbers texts as lookup.store.strings.Strings.id does, adding the new ones to it.
@@ -239,17 +219,17 @@ cdef Py_ssize_t _split_address(const char* a, Py_ssize_t n):
 
 
 cdef Py_ssize_t compact_record(const uint8_t* p, Py_ssize_t n, uint8_t* buf,
-                               Interner strings, bint checked=False) except -1:
+                               Interner strings, bint made_here=False) except -1:
     """Write the version-1 record p[:n] (what the validator makes) as version 2 into buf, which
-    holds n bytes (version 2 is never longer); return its size. `checked`: the validator made it
-    just now, so its fields need no second check (the build's read loop)."""
+    holds n bytes (version 2 is never longer); return its size. `made_here`: the validator made
+    it just now, so its fields need no second check (the build's read loop)."""
     cdef RecordView r
     cdef bint sound
     cdef Py_ssize_t cut
     cdef uint8_t* out
     cdef bint renumbered
     cdef uint32_t locality, facility, issuer
-    sound = _read_wide(p, n, &r, True) if checked else read_record(p, n, NULL, &r)
+    sound = _read_wide(p, n, &r, True) if made_here else read_record(p, n, NULL, &r)
     if n < 1 or p[0] != 1 or not sound:
         raise ValueError("compact_records: not a sound version-1 record")
     cut = _split_address(r.address, r.address_len)

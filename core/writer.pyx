@@ -12,7 +12,7 @@ iterables go the Python way.
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy
 
@@ -21,7 +21,7 @@ from core.lmdb cimport (
     mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
     mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
 )
-from core.compact cimport _Renumbered
+from core.compact cimport _Renumbered, same_bytes
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
 from core.sorter cimport Entry, _Items
 from core.lmdb_write cimport (
@@ -304,14 +304,8 @@ cdef class _Held:
         return 0
 
     cdef bint same_key(self, const Entry* e) noexcept:
-        cdef uint64_t a, b
-        if not self.full or self.key_size != e.key_size:
-            return False
-        if e.key_size == 8:  # the build's keys: one comparison, no call
-            memcpy(&a, self.data, 8)
-            memcpy(&b, e.key, 8)
-            return a == b
-        return memcmp(self.data, e.key, e.key_size) == 0
+        return self.full and self.key_size == e.key_size and \
+            same_bytes(<const char*>self.data, <const char*>e.key, e.key_size)
 
     cdef bytes value(self):
         return PyBytes_FromStringAndSize(<const char*>self.data + self.key_size, self.value_size)
