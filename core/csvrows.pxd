@@ -13,6 +13,7 @@ cdef enum:                          # what reading one record found
 @cython.final
 cdef class Rows:
     cdef object read                # the stream's read1 (one read of the file per call) or read
+    cdef object read_into           # its readinto1, if it has one: used rather than read
     cdef uint8_t* buf               # buf[pos:end] is read and not yet parsed
     cdef Py_ssize_t cap, pos, end
     cdef uint8_t* scratch           # a quoted value without its quotes; as big as buf

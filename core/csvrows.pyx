@@ -26,7 +26,9 @@ through RowValidator.check into ExternalSorter.add_entry with no Python call per
 """
 
 cimport cython
+from cpython.buffer cimport PyBUF_WRITE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
 from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport free, realloc
@@ -53,7 +55,9 @@ cdef extern from "Python.h":
 
 cdef enum:
     QUALITY_COUNT = 7               # len(lookup.schema.QUALITY_FLAGS): checked at import
-    CHUNK = 1 << 20                 # bytes asked of the stream at a time
+    # Bytes asked of the stream at a time: more than the extract's buffer (lookup.ingest.extract),
+    # so that a BufferedReader reads them straight into ours (readinto1), not through its own.
+    CHUNK = 4 << 20
     LIMIT = 64 * 1024               # FIELD_LIMIT, in characters as csv.field_size_limit counts
     MAX_UTF8 = 4                    # a value of more bytes than LIMIT * 4 is surely over LIMIT
     TAG_LEN = 5                     # a row's tag in the sorters: its line, then its origin
@@ -145,6 +149,7 @@ cdef class Rows:
 
     def __init__(self, stream, Py_ssize_t first_line=1):
         self.read = getattr(stream, "read1", None) or stream.read
+        self.read_into = getattr(stream, "readinto1", None)  # one copy fewer than read1
         self.line = first_line
         self.skip_bom = first_line == 1  # past line 1 the stream is a piece of a file
         self.error = None
@@ -178,7 +183,7 @@ cdef class Rows:
 
     def close(self):
         """Let go of the stream (which the caller closes) and the buffers."""
-        self.read = None
+        self.read = self.read_into = None
         free(self.buf)
         free(self.scratch)
         self.buf = self.scratch = NULL
@@ -322,20 +327,9 @@ cdef class Rows:
             memmove(self.buf, self.buf + self.pos, self.end - self.pos)
             self.end -= self.pos
             self.pos = 0
-        try:
-            chunk = self.read(CHUNK)
-        except BaseException as exc:
-            self.error = exc
-            raise
-        if type(chunk) is not bytes:
-            chunk = bytes(chunk)  # a raw stream's read1 may give a bytearray or memoryview
-        n = PyBytes_GET_SIZE(chunk)
-        if n == 0:
-            self.eof = True
-            return 0
-        if self.end + n > self.cap:
+        if self.end + CHUNK > self.cap:
             cap = self.cap or CHUNK
-            while cap < self.end + n:
+            while cap < self.end + CHUNK:
                 cap *= 2
             p = realloc(self.buf, cap)
             if p == NULL:
@@ -347,7 +341,23 @@ cdef class Rows:
                 raise MemoryError()
             self.scratch = <uint8_t*>p
             self.cap = cap
-        memcpy(self.buf + self.end, PyBytes_AS_STRING(chunk), n)
+        try:
+            if self.read_into is not None:
+                n = self.read_into(
+                    PyMemoryView_FromMemory(<char*>self.buf + self.end, CHUNK, PyBUF_WRITE)
+                ) or 0
+            else:
+                chunk = self.read(CHUNK)
+                if type(chunk) is not bytes:
+                    chunk = bytes(chunk)  # a raw stream's read1 may give a bytearray
+                n = PyBytes_GET_SIZE(chunk)
+                memcpy(self.buf + self.end, PyBytes_AS_STRING(chunk), n)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        if n == 0:
+            self.eof = True
+            return 0
         self.end += n
         self.consumed += n
         return 0

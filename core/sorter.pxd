@@ -47,6 +47,8 @@ cdef class _Out:
     cdef object path
 
     cdef void write(self, const uint8_t* entry, size_t size) noexcept
+    cdef void write_parts(self, const uint8_t* key, size_t key_size, const uint8_t* value,
+                          size_t value_size) noexcept
     cdef int close(self) except -1
 
 
@@ -55,6 +57,7 @@ cdef struct Source:
     uint8_t* buf          # a window on a run file; entries are read in place
     size_t cap, pos, end  # its size, the next entry, the end of what was read
     bint eof
+    bint done             # at its end: it comes after every other source
     const uint8_t* entry  # the current entry: [length][key][value]
     uint64_t head         # its key's first 8 bytes, big-endian: most comparisons end there
     size_t next_slot      # the buffer's next slot
@@ -76,10 +79,10 @@ cdef class _Items:
     cdef uint64_t generation
     cdef Source* sources
     cdef Py_ssize_t nsources
-    cdef int* heap              # source indices; a min-heap on (key, source index)
-    cdef Py_ssize_t heap_size
+    cdef int* tree              # a tree of losers: tree[0] the next source, tree[1:] losers
+    cdef bint ended             # every source is at its end
     cdef list paths
-    cdef bint handed_out        # next_entry() handed out the heap's top: pop it first
+    cdef bint handed_out        # next_entry() handed out the tree's winner: pop it first
 
     cdef bint next_entry(self, Entry* e) except -1
     cdef int write_all(self, _Out out) except -1
@@ -87,6 +90,8 @@ cdef class _Items:
     cdef bint advance(self, Py_ssize_t i) except -1
     cdef bint read_entry(self, Source* s, path) except -1
     cdef int fill(self, Source* s, size_t need, path) except -1
-    cdef inline bint less(self, int a, int b) noexcept
-    cdef void sift_up(self, Py_ssize_t i) noexcept
-    cdef void sift_down(self, Py_ssize_t i) noexcept
+    cdef void end_source(self, int i) noexcept
+    cdef int build_tree(self) except -1
+    cdef inline bint first(self, int a, int b) noexcept
+    cdef bint tie_first(self, int a, int b) noexcept
+    cdef void replay(self, int s) noexcept

@@ -5,7 +5,7 @@ several entries per person (~100 million people), so nothing here makes a Python
 buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
 key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
 merge sort for longer keys); a run is written in blocks of 1 MB; items() merges the
-runs, read in large chunks, and the sorted buffer through a C binary heap. Only items() makes
+runs, read in large chunks, and the sorted buffer through a C tree of losers. Only items() makes
 objects, the pairs it yields, and only when iterated from Python: core/writer.pyx reads the
 merged entries in place (_Items.next_entry).
 """
@@ -13,7 +13,7 @@ merged entries in place (_Items.next_entry).
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport errno
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport UINT64_MAX, uint8_t, uint32_t, uint64_t
 from libc.stdio cimport FILE, fclose, ferror, fopen, fread, fwrite, setvbuf
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset, strerror
@@ -57,6 +57,10 @@ cdef inline uint64_t big_endian_u64(const uint8_t* key, Py_ssize_t start,
                                     Py_ssize_t key_size) noexcept nogil:
     cdef uint64_t v = 0
     cdef Py_ssize_t i
+    if start + 8 <= key_size:  # the usual case, a plain loop the compiler makes one load of
+        for i in range(start, start + 8):
+            v = (v << 8) | key[i]
+        return v
     for i in range(start, start + 8):
         v = (v << 8) | (key[i] if i < key_size else 0)
     return v
@@ -292,17 +296,24 @@ cdef class ExternalSorter:
         if self.nslots:
             self.spill()
 
-    def adopt(self, Py_ssize_t entries, paths):
+    def adopt(self, Py_ssize_t entries, paths, *, bint move=True):
         """Take over the run files another sorter of this key size handed over, moving them
-        into this sorter's folder; their entries count as added after every entry so far."""
+        into this sorter's folder; their entries count as added after every entry so far.
+
+        With move=False the paths stay where they are and are not removed: a pipe, say, that
+        another process writes a merge into (core/writer.pyx write_run), to be read once.
+        """
         self.check_open()
         if not paths:
             return
         if self.nslots:
             self.spill()  # the merge takes ties from the older runs first: the buffer is older
         for path in paths:
-            run = self.new_run_path()
-            os.rename(path, run)
+            if move:
+                run = self.new_run_path()
+                os.rename(path, run)
+            else:
+                run = path
             self.runs.append(run)
         self.count += entries
         self.generation += 1
@@ -417,7 +428,7 @@ cdef class _Out:
         free(self.block)
 
     cdef void write(self, const uint8_t* entry, size_t size) noexcept:
-        """Add an entry (a write error shows in close())."""
+        """Add an entry, or `size` bytes of one (a write error shows in close())."""
         if self.used + size > IO_BUFFER:
             fwrite(self.block, self.used, 1, self.f)
             self.used = 0
@@ -426,6 +437,15 @@ cdef class _Out:
         else:
             memcpy(self.block + self.used, entry, size)
             self.used += size
+
+    cdef void write_parts(self, const uint8_t* key, size_t key_size, const uint8_t* value,
+                          size_t value_size) noexcept:
+        """Add an entry given as its key and value."""
+        cdef uint8_t length[LEN_SIZE]
+        write_u32(length, <uint32_t>value_size)
+        self.write(length, LEN_SIZE)
+        self.write(key, key_size)
+        self.write(value, value_size)
 
     cdef int close(self) except -1:
         fwrite(self.block, self.used, 1, self.f)
@@ -448,8 +468,8 @@ cdef class _Items:
         self.generation = sorter.generation
         self.paths = list(sorter.runs)
         self.sources = <Source*>malloc(max(n, 1) * sizeof(Source))
-        self.heap = <int*>malloc(max(n, 1) * sizeof(int))
-        if self.sources == NULL or self.heap == NULL:
+        self.tree = <int*>malloc(max(n, 1) * sizeof(int))
+        if self.sources == NULL or self.tree == NULL:
             raise MemoryError()
         for i in range(n):
             self.sources[i].file = NULL
@@ -458,17 +478,17 @@ cdef class _Items:
             self.sources[i].pos = 0
             self.sources[i].end = 0
             self.sources[i].eof = False
+            self.sources[i].done = False
             self.sources[i].entry = NULL
             self.sources[i].next_slot = 0
         self.nsources = n
         for i in range(len(self.paths)):
             self.sources[i].file = open_file(self.paths[i], b"rb", 0)  # read in big chunks
-        # Sources enter the heap in order, so ties go to the older source: stability.
         for i in range(n):
-            if self.advance(i):
-                self.heap[self.heap_size] = <int>i
-                self.heap_size += 1
-                self.sift_up(self.heap_size - 1)
+            if not self.advance(i):
+                self.end_source(<int>i)
+        self.build_tree()
+        self.ended = n == 0 or self.sources[self.tree[0]].done
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -478,7 +498,7 @@ cdef class _Items:
                     fclose(self.sources[i].file)
                 free(self.sources[i].buf)
         free(self.sources)
-        free(self.heap)
+        free(self.tree)
 
     def __iter__(self):
         return self
@@ -499,16 +519,16 @@ cdef class _Items:
         advances, so the previous entry stays readable until then.
         """
         cdef const uint8_t* entry
-        if self.heap_size == 0:
+        if self.ended:
             return False
         if self.generation != self.sorter.generation:
             raise RuntimeError("sorter changed during iteration")
         if self.handed_out:
             self.handed_out = False
             self.pop()
-            if self.heap_size == 0:
+            if self.ended:
                 return False
-        entry = self.sources[self.heap[0]].entry
+        entry = self.sources[self.tree[0]].entry
         e.key = entry + LEN_SIZE
         e.key_size = self.sorter.key_size
         e.value = e.key + e.key_size
@@ -519,19 +539,19 @@ cdef class _Items:
     cdef int write_all(self, _Out out) except -1:
         """Write every remaining entry to out, in order, without making Python objects."""
         cdef const uint8_t* entry
-        while self.heap_size:
-            entry = self.sources[self.heap[0]].entry
+        while not self.ended:
+            entry = self.sources[self.tree[0]].entry
             out.write(entry, entry_size(entry, self.sorter.key_size))
             self.pop()
         return 0
 
     cdef int pop(self) except -1:
-        """Move the smallest source to its next entry, dropping it from the heap at its end."""
-        if not self.advance(self.heap[0]):
-            self.heap_size -= 1
-            self.heap[0] = self.heap[self.heap_size]
-        if self.heap_size:
-            self.sift_down(0)
+        """Move the winning source to its next entry and find the next winner."""
+        cdef int winner = self.tree[0]
+        if not self.advance(winner):
+            self.end_source(winner)
+        self.replay(winner)
+        self.ended = self.sources[self.tree[0]].done
         return 0
 
     cdef bint advance(self, Py_ssize_t i) except -1:
@@ -568,6 +588,9 @@ cdef class _Items:
                 raise OSError(f"sorter: run file {path} is truncated")
         s.entry = s.buf + s.pos
         s.pos += need
+        # A run's entries are read in order, but a hundred runs interleave: ask for the next
+        # one now, while the merge turns to the other sources.
+        prefetch(s.buf + s.pos)
         return True
 
     cdef int fill(self, Source* s, size_t need, path) except -1:
@@ -595,41 +618,70 @@ cdef class _Items:
             s.end += got
         return 0
 
-    cdef inline bint less(self, int a, int b) noexcept:
-        """Heap order: key, then source index (older sources first)."""
+    cdef void end_source(self, int i) noexcept:
+        """Mark source i as at its end: the highest head, so that it loses (nearly) every match
+        without a look at its flag."""
+        self.sources[i].done = True
+        self.sources[i].head = UINT64_MAX
+
+    cdef int build_tree(self) except -1:
+        """Play every match once, bottom up: each node keeps its loser, tree[0] the winner.
+
+        Leaves are nodes n..2n-1 (source i at n + i), matches nodes 1..n-1, node k's players the
+        winners at 2k and 2k+1: a complete binary tree for any n."""
+        cdef Py_ssize_t node, n = self.nsources
+        cdef int a, b
+        cdef int* winners
+        if n == 0:
+            return 0
+        winners = <int*>malloc(2 * n * sizeof(int))
+        if winners == NULL:
+            raise MemoryError()
+        for node in range(n, 2 * n):
+            winners[node] = <int>(node - n)
+        for node in range(n - 1, 0, -1):
+            a, b = winners[2 * node], winners[2 * node + 1]
+            if self.first(b, a):
+                a, b = b, a
+            winners[node], self.tree[node] = a, b
+        self.tree[0] = winners[1] if n > 1 else 0
+        free(winners)
+        return 0
+
+    cdef inline bint first(self, int a, int b) noexcept:
+        """Whether source a's entry comes out before source b's: by key, then by source (older
+        first); a source at its end after every other."""
+        cdef uint64_t ha = self.sources[a].head, hb = self.sources[b].head
+        if ha != hb:
+            return ha < hb
+        return self.tie_first(a, b)
+
+    cdef bint tie_first(self, int a, int b) noexcept:
+        """first() for equal heads."""
         cdef Source* sa = &self.sources[a]
         cdef Source* sb = &self.sources[b]
         cdef Py_ssize_t key_size = self.sorter.key_size
         cdef int c
-        if sa.head != sb.head:
-            return sa.head < sb.head
-        if key_size <= 8:
-            return a < b
-        c = memcmp(sa.entry + LEN_SIZE + 8, sb.entry + LEN_SIZE + 8, key_size - 8)
-        return c < 0 or (c == 0 and a < b)
+        if sa.done != sb.done:
+            return sb.done
+        if key_size > 8 and not sa.done:
+            c = memcmp(sa.entry + LEN_SIZE + 8, sb.entry + LEN_SIZE + 8, key_size - 8)
+            if c != 0:
+                return c < 0
+        return a < b
 
-    cdef void sift_up(self, Py_ssize_t i) noexcept:
-        cdef int x = self.heap[i]
-        cdef Py_ssize_t parent
-        while i > 0:
-            parent = (i - 1) // 2
-            if not self.less(x, self.heap[parent]):
-                break
-            self.heap[i] = self.heap[parent]
-            i = parent
-        self.heap[i] = x
-
-    cdef void sift_down(self, Py_ssize_t i) noexcept:
-        cdef int x = self.heap[i]
-        cdef Py_ssize_t child, n = self.heap_size
-        while True:
-            child = 2 * i + 1
-            if child >= n:
-                break
-            if child + 1 < n and self.less(self.heap[child + 1], self.heap[child]):
-                child += 1
-            if not self.less(self.heap[child], x):
-                break
-            self.heap[i] = self.heap[child]
-            i = child
-        self.heap[i] = x
+    @cython.cdivision(True)  # node >= 0
+    cdef void replay(self, int s) noexcept:
+        """Play source s's new entry up from its leaf: at each match the loser stays, the
+        winner goes on; the last winner is the next source (tree[0]). One comparison a level,
+        half what a binary heap's sift-down makes, and no branch on its outcome."""
+        cdef Py_ssize_t node = (s + self.nsources) // 2
+        cdef int held
+        cdef bint s_first
+        while node > 0:
+            held = self.tree[node]
+            s_first = self.first(s, held)
+            self.tree[node] = held if s_first else s
+            s = s if s_first else held
+            node //= 2
+        self.tree[0] = s

@@ -4,7 +4,7 @@ the twin of lookup/reference/writer.py."""
 from collections.abc import Callable, Iterable, Iterator, Set
 from typing import final
 
-__all__ = ("SnapshotWriter", "equal_key_groups")
+__all__ = ("SnapshotWriter", "equal_key_groups", "write_run")
 
 @final
 class SnapshotWriter:
@@ -32,3 +32,7 @@ class SnapshotWriter:
 def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
     """Return an iterator over the values of each run of two or more equal keys in key-sorted
     items."""
+
+def write_run(items: Iterable[tuple[bytes, bytes]], path: str) -> int:
+    """Write key-sorted items to `path` as a sorter's run file, for a sorter elsewhere to
+    adopt() (the build streams a merge to the process that writes it); return how many."""

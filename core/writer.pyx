@@ -23,7 +23,7 @@ from core.lmdb cimport (
 )
 from core.compact cimport _Renumbered, same_bytes
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
-from core.sorter cimport Entry, _Items
+from core.sorter cimport Entry, _Items, _Out
 from core.lmdb_write cimport (
     MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put,
     mdb_env_sync, mdb_put, mdb_txn_commit,
@@ -32,7 +32,7 @@ from core.lmdb_write cimport (
 import os
 
 
-__all__ = ("SnapshotWriter", "equal_key_groups")
+__all__ = ("SnapshotWriter", "equal_key_groups", "write_run")
 
 cdef Py_ssize_t COMMIT_EVERY = 1_000_000   # entries per transaction, as the reference
 cdef Py_ssize_t KEY_SIZE = 8               # a CCCD key, the prefix of every index value
@@ -238,6 +238,27 @@ cdef class SnapshotWriter:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def write_run(items, str path not None):
+    """Write key-sorted items to `path` as a sorter's run file, for a sorter elsewhere to
+    adopt() (the build streams a merge to the process that writes it); return how many."""
+    cdef _Out out = _Out(path)
+    cdef Entry e
+    cdef Py_ssize_t written = 0
+    cdef object key, value
+    if _pulls_entries(items):
+        while _pull(items, &e):
+            out.write_parts(e.key, e.key_size, e.value, e.value_size)
+            written += 1
+    else:
+        for key, value in items:
+            out.write_parts(<const uint8_t*>PyBytes_AS_STRING(<bytes?>key), PyBytes_GET_SIZE(key),
+                            <const uint8_t*>PyBytes_AS_STRING(<bytes?>value),
+                            PyBytes_GET_SIZE(value))
+            written += 1
+    out.close()
+    return written
 
 
 def equal_key_groups(items):

@@ -43,6 +43,7 @@ __all__ = (
     "parse_facility",
     "parse_id",
     "renumber_records",
+    "write_run",
 )
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from core.reader import FacilityTable, SnapshotReader
     from core.sorter import ExternalSorter
     from core.validate import RowValidator
-    from core.writer import SnapshotWriter, equal_key_groups
+    from core.writer import SnapshotWriter, equal_key_groups, write_run
     from lookup.reference.dates import is_real_date
     from lookup.reference.reconcile import check_row as check_register_row
     from lookup.reference.reconcile import compare as compare_register_row
@@ -71,6 +72,7 @@ TWINS = {
     "ExternalSorter": "sorter",
     "SnapshotWriter": "writer",
     "equal_key_groups": "writer",
+    "write_run": "writer",
     "compact_records": "compact",
     "renumber_records": "compact",
     "SnapshotReader": "reader",

@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import multiprocessing
+import os
+import signal
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +19,8 @@ import orjson
 import psutil
 import pytest
 
-from lookup.errors import ExtractError
+from lookup import _core
+from lookup.errors import ExtractError, StoreError
 from lookup.ingest import parallel
 from lookup.ingest.build import _range_starts, build
 from lookup.store import DataDir
@@ -190,3 +194,30 @@ def _build_workers() -> list[psutil.Process]:
         for child in psutil.Process().children()
         if "multiprocessing.resource_tracker" not in " ".join(child.cmdline())
     ]
+
+
+@pytest.mark.parametrize("dies", [True, False], ids=["killed", "short"])
+@pytest.mark.parametrize("merge", ["bhxh", "people", "cards"])
+def test_a_merge_streamed_short_publishes_nothing(tmp_path, monkeypatch, merge, dies):
+    """The merges of the write phase stream from a forked worker through a pipe: a worker that
+    stops after some entries, at an entry's end (killed, or ending early), fails the build."""
+    extract = write(tmp_path / "x.csv", tricky_rows())
+    data = DataDir(tmp_path / "data")
+    good = build(data, str(extract), jobs=1, max_reject_ratio=1)["snapshot"]
+    real_write_run = _core.write_run
+
+    def write_run(items, path):  # in the worker
+        if multiprocessing.current_process().name != f"{merge} merge":
+            return real_write_run(items, path)
+        sent = real_write_run(list(items)[:-1], path)  # all but the last
+        if dies:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return sent
+
+    monkeypatch.setattr(_core, "write_run", write_run)
+    reason = "was killed by SIGKILL" if dies else r"sent [\d,]+ entries of [\d,]+"
+    with pytest.raises(StoreError, match=f"^{merge} merge {reason}"):
+        build(data, str(extract), jobs=2, max_reject_ratio=1)
+    assert data.current_id() == good and [s.id for s in data.list()] == [good]
+    assert not (data.root / "staging").exists()
+    assert _build_workers() == []

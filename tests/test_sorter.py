@@ -200,3 +200,33 @@ def test_hand_over_of_an_empty_sorter(impl, tmp_path):
         adopter.add(b"12345678", b"x")
         adopter.adopt(*impl.sorter.ExternalSorter(8, str(tmp_path)).hand_over())
         assert list(adopter.items()) == [(b"12345678", b"x")] and len(adopter) == 1
+
+
+@SETTINGS
+@given(data=st.data(), memory_limit=st.sampled_from([0, 300, 2**20]))
+def test_a_run_written_elsewhere_is_read_where_it_is(
+    compiled, reference, tmp_path_factory, data, memory_limit
+):
+    """write_run (core/writer) writes a merge as a run; a sorter adopt()s it without moving it
+    (move=False: the build streams merges through a pipe so), reads it, and leaves it."""
+    entries = data.draw(entries_strategy(8))
+    tmp = tmp_path_factory.mktemp("sort")
+    runs = {}
+    with compiled.sorter.ExternalSorter(8, str(tmp), memory_limit) as merged:
+        for key, value in entries:
+            merged.add(key, value)
+        for impl in (compiled, reference):
+            runs[impl.kind] = tmp / f"{impl.kind}.run"
+            # The compiled write_run reads a sorter's merge in place; the reference iterates.
+            assert impl.writer.write_run(merged.items(), str(runs[impl.kind])) == len(entries)
+    assert runs["compiled"].read_bytes() == runs["python"].read_bytes()
+    listed = tmp / "listed.run"  # the compiled write_run of plain pairs
+    in_order = sorted(entries, key=lambda e: e[0])
+    assert compiled.writer.write_run(iter(in_order), str(listed)) == len(entries)
+    assert listed.read_bytes() == runs["compiled"].read_bytes()
+    for impl in (compiled, reference):
+        with impl.sorter.ExternalSorter(8, str(tmp), memory_limit) as sorter:
+            sorter.adopt(len(entries), [str(runs[impl.kind])], move=False)
+            assert len(sorter) == len(entries)
+            assert list(sorter.items()) == in_order
+        assert runs[impl.kind].exists()

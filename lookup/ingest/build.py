@@ -29,7 +29,9 @@ The build streams: rows are validated one at a time by the core and handed to ex
              then people (renumbered by origin) and renumbered in key order. Of the card
              codes only previous ones that end in another number than the card's are indexed
              (the others are found through bhxh: DESIGN 4), so the cards sorter is merged
-             once, for the check.
+             once, for the check. With several CPUs each of these merges runs in a forked
+             worker that streams it through a pipe (parallel.merged_in_worker): the merge has
+             one core, the LMDB writes the other.
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -39,7 +41,8 @@ import csv
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -108,18 +111,24 @@ def build(
         with _Rejects(rejects_file) as rejects, _Sorters(staging / "sort", memory) as sorters:
             read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
+            # With several CPUs (a parallel read says so) merges go to a forked process, so that
+            # they run on one core while this one checks or writes what they merged.
+            fork = len(starts) > 1
             shared = _SharedKeys(sorters.line_shifts)
-            shared.check_ids_and_cards(sorters, progress, fork=len(starts) > 1)
+            shared.check_ids_and_cards(sorters, progress, fork)
             identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
             with _core.SnapshotWriter(str(staging), _map_size(sorters, read)) as writer:
                 progress.phase("writing bhxh", total=len(sorters.bhxh))
-                bhxh = shared.write_bhxh(writer, sorters.bhxh)
+                with _merged("bhxh", sorters, sorters.bhxh, fork) as items:
+                    bhxh = shared.write_bhxh(writer, items)
                 crash_point("after-write-bhxh")
                 rejects.rejected_rows = shared.report(rejects)
                 summary = _summary(snapshot_id, source, read, rejects, rejects_file)
                 if read.rows == 0 or summary["rejected"] > max_reject_ratio * read.rows:
                     raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
-                people, cards = _write_people_and_cards(writer, sorters, shared.keys, progress)
+                people, cards = _write_people_and_cards(
+                    writer, sorters, shared.keys, progress, fork
+                )
                 writer.put(b"meta", b"manifest", orjson.dumps(identity))
         shutil.rmtree(staging / "sort")
         counts = {"people": people, "bhxh": bhxh, "cards": cards}
@@ -353,12 +362,13 @@ class _SharedKeys:
                 if self._line(tag, 0) in self._cccd_lines:
                     self.keys.add(key)
 
-    def write_bhxh(self, writer: Any, bhxh: Any) -> int:
-        """Write the bhxh index, but for the rows rejected so far and the numbers shared."""
+    def write_bhxh(self, writer: Any, bhxh: Iterable[tuple[bytes, bytes]]) -> int:
+        """Write the bhxh index from its sorted entries, but for the rows rejected so far and the
+        numbers shared."""
         return int(
             writer.append(
                 b"bhxh",
-                bhxh.items(),
+                bhxh,
                 value_size=8,
                 skip=self.keys,
                 skip_by_value=True,
@@ -421,21 +431,37 @@ def _map_size(sorters: _Sorters, read: _Read) -> int:
 
 
 def _write_people_and_cards(
-    writer: Any, sorters: _Sorters, rejected: set[bytes], progress: Progress
+    writer: Any, sorters: _Sorters, rejected: set[bytes], progress: Progress, fork: bool
 ) -> tuple[int, int]:
     """Write the people (version 2, the repeated texts in the table: DESIGN 4) and the card
     codes bhxh cannot find; return how many of each."""
     progress.phase("writing people", total=len(sorters.people))
-    people = _core.renumber_records(sorters.people.items(), sorters.maps)
-    people_written = writer.append(b"people", people, skip=rejected)
+    with _merged("people", sorters, sorters.people, fork, renumber=True) as people:
+        people_written = writer.append(b"people", people, skip=rejected)
     crash_point("after-write-people")
     progress.phase("writing cards", total=len(sorters.renumbered))
-    cards_written = writer.append(
-        b"cards", sorters.renumbered.items(), value_size=8, skip=rejected, skip_by_value=True
-    )
+    with _merged("cards", sorters, sorters.renumbered, fork) as cards:
+        cards_written = writer.append(
+            b"cards", cards, value_size=8, skip=rejected, skip_by_value=True
+        )
     crash_point("after-write-cards")
     writer.put(b"meta", STRINGS_KEY, sorters.strings.to_bytes())
     return people_written, cards_written
+
+
+def _merged(
+    name: str, sorters: _Sorters, sorter: Any, fork: bool, *, renumber: bool = False
+) -> AbstractContextManager[Iterable[tuple[bytes, bytes]]]:
+    """Give the sorter's entries in key order, the people records renumbered into the parent's
+    string table; with `fork`, as a forked worker merges them (parallel.merged_in_worker)."""
+
+    def items() -> Iterable[tuple[bytes, bytes]]:
+        merged = sorter.items()
+        return _core.renumber_records(merged, sorters.maps) if renumber else merged
+
+    if not fork:
+        return nullcontext(items())
+    return parallel.merged_in_worker(f"{name} merge", sorter, sorters.directory, items)
 
 
 class _Sorters:

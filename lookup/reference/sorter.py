@@ -97,9 +97,13 @@ class ExternalSorter:
         if self._buffer:
             self._spill()
 
-    def adopt(self, entries: int, paths: list[str]) -> None:
+    def adopt(self, entries: int, paths: list[str], *, move: bool = True) -> None:
         """Take over the run files another sorter of this key size handed over, moving them
-        into this sorter's folder; their entries count as added after every entry so far."""
+        into this sorter's folder; their entries count as added after every entry so far.
+
+        With move=False the paths stay where they are and are not removed: a pipe, say, that
+        another process writes a merge into (core/writer write_run), to be read once.
+        """
         self._check_open()
         if not paths:
             return
@@ -107,8 +111,9 @@ class ExternalSorter:
             self._spill()  # heapq.merge takes ties from the older runs first: the buffer is older
         assert self._folder is not None
         for path in paths:
-            run = os.path.join(self._folder, f"run-{len(self._runs):06d}")
-            os.rename(path, run)
+            run = os.path.join(self._folder, f"run-{len(self._runs):06d}") if move else path
+            if move:
+                os.rename(path, run)
             self._runs.append(run)
         self._count += entries
 

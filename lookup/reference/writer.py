@@ -15,7 +15,9 @@ from operator import itemgetter
 
 import lmdb
 
-__all__ = ("SnapshotWriter", "equal_key_groups")
+from lookup.reference.sorter import LENGTH, READ_BUFFER
+
+__all__ = ("SnapshotWriter", "equal_key_groups", "write_run")
 
 COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
 KEY_SIZE = 8  # a CCCD key, the prefix of every index value
@@ -122,3 +124,16 @@ def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[byte
         group.append(value)
     if len(group) > 1:
         yield group
+
+
+def write_run(items: Iterable[tuple[bytes, bytes]], path: str) -> int:
+    """Write key-sorted items to `path` as a sorter's run file, for a sorter elsewhere to
+    adopt() (the build streams a merge to the process that writes it); return how many."""
+    written = 0
+    with open(path, "wb", buffering=READ_BUFFER) as f:
+        for key, value in items:
+            f.write(LENGTH.pack(len(value)))
+            f.write(key)
+            f.write(value)
+            written += 1
+    return written
