@@ -6,10 +6,9 @@ from libc.stdio cimport FILE
 
 
 cdef struct Slot:
-    # The key's first 16 bytes as two big-endian integers (zero-padded): sorting keys of up to
-    # 16 bytes (the build's are 8 and 15) never reads the arena.
-    uint64_t hi
-    uint64_t lo
+    # The key's first 8 bytes as a big-endian integer (zero-padded): sorting keys of up to 8
+    # bytes (the build's but one) never reads the arena, and a slot is 16 bytes.
+    uint64_t key
     size_t offset    # of the entry in the arena; entries are appended in insertion order
 
 

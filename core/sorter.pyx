@@ -3,7 +3,7 @@
 The twin of lookup/reference/sorter.py, with the same results and errors. The build feeds it
 several entries per person (~100 million people), so nothing here makes a Python object per
 buffered entry: entries are copied into a C arena laid out like a run file; a slot array (the
-key's first 16 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
+key's first 8 bytes + the entry's arena offset) is sorted with a stable LSD radix sort (a
 merge sort for longer keys); a run is written in blocks of 1 MB; items() merges the
 runs, read in large chunks, and the sorted buffer through a C tree of losers. Only items() makes
 objects, the pairs it yields, and only when iterated from Python: core/writer.pyx reads the
@@ -49,19 +49,22 @@ cdef enum:
     # holds more open files (and read buffers) than this, plus as many per adopt()ed sorter.
     MAX_RUNS = 64
     PREFETCH_AHEAD = 16       # slots
+    DIGIT_BITS = 11           # radix_sort: 2048 counters a digit stay in the L2 cache
+    RADIX = 1 << DIGIT_BITS
+    MAX_DIGITS = 6            # 64 bits
 
 # Slot (a buffered entry's key prefix and place) and the class's fields are in sorter.pxd.
 
 
-cdef inline uint64_t big_endian_u64(const uint8_t* key, Py_ssize_t start,
-                                    Py_ssize_t key_size) noexcept nogil:
+cdef inline uint64_t big_endian_u64(const uint8_t* key, Py_ssize_t key_size) noexcept nogil:
+    """The key's first 8 bytes (zero-padded) as a number in the keys' order."""
     cdef uint64_t v = 0
     cdef Py_ssize_t i
-    if start + 8 <= key_size:  # the usual case, a plain loop the compiler makes one load of
-        for i in range(start, start + 8):
+    if key_size >= 8:  # the usual case, a plain loop the compiler makes one load of
+        for i in range(8):
             v = (v << 8) | key[i]
         return v
-    for i in range(start, start + 8):
+    for i in range(8):
         v = (v << 8) | (key[i] if i < key_size else 0)
     return v
 
@@ -86,40 +89,45 @@ cdef inline size_t entry_size(const uint8_t* entry, Py_ssize_t key_size) noexcep
 # sort and both sorts below being stable.
 
 
-cdef inline int slot_byte(const Slot* s, int b) noexcept nogil:
-    """Byte b (0-15) of the slot's key."""
-    if b < 8:
-        return (s.hi >> (56 - 8 * b)) & 0xFF
-    return (s.lo >> (120 - 8 * b)) & 0xFF
+cdef void radix_sort(Slot* slots, Slot* tmp, size_t n, size_t* counts) noexcept nogil:
+    """Sort slots[0:n] on their keys (of at most 8 bytes, all in `key`): LSD radix, stable.
 
-
-cdef void radix_sort(Slot* slots, Slot* tmp, size_t n, int key_bytes,
-                     size_t* counts) noexcept nogil:
-    """Sort slots[0:n] on their first key_bytes (at most 16) bytes: LSD radix, stable.
-
-    counts holds 16 * 256 counters; tmp holds n slots. A byte that is the same in every key
-    (the high bytes of a CCCD key, say) costs no pass.
+    Digits are DIGIT_BITS wide and span only the bits that differ between keys: a CCCD key's
+    40 of 64 take four passes. counts holds MAX_DIGITS * RADIX counters; tmp holds n slots.
     """
     cdef size_t i, total, c
-    cdef int b
+    cdef uint64_t ones = 0, zeros = 0, differ
+    cdef int low = 0, width = 64, shift, d, digits
     cdef size_t* count
     cdef Slot* src = slots
     cdef Slot* dst = tmp
     cdef Slot* swap
-    memset(counts, 0, 16 * 256 * sizeof(size_t))
     for i in range(n):
-        for b in range(key_bytes):
-            counts[b * 256 + slot_byte(&slots[i], b)] += 1
-    for b in range(key_bytes - 1, -1, -1):
-        count = counts + b * 256
-        if count[slot_byte(&slots[0], b)] == n:
-            continue
+        ones |= slots[i].key
+        zeros |= ~slots[i].key
+    differ = ones & zeros  # the bits set in some key and clear in another
+    if differ == 0:
+        return  # all keys equal: in insertion order already
+    while not (differ >> low) & 1:
+        low += 1
+    while not (differ >> (width - 1)) & 1:
+        width -= 1
+    digits = (width - low + DIGIT_BITS - 1) // DIGIT_BITS
+    memset(counts, 0, digits * RADIX * sizeof(size_t))
+    for i in range(n):
+        for d in range(digits):
+            counts[d * RADIX + ((slots[i].key >> (low + d * DIGIT_BITS)) & (RADIX - 1))] += 1
+    for d in range(digits):
+        count = counts + d * RADIX
+        shift = low + d * DIGIT_BITS
+        if count[(slots[0].key >> shift) & (RADIX - 1)] == n:
+            continue  # this digit is the same in every key
         total = 0
-        for c in range(256):  # counts become each byte value's first position
+        for c in range(RADIX):  # counts become each digit value's first position
             total += count[c]
             count[c] = total - count[c]
         for i in range(n):
-            c = slot_byte(&src[i], b)
+            c = (src[i].key >> shift) & (RADIX - 1)
             dst[count[c]] = src[i]
             count[c] += 1
         swap = src
@@ -132,19 +140,17 @@ cdef void radix_sort(Slot* slots, Slot* tmp, size_t n, int key_bytes,
 cdef inline bint slot_after(const Slot* a, const Slot* b, const uint8_t* arena,
                             Py_ssize_t key_size) noexcept nogil:
     """Whether a sorts strictly after b (ties are not after: that keeps the sort stable)."""
-    if a.hi != b.hi:
-        return a.hi > b.hi
-    if a.lo != b.lo:
-        return a.lo > b.lo
-    if key_size <= 16:
+    if a.key != b.key:
+        return a.key > b.key
+    if key_size <= 8:
         return False
-    return memcmp(arena + a.offset + LEN_SIZE + 16, arena + b.offset + LEN_SIZE + 16,
-                  key_size - 16) > 0
+    return memcmp(arena + a.offset + LEN_SIZE + 8, arena + b.offset + LEN_SIZE + 8,
+                  key_size - 8) > 0
 
 
 cdef void merge_sort(Slot* slots, Slot* tmp, size_t n, const uint8_t* arena,
                      Py_ssize_t key_size) noexcept nogil:
-    """Sort slots[0:n] stably, for keys longer than 16 bytes; tmp holds n slots."""
+    """Sort slots[0:n] stably, for keys longer than 8 bytes; tmp holds n slots."""
     cdef size_t i, j, k, mid
     cdef Slot s
     if n <= 24:
@@ -259,8 +265,7 @@ cdef class ExternalSorter:
         write_u32(entry, <uint32_t>size)
         memcpy(entry + LEN_SIZE, key, self.key_size)
         memcpy(entry + LEN_SIZE + self.key_size, value, size)
-        self.slots[self.nslots].hi = big_endian_u64(entry + LEN_SIZE, 0, self.key_size)
-        self.slots[self.nslots].lo = big_endian_u64(entry + LEN_SIZE, 8, self.key_size)
+        self.slots[self.nslots].key = big_endian_u64(entry + LEN_SIZE, self.key_size)
         self.slots[self.nslots].offset = self.arena_used
         self.nslots += 1
         self.arena_used += need
@@ -357,14 +362,14 @@ cdef class ExternalSorter:
         if self.nslots < 2:
             return 0
         tmp = <Slot*>malloc(self.nslots * sizeof(Slot))
-        counts = <size_t*>malloc(16 * 256 * sizeof(size_t))
+        counts = <size_t*>malloc(MAX_DIGITS * RADIX * sizeof(size_t))
         if tmp == NULL or counts == NULL:
             free(tmp)
             free(counts)
             raise MemoryError()
         # The GIL stays held: another thread's add() must not move the arena under the sort.
-        if self.key_size <= 16:
-            radix_sort(self.slots, tmp, self.nslots, <int>self.key_size, counts)
+        if self.key_size <= 8:
+            radix_sort(self.slots, tmp, self.nslots, counts)
         else:
             merge_sort(self.slots, tmp, self.nslots, self.arena, self.key_size)
         free(tmp)
@@ -564,12 +569,12 @@ cdef class _Items:
             if s.next_slot + PREFETCH_AHEAD < sorter.nslots:
                 prefetch(sorter.arena + sorter.slots[s.next_slot + PREFETCH_AHEAD].offset)
             s.entry = sorter.arena + sorter.slots[s.next_slot].offset
-            s.head = sorter.slots[s.next_slot].hi
+            s.head = sorter.slots[s.next_slot].key
             s.next_slot += 1
             return True
         if not self.read_entry(s, self.paths[i]):
             return False
-        s.head = big_endian_u64(s.entry + LEN_SIZE, 0, sorter.key_size)
+        s.head = big_endian_u64(s.entry + LEN_SIZE, sorter.key_size)
         return True
 
     cdef bint read_entry(self, Source* s, path) except -1:

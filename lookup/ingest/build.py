@@ -66,8 +66,8 @@ if TYPE_CHECKING:
 __all__ = ("BuildRejected", "build")
 
 # The people sorter's memory, shared by the processes of a parallel read; the others have shares
-# of it (_Sorters) by what an entry takes there, its bytes and two 24-byte slots (people ~120,
-# cards ~75 with 1.1 codes a row, bhxh ~75, ids ~65), so that they spill after about as many
+# of it (_Sorters) by what an entry takes there, its bytes and two 16-byte slots (people ~105,
+# cards ~65 with 1.1 codes a row, bhxh ~60, ids ~50), so that they spill after about as many
 # rows: at the country's size (50 million rows a process) none writes more than MAX_RUNS runs
 # (core/sorter.pyx), past which it would merge all its runs into one as it reads. All five stay
 # under 3 times this, whatever the extract size.
