@@ -13,6 +13,9 @@ would cost the worker a pass over them, which a message naming a line still pays
 forked, so they share the parent's imports and arguments without pickling; their results come
 back through a pipe. A worker dies with the build (PR_SET_PDEATHSIG), and keeps no copy of the
 data directory's writer lock (lookup.store).
+
+The build's write phase forks too: a worker merges a sorter and streams the merge through a pipe
+while the parent appends it to LMDB (`merged_in_worker`).
 """
 
 from __future__ import annotations
