@@ -79,6 +79,7 @@ cdef class _Items:
     cdef Source* sources
     cdef Py_ssize_t nsources
     cdef int* tree              # a tree of losers: tree[0] the next source, tree[1:] losers
+    cdef uint64_t* heads        # heads[k]: the head of tree[k]'s entry (a loser stays put)
     cdef bint ended             # every source is at its end
     cdef list paths
     cdef bint handed_out        # next_entry() handed out the tree's winner: pop it first

@@ -474,7 +474,8 @@ cdef class _Items:
         self.paths = list(sorter.runs)
         self.sources = <Source*>malloc(max(n, 1) * sizeof(Source))
         self.tree = <int*>malloc(max(n, 1) * sizeof(int))
-        if self.sources == NULL or self.tree == NULL:
+        self.heads = <uint64_t*>malloc(max(n, 1) * sizeof(uint64_t))
+        if self.sources == NULL or self.tree == NULL or self.heads == NULL:
             raise MemoryError()
         for i in range(n):
             self.sources[i].file = NULL
@@ -504,6 +505,7 @@ cdef class _Items:
                 free(self.sources[i].buf)
         free(self.sources)
         free(self.tree)
+        free(self.heads)
 
     def __iter__(self):
         return self
@@ -649,6 +651,7 @@ cdef class _Items:
             if self.first(b, a):
                 a, b = b, a
             winners[node], self.tree[node] = a, b
+            self.heads[node] = self.sources[b].head
         self.tree[0] = winners[1] if n > 1 else 0
         free(winners)
         return 0
@@ -679,14 +682,21 @@ cdef class _Items:
     cdef void replay(self, int s) noexcept:
         """Play source s's new entry up from its leaf: at each match the loser stays, the
         winner goes on; the last winner is the next source (tree[0]). One comparison a level,
-        half what a binary heap's sift-down makes, and no branch on its outcome."""
+        half what a binary heap's sift-down makes, on heads kept in the tree beside the losers
+        (no load that waits on the one before), and no branch on its outcome."""
         cdef Py_ssize_t node = (s + self.nsources) // 2
         cdef int held
+        cdef uint64_t head = self.sources[s].head, held_head
         cdef bint s_first
         while node > 0:
-            held = self.tree[node]
-            s_first = self.first(s, held)
+            held, held_head = self.tree[node], self.heads[node]
+            if head != held_head:
+                s_first = head < held_head
+            else:
+                s_first = self.tie_first(s, held)
             self.tree[node] = held if s_first else s
+            self.heads[node] = held_head if s_first else head
             s = s if s_first else held
+            head = head if s_first else held_head
             node //= 2
         self.tree[0] = s
