@@ -111,9 +111,11 @@ class ExternalSorter:
             self._spill()  # heapq.merge takes ties from the older runs first: the buffer is older
         assert self._folder is not None
         for path in paths:
-            run = os.path.join(self._folder, f"run-{len(self._runs):06d}") if move else path
             if move:
+                run = os.path.join(self._folder, f"run-{len(self._runs):06d}")
                 os.rename(path, run)
+            else:
+                run = path
             self._runs.append(run)
         self._count += entries
 
