@@ -92,6 +92,6 @@ cdef class _Items:
     cdef int fill(self, Source* s, size_t need, path) except -1
     cdef void end_source(self, int i) noexcept
     cdef int build_tree(self) except -1
-    cdef inline bint first(self, int a, int b) noexcept
+    cdef inline bint first(self, int a, uint64_t head_a, int b, uint64_t head_b) noexcept
     cdef bint tie_first(self, int a, int b) noexcept
     cdef void replay(self, int s) noexcept

@@ -662,7 +662,7 @@ cdef class _Items:
             winners[node] = <int>(node - n)
         for node in range(n - 1, 0, -1):
             a, b = winners[2 * node], winners[2 * node + 1]
-            if self.first(b, a):
+            if self.first(b, self.sources[b].head, a, self.sources[a].head):
                 a, b = b, a
             winners[node], self.tree[node] = a, b
             self.heads[node] = self.sources[b].head
@@ -670,12 +670,11 @@ cdef class _Items:
         free(winners)
         return 0
 
-    cdef inline bint first(self, int a, int b) noexcept:
-        """Whether source a's entry comes out before source b's: by key, then by source (older
-        first); a source at its end after every other."""
-        cdef uint64_t ha = self.sources[a].head, hb = self.sources[b].head
-        if ha != hb:
-            return ha < hb
+    cdef inline bint first(self, int a, uint64_t head_a, int b, uint64_t head_b) noexcept:
+        """Whether source a's entry (its key starting head_a) comes out before source b's: by
+        key, then by source (older first); a source at its end after every other."""
+        if head_a != head_b:
+            return head_a < head_b
         return self.tie_first(a, b)
 
     cdef bint tie_first(self, int a, int b) noexcept:
@@ -704,10 +703,7 @@ cdef class _Items:
         cdef bint s_first
         while node > 0:
             held, held_head = self.tree[node], self.heads[node]
-            if head != held_head:
-                s_first = head < held_head
-            else:
-                s_first = self.tie_first(s, held)
+            s_first = self.first(s, head, held, held_head)
             self.tree[node] = held if s_first else s
             self.heads[node] = held_head if s_first else head
             s = s if s_first else held
