@@ -33,7 +33,6 @@ class Rows:
 def feed_build(
     rows: Rows,
     validator: RowValidator,
-    ids: ExternalSorter,
     people: ExternalSorter,
     bhxh: ExternalSorter,
     cards: ExternalSorter,

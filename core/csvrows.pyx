@@ -30,12 +30,12 @@ from cpython.buffer cimport PyBUF_WRITE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_GET_LENGTH
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
 from core.compact cimport Interner, compact_record
-from core.record cimport CARD_LEN, KEY_LEN
+from core.record cimport CARD_LEN, HEAD_BITS, HEAD_LEN, KEY_LEN
 from core.sorter cimport ExternalSorter
 from core.validate cimport RECORD_MAX, Checked, RowValidator, Span
 
@@ -505,20 +505,30 @@ cdef list plain_values(const uint8_t* text, Py_ssize_t n):
         p = q + 1
 
 
+cdef inline uint32_t card_head(const uint8_t* code) noexcept:
+    """A card code's group, level and province as one number: lookup/reference/csvrows.py."""
+    return ((((code[0] - 65) * 26 + (code[1] - 65)) * 5 + (code[2] - 49)) * 10
+            + (code[3] - 48)) * 10 + (code[4] - 48)
+
+
+cdef inline void put_be(uint64_t v, uint8_t* out, int size) noexcept:
+    cdef int i
+    for i in range(size):
+        out[i] = (v >> (8 * (size - 1 - i))) & 0xFF
+
+
 cdef const uint8_t* card_key(const uint8_t* code, uint8_t* out) noexcept:
     """Write the card code (validated: ^[A-Z]{2}[1-5][0-9]{12}$) as the 8-byte key the cards
-    sorter groups it by, and return out: see lookup/reference/csvrows.py card_key."""
-    cdef uint64_t v = (code[0] - 65) * 26 + (code[1] - 65)
+    sorter orders it by, and return out: see lookup/reference/csvrows.py card_key."""
+    cdef uint64_t v = 0
     cdef int i
-    v = v * 5 + (code[2] - 49)
-    for i in range(3, CARD_LEN):
+    for i in range(5, CARD_LEN):
         v = v * 10 + (code[i] - 48)
-    for i in range(KEY_LEN):
-        out[i] = (v >> (8 * (KEY_LEN - 1 - i))) & 0xFF
+    put_be(v << HEAD_BITS | card_head(code), out, KEY_LEN)
     return out
 
 
-def feed_build(Rows rows not None, RowValidator validator not None, ExternalSorter ids not None,
+def feed_build(Rows rows not None, RowValidator validator not None,
                ExternalSorter people not None, ExternalSorter bhxh not None,
                ExternalSorter cards not None, ExternalSorter renumbered not None, strings,
                int origin, reject, tick):
@@ -534,14 +544,13 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
     cdef uint8_t person[1 + RECORD_MAX]  # origin, then the record as version 2
     cdef Interner texts = Interner(strings)
     cdef Py_ssize_t person_len
-    # cccd key, line (4 bytes little-endian), origin, which card
-    cdef uint8_t tagged[KEY_LEN + TAG_LEN + 1]
+    # cccd key, line (4 bytes little-endian), origin, then the card's head or the bhxh key
+    cdef uint8_t tagged[KEY_LEN + TAG_LEN + KEY_LEN]
     cdef uint8_t* tag = tagged + KEY_LEN
     cdef uint8_t packed[KEY_LEN]  # a card code as the cards sorter's key
     cdef Py_ssize_t count = 0, invalid = 0, record_bytes = 0, line
     cdef Py_ssize_t quality[QUALITY_COUNT]
     cdef int i, status
-    cdef bint same
     if validator.delta:
         raise ValueError("feed_build: takes an extract's validator, not a delta's")
     if not 0 <= origin <= 255:
@@ -579,19 +588,15 @@ def feed_build(Rows rows not None, RowValidator validator not None, ExternalSort
         memcpy(tagged, row.cccd_key, KEY_LEN)
         for i in range(4):
             tag[i] = (line >> (8 * i)) & 0xFF
-        ids.add_entry(row.cccd_key, KEY_LEN, tag, TAG_LEN)
         person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts, True)
         people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
-        bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN)
-        tagged[KEY_LEN + TAG_LEN] = 0  # CURRENT
-        cards.add_entry(card_key(row.card_no, packed), KEY_LEN, tagged, KEY_LEN + TAG_LEN + 1)
+        put_be(card_head(row.card_no), tag + TAG_LEN, HEAD_LEN)
+        bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN + HEAD_LEN)
         if row.has_prev:
-            # PREVIOUS, or PREVIOUS_INDEXED when it ends in another number than the card
-            same = memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) == 0
-            tagged[KEY_LEN + TAG_LEN] = 1 if same else 2
+            memcpy(tag + TAG_LEN, row.bhxh_key, KEY_LEN)
             cards.add_entry(card_key(row.prev_card_no, packed), KEY_LEN, tagged,
-                            KEY_LEN + TAG_LEN + 1)
-            if not same:
+                            KEY_LEN + TAG_LEN + KEY_LEN)
+            if memcmp(row.prev_card_no + 5, row.card_no + 5, CARD_LEN - 5) != 0:
                 renumbered.add_entry(row.prev_card_no, CARD_LEN, tagged, KEY_LEN + TAG_LEN)
         record_bytes += person_len - 1
         for i in range(QUALITY_COUNT):

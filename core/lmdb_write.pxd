@@ -13,4 +13,5 @@ cdef extern from "lmdb.h" nogil:
     int mdb_txn_commit(MDB_txn* txn)
     int mdb_cursor_put(MDB_cursor* cursor, MDB_val* key, MDB_val* data, unsigned int flags)
     int mdb_put(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* data, unsigned int flags)
+    int mdb_del(MDB_txn* txn, MDB_dbi dbi, MDB_val* key, MDB_val* data)
     int mdb_env_sync(MDB_env* env, int force)

@@ -24,6 +24,9 @@ cdef enum:
     CARD_LEN = 15
     FACILITY_LEN = 5
     KEY_LEN = 8          # CCCD and social insurance number keys: 8-byte big-endian integers
+    # The build's card keys and bhxh sorter entries: lookup/reference/csvrows.py card_key
+    HEAD_BITS = 19
+    HEAD_LEN = 3
 
 cdef enum Status:
     ST_ACTIVE = 0

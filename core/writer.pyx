@@ -5,34 +5,34 @@ lookup/reference/writer.py, writing the same store byte for byte.
 
 The build hands each sorter's merged items straight to `SnapshotWriter.append`, which appends
 them with mdb_cursor_put(MDB_APPEND) from C, every page full. Given a sorter's merge (or
-core/compact.pyx `renumber_records` over one) it reads the entries where the merge holds
-them: no Python object per entry, as `equal_key_groups` does for the duplicate checks; other
-iterables go the Python way.
+core/compact.pyx `renumber_records` over one, or `check_cards` over two) it reads the entries
+where the merge holds them: no Python object per entry; other iterables go the Python way.
 """
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport uint8_t
+from libc.stdint cimport UINT64_MAX, uint8_t, uint64_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcpy
 
 from core.lmdb cimport (
-    MDB_NOLOCK, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_env, MDB_txn, MDB_val, mdb_cursor_close,
-    mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
+    MDB_NOLOCK, MDB_NOTFOUND, MDB_SUCCESS, MDB_cursor, MDB_dbi, MDB_env, MDB_txn, MDB_val,
+    mdb_cursor_close, mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
     mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
 )
 from core.compact cimport _Renumbered, same_bytes
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
+from core.record cimport HEAD_BITS, HEAD_LEN, KEY_LEN
 from core.sorter cimport Entry, _Items, _Out
 from core.lmdb_write cimport (
-    MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put,
+    MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put, mdb_del,
     mdb_env_sync, mdb_put, mdb_txn_commit,
 )
 
 import os
 
 
-__all__ = ("SnapshotWriter", "equal_key_groups", "write_run")
+__all__ = ("SnapshotWriter", "check_cards", "write_run")
 
 cdef Py_ssize_t COMMIT_EVERY = 1_000_000   # entries per transaction, as the reference
 cdef Py_ssize_t KEY_SIZE = 8               # a CCCD key, the prefix of every index value
@@ -169,8 +169,8 @@ cdef class SnapshotWriter:
 
         An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
         with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
-        With `shared`, items may come in runs of equal keys: such a run is not written, its
-        values go to shared(values) (the build's duplicate check, done as it writes).
+        With `shared`, items may come in runs of equal keys: such a run is not written, its key
+        and values go to shared(key, values) (the build's duplicate checks, done as it writes).
         """
         self.require_open()
         cdef _Appender out = _Appender(self, name, value_size)
@@ -191,7 +191,7 @@ cdef class SnapshotWriter:
                         run.append(value)
                         continue
                     if run is not None:
-                        shared(run)
+                        shared(last_key, run)
                         run = None
                     elif last_key is not None:
                         out.put(last_key, last_value, skip, skipping, skip_by_value)
@@ -199,7 +199,7 @@ cdef class SnapshotWriter:
                 else:
                     out.put(key, value, skip, skipping, skip_by_value)
             if run is not None:
-                shared(run)
+                shared(last_key, run)
             elif last_key is not None:
                 out.put(last_key, last_value, skip, skipping, skip_by_value)
             out.commit()
@@ -223,6 +223,30 @@ cdef class SnapshotWriter:
             mdb_txn_abort(txn)
             raise
         check(mdb_txn_commit(txn), "commit")
+
+    def delete(self, bytes name not None, keys):
+        """Delete the entries of `keys` that are there (a build's rows found rejected after
+        they were written); return how many were."""
+        self.require_open()
+        cdef MDB_txn* txn = NULL
+        cdef MDB_dbi dbi
+        cdef MDB_val k
+        cdef int rc
+        cdef Py_ssize_t deleted = 0
+        check(mdb_txn_begin(self.env, NULL, 0, &txn), "begin")
+        try:
+            check(mdb_dbi_open(txn, name, 0, &dbi), f"open db {name!r}")
+            for key in keys:
+                k.mv_data, k.mv_size = PyBytes_AS_STRING(<bytes?>key), PyBytes_GET_SIZE(key)
+                rc = mdb_del(txn, dbi, &k, NULL)
+                if rc != MDB_NOTFOUND:
+                    check(rc, "delete")
+                    deleted += 1
+        except BaseException:
+            mdb_txn_abort(txn)
+            raise
+        check(mdb_txn_commit(txn), "commit")
+        return deleted
 
     def close(self):
         """Flush everything to disk and close."""
@@ -261,35 +285,9 @@ def write_run(items, str path not None):
     return written
 
 
-def equal_key_groups(items):
-    """Return an iterator over the values of each run of two or more equal keys in key-sorted
-    items."""
-    if type(items) is _Items:
-        return _Groups(items)
-    return _groups(items)
-
-
-def _groups(items):
-    cdef object key, value
-    cdef bytes previous = None
-    cdef list group = []
-    for key, value in items:
-        if previous is not None and PyBytes_GET_SIZE(<bytes?>key) == PyBytes_GET_SIZE(previous) \
-                and memcmp(PyBytes_AS_STRING(key), PyBytes_AS_STRING(previous),
-                           PyBytes_GET_SIZE(previous)) == 0:
-            group.append(value)
-            continue
-        if len(group) > 1:
-            yield group
-        previous = key
-        group = [value]
-    if len(group) > 1:
-        yield group
-
-
 # --- entries pulled from a sorter's merge in C (no Python object per entry) --------------------
 cdef bint _pulls_entries(items):
-    return type(items) is _Items or (
+    return type(items) is _Items or type(items) is _CardCheck or (
         type(items) is _Renumbered and (<_Renumbered>items).merged is not None
     )
 
@@ -297,6 +295,8 @@ cdef bint _pulls_entries(items):
 cdef inline bint _pull(items, Entry* e) except -1:
     if type(items) is _Items:
         return (<_Items>items).next_entry(e)
+    if type(items) is _CardCheck:
+        return (<_CardCheck>items).next_entry(e)
     return (<_Renumbered>items).next_entry(e)
 
 
@@ -328,6 +328,9 @@ cdef class _Held:
         return self.full and self.key_size == e.key_size and \
             same_bytes(<const char*>self.data, <const char*>e.key, e.key_size)
 
+    cdef bytes key(self):
+        return PyBytes_FromStringAndSize(<const char*>self.data, self.key_size)
+
     cdef bytes value(self):
         return PyBytes_FromStringAndSize(<const char*>self.data + self.key_size, self.value_size)
 
@@ -352,14 +355,14 @@ cdef int _append_entries(_Appender out, items, skip, bint skip_by_value, shared)
                 run.append(PyBytes_FromStringAndSize(<const char*>e.value, e.value_size))
             else:
                 if run is not None:
-                    shared(run)
+                    shared(last.key(), run)
                     run = None
                 elif last.full:
                     out.put_entry(last.data, last.key_size, last.data + last.key_size,
                                   last.value_size, &keys, skip_by_value)
                 last.hold(&e)
         if run is not None:
-            shared(run)
+            shared(last.key(), run)
         elif last.full:
             out.put_entry(last.data, last.key_size, last.data + last.key_size, last.value_size,
                           &keys, skip_by_value)
@@ -368,33 +371,168 @@ cdef int _append_entries(_Appender out, items, skip, bint skip_by_value, shared)
     return 0
 
 
+# --- the card check, as the bhxh entries go by -------------------------------------------------
+cdef enum:
+    TAG_LEN = 5                                     # a row's line (4 bytes) and origin
+    BHXH_VALUE = KEY_LEN + TAG_LEN + HEAD_LEN       # cccd, tag, the card's head
+    CARDS_VALUE = KEY_LEN + TAG_LEN + KEY_LEN       # cccd, tag, the row's bhxh key
+    MEMBER_LEN = KEY_LEN + TAG_LEN + 1 + KEY_LEN    # cccd, tag, 0 current/1 previous, bhxh key
+
+
+cdef struct Code:
+    uint64_t card
+    uint8_t member[MEMBER_LEN]
+
+
+cdef inline uint64_t big_endian(const uint8_t* p, int n) noexcept:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(n):
+        v = v << 8 | p[i]
+    return v
+
+
+def check_cards(bhxh, cards, rejected=frozenset()):
+    """Give the build's bhxh entries as they are, finding meanwhile the card codes held twice:
+    see lookup/reference/writer.py. Here `bhxh` and `cards` are sorters' merges (items()), and
+    SnapshotWriter.append pulls the entries in C."""
+    return _CardCheck(bhxh, cards, rejected)
+
+
 @cython.final
-cdef class _Groups:
-    """equal_key_groups over a sorter's merge, read in place."""
+cdef class _CardCheck:
+    """check_cards' iterator: `groups` and `rejected_entries` as the reference's CardCheck."""
 
-    cdef _Items items
-    cdef _Held last
+    cdef _Items bhxh, cards
+    cdef KeySet rejected
+    cdef Code* codes            # those of one number, current ones first
+    cdef Py_ssize_t count, cap
+    cdef Code following         # the next previous code, read ahead
+    cdef bint has_following, has_number, done
+    cdef uint64_t number        # of the bhxh entries being given
+    cdef readonly list groups, rejected_entries
 
-    def __cinit__(self, _Items items):
-        self.items = items
-        self.last = _Held()
+    def __cinit__(self, _Items bhxh not None, _Items cards not None, rejected):
+        self.bhxh, self.cards = bhxh, cards
+        if keyset_init(&self.rejected, len(rejected)) != 0:
+            raise MemoryError()
+        for key in rejected:
+            if PyBytes_GET_SIZE(<bytes?>key) != KEY_LEN:
+                raise ValueError("check_cards: rejected CCCD keys are 8 bytes")
+            keyset_add(&self.rejected, <const uint8_t*>PyBytes_AS_STRING(key))
+        self.groups, self.rejected_entries = [], []
+        self.read_following()
+
+    def __dealloc__(self):
+        free(self.codes)
+        keyset_free(&self.rejected)
 
     def __iter__(self):
         return self
 
     def __next__(self):
         cdef Entry e
-        cdef list group = None
-        while self.items.next_entry(&e):
-            if self.last.same_key(&e):
-                if group is None:
-                    group = [self.last.value()]
-                group.append(PyBytes_FromStringAndSize(<const char*>e.value, e.value_size))
-                continue
-            self.last.hold(&e)
-            if group is not None:
-                return group
-        self.last.full = False
-        if group is not None:
-            return group
-        raise StopIteration
+        if not self.next_entry(&e):
+            raise StopIteration
+        return (PyBytes_FromStringAndSize(<const char*>e.key, e.key_size),
+                PyBytes_FromStringAndSize(<const char*>e.value, e.value_size))
+
+    cdef bint next_entry(self, Entry* e) except -1:
+        """Point e at the next bhxh entry (valid until the next call), noting its code."""
+        cdef uint64_t number
+        cdef Code code
+        if self.done:
+            return False
+        if not self.bhxh.next_entry(e):
+            if self.has_number:
+                self.take_previous(self.number)
+                self.find()
+            self.previous_before(UINT64_MAX)
+            self.done = True
+            return False
+        if e.key_size != KEY_LEN or e.value_size != BHXH_VALUE:
+            raise ValueError("check_cards: a bhxh value is cccd, tag and card head")
+        number = big_endian(e.key, KEY_LEN)
+        if not self.has_number or number != self.number:
+            if self.has_number:
+                self.take_previous(self.number)
+                self.find()
+            self.previous_before(number)
+            self.number, self.has_number = number, True
+        if self.rejected.count and keyset_has(&self.rejected, e.value):
+            self.rejected_entries.append(
+                PyBytes_FromStringAndSize(<const char*>e.value, e.value_size))
+        code.card = number << HEAD_BITS | big_endian(e.value + KEY_LEN + TAG_LEN, HEAD_LEN)
+        memcpy(code.member, e.value, KEY_LEN + TAG_LEN)
+        code.member[KEY_LEN + TAG_LEN] = 0
+        memcpy(code.member + KEY_LEN + TAG_LEN + 1, e.key, KEY_LEN)
+        self.add(&code)
+        return True
+
+    cdef int read_following(self) except -1:
+        cdef Entry e
+        self.has_following = self.cards.next_entry(&e)
+        if not self.has_following:
+            return 0
+        if e.key_size != KEY_LEN or e.value_size != CARDS_VALUE:
+            raise ValueError("check_cards: a cards value is cccd, tag and bhxh key")
+        self.following.card = big_endian(e.key, KEY_LEN)
+        memcpy(self.following.member, e.value, KEY_LEN + TAG_LEN)
+        self.following.member[KEY_LEN + TAG_LEN] = 1
+        memcpy(self.following.member + KEY_LEN + TAG_LEN + 1, e.value + KEY_LEN + TAG_LEN, KEY_LEN)
+        return 0
+
+    cdef int add(self, const Code* code) except -1:
+        cdef void* p
+        if self.count == self.cap:
+            p = realloc(self.codes, (self.cap * 2 + 4) * sizeof(Code))
+            if p == NULL:
+                raise MemoryError()
+            self.codes, self.cap = <Code*>p, self.cap * 2 + 4
+        self.codes[self.count] = code[0]
+        self.count += 1
+        return 0
+
+    cdef int take_previous(self, uint64_t number) except -1:
+        """Add the previous codes that end in `number`."""
+        while self.has_following and self.following.card >> HEAD_BITS == number:
+            self.add(&self.following)
+            self.read_following()
+        return 0
+
+    cdef int previous_before(self, uint64_t limit) except -1:
+        """Check the previous codes that end in numbers below `limit` among themselves (no bhxh
+        entry has those numbers)."""
+        while self.has_following and self.following.card >> HEAD_BITS < limit:
+            self.take_previous(self.following.card >> HEAD_BITS)
+            self.find()
+        return 0
+
+    cdef int find(self) except -1:
+        """Note the codes held twice among the codes (all of one number); empty them."""
+        cdef Py_ssize_t i, j, k, n = self.count
+        cdef Code c
+        cdef uint8_t card[KEY_LEN]
+        self.count = 0
+        for i in range(1, n):  # a stable insertion sort: n is 1 or 2 but for a rare few
+            c = self.codes[i]
+            j = i
+            while j > 0 and self.codes[j - 1].card > c.card:
+                self.codes[j] = self.codes[j - 1]
+                j -= 1
+            self.codes[j] = c
+        i = 0
+        while i < n:
+            j = i + 1
+            while j < n and self.codes[j].card == self.codes[i].card:
+                j += 1
+            if j - i > 1:
+                for k in range(KEY_LEN):
+                    card[k] = (self.codes[i].card >> (8 * (KEY_LEN - 1 - k))) & 0xFF
+                self.groups.append((
+                    PyBytes_FromStringAndSize(<const char*>card, KEY_LEN),
+                    [PyBytes_FromStringAndSize(<const char*>self.codes[k].member, MEMBER_LEN)
+                     for k in range(i, j)],
+                ))
+            i = j
+        return 0

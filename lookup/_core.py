@@ -31,12 +31,12 @@ __all__ = (
     "Rows",
     "SnapshotReader",
     "SnapshotWriter",
+    "check_cards",
     "check_register_row",
     "compact_records",
     "compare_register_row",
     "count_line_ends",
     "decode_record",
-    "equal_key_groups",
     "feed_build",
     "is_real_date",
     "load",
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from core.reader import FacilityTable, SnapshotReader
     from core.sorter import ExternalSorter
     from core.validate import RowValidator
-    from core.writer import SnapshotWriter, equal_key_groups, write_run
+    from core.writer import SnapshotWriter, check_cards, write_run
     from lookup.reference.dates import is_real_date
     from lookup.reference.reconcile import check_row as check_register_row
     from lookup.reference.reconcile import compare as compare_register_row
@@ -71,7 +71,7 @@ TWINS = {
     "RowValidator": "validate",
     "ExternalSorter": "sorter",
     "SnapshotWriter": "writer",
-    "equal_key_groups": "writer",
+    "check_cards": "writer",
     "write_run": "writer",
     "compact_records": "compact",
     "renumber_records": "compact",

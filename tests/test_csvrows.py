@@ -18,6 +18,7 @@ from lookup.errors import ExtractError
 from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.reference import record
+from lookup.reference.csvrows import card_head, card_key
 from lookup.store.strings import Strings
 
 from helpers.files import person, write_csv
@@ -279,7 +280,6 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
             result = impl.csvrows.feed_build(
                 lines,
                 validator,
-                sorters.ids,
                 sorters.people,
                 sorters.bhxh,
                 sorters.cards,
@@ -294,20 +294,38 @@ def test_feed_build_fills_the_sorters_alike(compiled, reference, tmp_path):
     assert results["compiled"] == results["python"]
     (count, invalid, record_bytes, quality), rejected, entries, texts = results["compiled"]
     # People records are version 2 after their origin, their texts numbered in the table.
-    assert {value[:2] for _, value in entries[1]} == {b"\x07\x02"}
+    assert {value[:2] for _, value in entries[0]} == {b"\x07\x02"}
     table = Strings(texts)
-    people = {key: record.decode(value[1:], table) for key, value in entries[1]}
+    people = {key: record.decode(value[1:], table) for key, value in entries[0]}
     row = rows[9]
     assert people[record.cccd_key(row["cccd"])].address == "two lines"
     assert {p.facility_code for p in people.values()} == {r["facility_code"] for r in rows}
     assert len(set(texts)) == len(texts)
     assert (count, invalid, quality) == (200, 1, (1, 0, 1, 0, 0, 0, 0))
     assert rejected == [(7, "gender", "gender: must be 1 (male), 2 (female) or 3 (unknown)")]
-    # person(0): its tag is its line (2) and the origin.
-    first_id = ((1085000000).to_bytes(8, "big"), (2).to_bytes(4, "little") + b"\x07")
-    assert len(entries[3]) == 200 and entries[0][0] == first_id
+    # person(0): its tag is its line (2) and the origin, then its card's head.
+    first = rows[0]
+    tag = (2).to_bytes(4, "little") + b"\x07"
+    head = card_head(first["card_no"].encode()).to_bytes(3, "big")
+    bhxh = (record.bhxh_key(first["bhxh_code"]), record.cccd_key(first["cccd"]) + tag + head)
+    assert len(entries[1]) == 199 and bhxh in entries[1]
+    # The previous codes only, with the number of their row's card.
+    assert entries[2] == [
+        (
+            card_key(row["prev_card_no"].encode()),
+            record.cccd_key(row["cccd"])
+            + (line).to_bytes(4, "little")
+            + b"\x07"
+            + record.bhxh_key(row["bhxh_code"]),
+        )
+        for line, row in sorted(
+            ((line, row) for line, row in enumerate(rows, start=2) if row.get("prev_card_no")),
+            key=lambda lr: card_key(lr[1]["prev_card_no"].encode()),
+        )
+        if line != 7
+    ]
     # Of the card codes only row 3's previous one ends in another number than its card.
-    assert [key for key, _ in entries[4]] == [b"HT3019999999999"]
+    assert [key for key, _ in entries[3]] == [b"HT3019999999999"]
 
 
 def test_feed_build_finds_a_lone_byte_anywhere_in_a_value(compiled, reference, tmp_path):
@@ -426,7 +444,7 @@ def test_feed_build_reads_any_bytes_alike(compiled, reference, tmp_path_factory,
 
 
 def test_feed_build_refuses_a_delta_validator(use, tmp_path):
-    sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(5)]
+    sorters = [use.sorter.ExternalSorter(8, str(tmp_path)) for _ in range(4)]
     with pytest.raises(ValueError, match="delta"):
         use.csvrows.feed_build(
             use.csvrows.Rows(io.BytesIO(b"")),
@@ -516,10 +534,10 @@ CARD_CODES = st.builds(
 
 @given(a=CARD_CODES, b=CARD_CODES)
 def test_card_keys_are_equal_when_the_codes_are(a, b):
-    # The build's card check groups card codes by these keys (lookup/reference/csvrows.py); the
-    # compiled read loop's keys are the reference's (test_feed_build_fills_the_sorters_alike).
-    from lookup.reference.csvrows import card_key
-
+    # The build's card check groups card codes by these keys (lookup/reference/csvrows.py), by
+    # the number they end in first (where bhxh has it); the compiled read loop's keys are the
+    # reference's (test_feed_build_fills_the_sorters_alike).
     assert len(card_key(a)) == 8
     assert (card_key(a) == card_key(b)) == (a == b)
-    assert (card_key(a) < card_key(b)) == (a < b)
+    assert (card_key(a) < card_key(b)) == ((a[5:], a[:5]) < (b[5:], b[:5]))
+    assert card_head(a) < 2**19 and int.from_bytes(card_key(a), "big") >> 19 == int(a[5:])

@@ -3,12 +3,11 @@
 The build streams: rows are validated one at a time by the core and handed to external sorters
 (bounded memory, spilling sorted runs to disk), so 100 million rows build in a few GB.
 
-    read     CSV row -> RowValidator -> five sorters:
-               ids        cccd -> tag                   (finds duplicate CCCDs cheaply)
+    read     CSV row -> RowValidator -> four sorters:
                people     cccd -> origin + record       (version 2, half the bytes of version 1)
-               bhxh       bhxh -> cccd + tag
-               cards      card -> cccd + tag + which    (current and previous card codes,
-                                                        as 8-byte keys)
+               bhxh       bhxh -> cccd + tag + card head
+               cards      prev card -> cccd + tag + bhxh (the previous codes, keyed by the
+                                                        number they end in, then their head)
                renumbered card -> cccd + tag            (previous codes the snapshot indexes)
              (a row's tag: its line and origin, below)
              with --jobs N, in N processes over byte ranges of a plain extract
@@ -22,16 +21,17 @@ The build streams: rows are validated one at a time by the core and handed to ex
              string table of its own; the parent adds a worker's texts to its own, in range
              order (the numbers a serial read gives: by the first line holding the text), and
              the records keep their origin to be renumbered as they are written
-    check    merge ids, and cards in a forked process meanwhile: every line in a group of
-             equal keys is rejected
-    write    merge bhxh -> SnapshotWriter (LMDB append: full pages), rejecting shared numbers
-             as it goes (the last check: one pass instead of two over the biggest index);
-             then people (renumbered by origin) and renumbered in key order. Of the card
-             codes only previous ones that end in another number than the card's are indexed
-             (the others are found through bhxh: DESIGN 4), so the cards sorter is merged
-             once, for the check. With several CPUs each of these merges runs in a forked
-             worker that streams it through a pipe (parallel.merged_in_worker): the merge has
-             one core, the LMDB writes the other.
+    write    merge people (renumbered by origin) -> SnapshotWriter (LMDB append: full pages),
+             leaving out the CCCDs found twice; then bhxh, leaving out those rows and the
+             numbers shared, while the previous card codes are merged beside it: a card code
+             ends in a number, so current codes (a bhxh entry's number and card head) and
+             previous ones meet there, and the codes held twice are found in the same pass
+             (writer.check_cards). Every row of a group is rejected (SPEC 1.1); the few
+             found after they were written are deleted. Then renumbered, in key order: of the
+             card codes only previous ones that end in another number than the card's are
+             indexed (the others are found through bhxh: DESIGN 4). With several CPUs each
+             merge runs in a forked worker that streams it through a pipe
+             (parallel.merged_in_worker): the merge has one core, the LMDB writes the other.
     publish  fsync, rename staging -> snapshots, rename CURRENT (lookup.store)
 """
 
@@ -67,15 +67,16 @@ __all__ = ("BuildRejected", "build")
 
 # The people sorter's memory, shared by the processes of a parallel read; the others have shares
 # of it (_Sorters) by what an entry takes there, its bytes and two 16-byte slots (people ~105,
-# cards ~65 with 1.1 codes a row, bhxh ~60, ids ~50), so that they spill after about as many
-# rows: at the country's size (50 million rows a process) none writes more than MAX_RUNS runs
-# (core/sorter.pyx), past which it would merge all its runs into one as it reads. All five stay
-# under 3 times this, whatever the extract size.
+# bhxh ~60; cards, ~0.1 previous codes a row, and renumbered are small), so that they spill after
+# about as many rows: at the country's size (50 million rows a process) none writes more than
+# MAX_RUNS runs (core/sorter.pyx), past which it would merge all its runs into one as it reads.
+# All four stay under 2 times this, whatever the extract size.
 SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
-# The cards sorter's tags: which code of its holder a card code is (lookup/reference/csvrows.py).
-CURRENT = b"\x00"
+# A card key: the number a code ends in, then its head (lookup/reference/csvrows.py card_key).
+HEAD_BITS = 19
+HEAD_MASK = (1 << HEAD_BITS) - 1
 MAX_LINES_NAMED = 5
 
 
@@ -112,23 +113,31 @@ def build(
             read = _read(source, starts, sorters, rejects, progress)
             crash_point("after-read")
             # With several CPUs (a parallel read says so) merges go to a forked process, so that
-            # they run on one core while this one checks or writes what they merged.
+            # they run on one core while this one writes what they merged.
             fork = len(starts) > 1
             shared = _SharedKeys(sorters.line_shifts)
-            shared.check_ids_and_cards(sorters, progress, fork)
             identity = snapshot_identity(snapshot_id, "build", source, core=_core.CORE)
             with _core.SnapshotWriter(str(staging), _map_size(sorters, read)) as writer:
+                progress.phase("writing people", total=len(sorters.people))
+                with _merged("people", sorters, sorters.people, fork, renumber=True) as items:
+                    people = shared.write_people(writer, items)
+                crash_point("after-write-people")
                 progress.phase("writing bhxh", total=len(sorters.bhxh))
                 with _merged("bhxh", sorters, sorters.bhxh, fork) as items:
-                    bhxh = shared.write_bhxh(writer, items)
+                    bhxh = shared.write_bhxh(writer, items, sorters.cards.items())
+                people -= writer.delete(b"people", shared.written_but_rejected())
                 crash_point("after-write-bhxh")
                 rejects.rejected_rows = shared.report(rejects)
                 summary = _summary(snapshot_id, source, read, rejects, rejects_file)
                 if read.rows == 0 or summary["rejected"] > max_reject_ratio * read.rows:
                     raise BuildRejected(_too_many_rejected(summary, max_reject_ratio), summary)
-                people, cards = _write_people_and_cards(
-                    writer, sorters, shared.keys, progress, fork
-                )
+                progress.phase("writing cards", total=len(sorters.renumbered))
+                with _merged("cards", sorters, sorters.renumbered, fork) as items:
+                    cards = writer.append(
+                        b"cards", items, value_size=8, skip=shared.keys, skip_by_value=True
+                    )
+                crash_point("after-write-cards")
+                writer.put(b"meta", STRINGS_KEY, sorters.strings.to_bytes())
                 writer.put(b"meta", b"manifest", orjson.dumps(identity))
         shutil.rmtree(staging / "sort")
         counts = {"people": people, "bhxh": bhxh, "cards": cards}
@@ -311,7 +320,6 @@ def _feed(
         rows, invalid, record_bytes, flagged = _core.feed_build(
             lines,
             validator,
-            sorters.ids,
             sorters.people,
             sorters.bhxh,
             sorters.cards,
@@ -328,9 +336,10 @@ def _feed(
 class _SharedKeys:
     """Reject every row of a group sharing a CCCD, a bhxh_code or a card code (SPEC 1.1).
 
-    A row in several groups is rejected for the first found, in that order: two copies of one
-    person share everything, and the CCCD is the real reason. `keys` gathers the CCCD keys of
-    the rejected rows (after the CCCD check each names one row), which the writes skip.
+    A row in several groups is rejected for the first found, in that order (its rank): two
+    copies of one person share everything, and the CCCD is the real reason. The groups are
+    found as the indexes are written: the CCCDs as people is, the numbers and card codes as
+    bhxh is. `keys` gathers the CCCD keys of the rejected rows, which the later writes skip.
     `line_shifts`: per origin, what its tags' lines add up to the file's (_Sorters).
     """
 
@@ -338,49 +347,58 @@ class _SharedKeys:
         self._line_shifts = line_shifts
         self.keys: set[bytes] = set()
         self._reasons: dict[int, tuple[int, str, str]] = {}  # line -> (rank, field, message)
-        self._cccd_lines: set[int] = set()
+        self._twice: set[bytes] = set()  # CCCDs held by several rows: none of them written
+        self._late: set[bytes] = set()  # bhxh keys of rows found after bhxh had them
 
-    def check_ids_and_cards(self, sorters: _Sorters, progress: Progress, fork: bool) -> None:
-        """Check the CCCDs and card codes (the numbers are checked as bhxh is written); with
-        `fork`, the card codes are merged in a forked process meanwhile (the other core)."""
-        progress.phase("checking duplicates")
-        cards = parallel.Worker("card code check", _groups, sorters.cards) if fork else None
-        try:
-            for tags in _groups(sorters.ids):
-                group = [(self._line(tag, 0), "cccd") for tag in tags]
-                self._reject(0, group, "cccd: duplicate, also on ")
-            for values in cards.result() if cards else _groups(sorters.cards):
-                fields = ["card_no" if v[13:] == CURRENT else "prev_card_no" for v in values]
-                self._reject_values(2, values, fields)
-        finally:
-            if cards:
-                cards.stop()
-        if self._cccd_lines:
-            # CCCD duplicates are dropped by key; find their keys in one pass over the small
-            # sorter.
-            for key, tag in sorters.ids.items():
-                if self._line(tag, 0) in self._cccd_lines:
-                    self.keys.add(key)
+    def write_people(self, writer: Any, people: Iterable[tuple[bytes, bytes]]) -> int:
+        """Write people from its sorted entries, but for the CCCDs found twice."""
+        return int(writer.append(b"people", people, shared=self._cccd_twice))
 
-    def write_bhxh(self, writer: Any, bhxh: Iterable[tuple[bytes, bytes]]) -> int:
+    def write_bhxh(
+        self,
+        writer: Any,
+        bhxh: Iterable[tuple[bytes, bytes]],
+        cards: Iterable[tuple[bytes, bytes]],
+    ) -> int:
         """Write the bhxh index from its sorted entries, but for the rows rejected so far and the
-        numbers shared."""
-        return int(
-            writer.append(
-                b"bhxh",
-                bhxh,
-                value_size=8,
-                skip=self.keys,
-                skip_by_value=True,
-                shared=lambda values: self._reject_values(1, values, ["bhxh_code"] * len(values)),
-            )
+        numbers shared, checking the card codes meanwhile (`cards`: the previous ones)."""
+        checked = _core.check_cards(bhxh, cards, self._twice)
+        written = writer.append(
+            b"bhxh",
+            checked,
+            value_size=8,
+            skip=self.keys,
+            skip_by_value=True,
+            shared=lambda _, values: self._reject_values(1, values, ["bhxh_code"] * len(values)),
         )
+        # The lines of each CCCD found twice, from the bhxh entry every row has.
+        holders: dict[bytes, list[bytes]] = {}
+        for value in checked.rejected_entries:
+            holders.setdefault(value[:8], []).append(value)
+        for values in holders.values():
+            group = sorted((self._line(value, 8), "cccd") for value in values)
+            self._reject(0, group, "cccd: duplicate, also on ")
+        # By code, as a row with both codes held twice is rejected for the first.
+        for _, members in sorted(checked.groups, key=_code_order):
+            members.sort(key=lambda member: self._line(member, 8))
+            fields = ["prev_card_no" if member[13] else "card_no" for member in members]
+            self._reject_values(2, members, fields)
+            self._late.update(member[14:] for member in members)
+        return int(written) - int(writer.delete(b"bhxh", sorted(self._late)))
+
+    def written_but_rejected(self) -> list[bytes]:
+        """Return the CCCD keys of the rows people has and a number or card code rejects."""
+        return sorted(self.keys - self._twice)
 
     def report(self, rejects: _Rejects) -> int:
         """Write the reasons, by line, to the rejects file; return the rows rejected."""
         for line, (_, field, message) in sorted(self._reasons.items()):
             rejects.add(line, field, message)
         return len(self._reasons)
+
+    def _cccd_twice(self, key: bytes, values: list[bytes]) -> None:
+        self._twice.add(key)  # its rows are named as bhxh is written
+        self.keys.add(key)
 
     def _reject_values(self, rank: int, values: list[bytes], fields: list[str]) -> None:
         group = [(self._line(v, 8), field) for v, field in zip(values, fields, strict=True)]
@@ -398,13 +416,13 @@ class _SharedKeys:
             if line not in self._reasons or self._reasons[line][0] > rank:
                 others = _name_lines([other for other in lines if other != line])
                 self._reasons[line] = (rank, field, reason.format(field=field) + others)
-        if rank == 0:
-            self._cccd_lines.update(lines)
 
 
-def _groups(sorter: Any) -> list[list[bytes]]:
-    """Return the values of each group of entries sharing a key (SPEC 1.1: all rejected)."""
-    return list(_core.equal_key_groups(sorter.items()))
+def _code_order(group: tuple[bytes, list[bytes]]) -> tuple[int, int]:
+    """Order card groups by their codes (a card key orders by number first: csvrows.card_key):
+    by the head (group, level, province), then the number."""
+    card = int.from_bytes(group[0], "big")
+    return card & HEAD_MASK, card >> HEAD_BITS
 
 
 def _name_lines(lines: list[int]) -> str:
@@ -430,25 +448,6 @@ def _map_size(sorters: _Sorters, read: _Read) -> int:
     return 2 * (read.record_bytes + entries * 48) + 64 * 2**20
 
 
-def _write_people_and_cards(
-    writer: Any, sorters: _Sorters, rejected: set[bytes], progress: Progress, fork: bool
-) -> tuple[int, int]:
-    """Write the people (version 2, the repeated texts in the table: DESIGN 4) and the card
-    codes bhxh cannot find; return how many of each."""
-    progress.phase("writing people", total=len(sorters.people))
-    with _merged("people", sorters, sorters.people, fork, renumber=True) as people:
-        people_written = writer.append(b"people", people, skip=rejected)
-    crash_point("after-write-people")
-    progress.phase("writing cards", total=len(sorters.renumbered))
-    with _merged("cards", sorters, sorters.renumbered, fork) as cards:
-        cards_written = writer.append(
-            b"cards", cards, value_size=8, skip=rejected, skip_by_value=True
-        )
-    crash_point("after-write-cards")
-    writer.put(b"meta", STRINGS_KEY, sorters.strings.to_bytes())
-    return people_written, cards_written
-
-
 def _merged(
     name: str, sorters: _Sorters, sorter: Any, fork: bool, *, renumber: bool = False
 ) -> AbstractContextManager[Iterable[tuple[bytes, bytes]]]:
@@ -468,10 +467,9 @@ class _Sorters:
     def __init__(self, directory: Path, memory: int = SORT_MEMORY) -> None:
         directory.mkdir(parents=True)
         Sorter = _core.ExternalSorter
-        self.ids = Sorter(8, str(directory), memory // 2)
         self.people = Sorter(8, str(directory), memory)
         self.bhxh = Sorter(8, str(directory), memory // 2)
-        self.cards = Sorter(8, str(directory), memory * 3 // 4)
+        self.cards = Sorter(8, str(directory), memory // 8)
         self.renumbered = Sorter(15, str(directory), memory // 8)
         self.directory = directory
         self.memory = memory
@@ -482,7 +480,7 @@ class _Sorters:
         self.line_shifts = [0]
 
     def all(self) -> tuple[Any, ...]:
-        return self.ids, self.people, self.bhxh, self.cards, self.renumbered
+        return self.people, self.bhxh, self.cards, self.renumbered
 
     def hand_over(self) -> list[tuple[int, list[str]]]:
         """Spill every sorter and give up its runs, for another _Sorters' adopt()."""

@@ -46,10 +46,9 @@ __all__ = ("FIELD_LIMIT", "PROGRESS_EVERY", "Rows", "count_line_ends", "feed_bui
 FIELD_LIMIT = 64 * 1024
 PROGRESS_EVERY = 65536  # rows between two calls of feed_build's `tick`
 QUALITY_COUNT = len(QUALITY_FLAGS)
-# The cards sorter's value ends with which code it is: the current one, a previous one that ends
-# in the same social insurance number (both found through bhxh), or a previous one that ends in
-# another: the only codes the snapshot's `cards` holds (DESIGN 4).
-CURRENT, PREVIOUS, PREVIOUS_INDEXED = b"\x00", b"\x01", b"\x02"
+# A card code's head (group, level and province) as the number card_head gives, in this many
+# bits of a card key and bytes of a bhxh sorter entry (lookup/reference/writer.py check_cards).
+HEAD_BITS, HEAD_LEN = 19, 3
 BOM = b"\xef\xbb\xbf"
 AFTER_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # a lone CR ends a line too
 
@@ -125,7 +124,6 @@ def count_line_ends(data: Any) -> int:
 def feed_build(
     rows: Rows,
     validator: Any,
-    ids: Any,
     people: Any,
     bhxh: Any,
     cards: Any,
@@ -137,15 +135,16 @@ def feed_build(
 ) -> tuple[int, int, int, tuple[int, ...]]:
     """Validate every row and add the valid ones to the build's sorters (lookup/ingest/build.py).
 
-        ids     cccd -> tag                    (finds duplicate CCCDs cheaply)
         people  cccd -> origin + record (version 2, its texts numbered in `strings`, the
                 reading process's table: lookup/reference/writer.py renumber_records)
-        bhxh    bhxh -> cccd + tag
-        cards   card key -> cccd + tag + CURRENT, prev card key -> cccd + tag + PREVIOUS,
-                or PREVIOUS_INDEXED when it ends in another number than the card
-                (card_key: 8 bytes sort faster than 15)
-        renumbered  prev card -> cccd + tag, for those PREVIOUS_INDEXED: the codes the
-                snapshot's `cards` index holds (DESIGN 4), without a pass over all the others
+        bhxh    bhxh -> cccd + tag + the card's head (card_head, HEAD_LEN bytes)
+        cards   prev card key -> cccd + tag + bhxh (the row's own number): the previous codes
+                only. A current code is its head and its number, so the bhxh entries hold it
+                already, in the order of card keys (card_key): the build checks both kinds
+                for codes held twice in one pass over the two (writer.check_cards)
+        renumbered  prev card -> cccd + tag, for the previous codes that end in another number
+                than the card: the codes the snapshot's `cards` index holds (DESIGN 4), without
+                a pass over all the others
 
     A row's tag is its line (4 bytes little-endian) and `origin` (1 byte): a build worker
     numbers the lines of its range from where it starts, and the parent knows by the origin
@@ -160,7 +159,7 @@ def feed_build(
     count = invalid = record_bytes = 0
     quality = [0] * QUALITY_COUNT
     validate = validator.validate
-    add_id, add_person, add_bhxh, add_card = ids.add, people.add, bhxh.add, cards.add
+    add_person, add_bhxh, add_card = people.add, bhxh.add, cards.add
     add_renumbered = renumbered.add
     for line, values in rows:
         count += 1
@@ -173,16 +172,12 @@ def feed_build(
             reject(line, exc.field, exc.message)
             continue
         key, tag = row.cccd_key, line.to_bytes(4, "little") + bytes((origin,))
-        add_id(key, tag)
         person = bytes((origin,)) + record.compact(record.decode(row.record), strings)
         add_person(key, person)
-        add_bhxh(row.bhxh_key, key + tag)
-        add_card(card_key(row.card_no), key + tag + CURRENT)
+        add_bhxh(row.bhxh_key, key + tag + card_head(row.card_no).to_bytes(HEAD_LEN, "big"))
         if row.prev_card_no is not None:
-            same = row.prev_card_no[5:] == row.card_no[5:]
-            which = PREVIOUS if same else PREVIOUS_INDEXED
-            add_card(card_key(row.prev_card_no), key + tag + which)
-            if not same:
+            add_card(card_key(row.prev_card_no), key + tag + row.bhxh_key)
+            if row.prev_card_no[5:] != row.card_no[5:]:
                 add_renumbered(row.prev_card_no, key + tag)
         record_bytes += len(person) - 1
         for i in range(QUALITY_COUNT):
@@ -191,12 +186,18 @@ def feed_build(
     return count, invalid, record_bytes, tuple(quality)
 
 
+def card_head(code: bytes) -> int:
+    """Return a card code's group, level and province (validated: ^[A-Z]{2}[1-5][0-9]{2}) as
+    one number under 338,000 (< 2**HEAD_BITS), equal when they are."""
+    return (((code[0] - 65) * 26 + code[1] - 65) * 5 + code[2] - 49) * 100 + int(code[3:5])
+
+
 def card_key(code: bytes) -> bytes:
     """Return a card code (validated: ^[A-Z]{2}[1-5][0-9]{12}$) as the 8 bytes the build's
-    card check sorts it by: its group, level and 12 digits as one number (under 2**52), so
-    that two keys are equal when the codes are."""
-    number = ((code[0] - 65) * 26 + code[1] - 65) * 5 + code[2] - 49
-    return (number * 10**12 + int(code[3:])).to_bytes(8, "big")
+    card check sorts it by: the social insurance number it ends with, then its head (under
+    2**53), so that two keys are equal when the codes are, and the codes of one number are
+    together where bhxh has that number."""
+    return (int(code[5:]) << HEAD_BITS | card_head(code)).to_bytes(8, "big")
 
 
 csv.field_size_limit(FIELD_LIMIT)

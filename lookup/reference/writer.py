@@ -2,7 +2,8 @@
 
 The build (lookup/ingest/build.py) merges its sorters into `SnapshotWriter.append`, which appends in
 key order (MDB_APPEND: no page splits, every page full) and drops the rows the build rejected.
-`equal_key_groups` finds the groups of equal keys the build must reject (SPEC 1.1).
+`check_cards` finds the card codes held twice, which the build must reject (SPEC 1.1), as the
+bhxh entries go by.
 core/writer.pyx does the same through the vendored LMDB's C API; the tests hold the two stores
 byte for byte equal.
 """
@@ -15,9 +16,10 @@ from operator import itemgetter
 
 import lmdb
 
+from lookup.reference.csvrows import HEAD_BITS, HEAD_LEN
 from lookup.reference.sorter import LENGTH, READ_BUFFER
 
-__all__ = ("SnapshotWriter", "equal_key_groups", "write_run")
+__all__ = ("CardCheck", "SnapshotWriter", "check_cards", "write_run")
 
 COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
 KEY_SIZE = 8  # a CCCD key, the prefix of every index value
@@ -47,14 +49,14 @@ class SnapshotWriter:
         value_size: int = -1,
         skip: Set[bytes] = frozenset(),
         skip_by_value: bool = False,
-        shared: Callable[[list[bytes]], object] | None = None,
+        shared: Callable[[bytes, list[bytes]], object] | None = None,
     ) -> int:
         """Append items in strictly increasing key order; return how many were written.
 
         An item is dropped when its key (or, with skip_by_value, the CCCD key its value starts
         with) is in `skip`; with value_size >= 0 only the value's first value_size bytes are kept.
-        With `shared`, items may come in runs of equal keys: such a run is not written, its
-        values go to shared(values) (the build's duplicate check, done as it writes).
+        With `shared`, items may come in runs of equal keys: such a run is not written, its key
+        and values go to shared(key, values) (the build's duplicate checks, done as it writes).
         """
         env = self._env
         assert env is not None, "the writer is closed"
@@ -63,10 +65,10 @@ class SnapshotWriter:
 
         def unique() -> Iterator[tuple[bytes, bytes]]:
             assert shared is not None
-            for _, run in groupby(items, key=itemgetter(0)):
+            for key, run in groupby(items, key=itemgetter(0)):
                 values = list(run)
                 if len(values) > 1:
-                    shared([value for _, value in values])
+                    shared(key, [value for _, value in values])
                 else:
                     yield values[0]
 
@@ -98,6 +100,14 @@ class SnapshotWriter:
         with env.begin(write=True, db=env.open_db(name)) as txn:
             txn.put(key, value)
 
+    def delete(self, name: bytes, keys: Iterable[bytes]) -> int:
+        """Delete the entries of `keys` that are there (a build's rows found rejected after
+        they were written); return how many were."""
+        env = self._env
+        assert env is not None, "the writer is closed"
+        with env.begin(write=True, db=env.open_db(name)) as txn:
+            return sum(txn.delete(key) for key in keys)
+
     def close(self) -> None:
         """Flush everything to disk and close."""
         if self._env is not None:
@@ -112,18 +122,87 @@ class SnapshotWriter:
         self.close()
 
 
-def equal_key_groups(items: Iterable[tuple[bytes, bytes]]) -> Iterator[list[bytes]]:
-    """Yield the values of each run of two or more equal keys in key-sorted items."""
-    previous_key: bytes | None = None
-    group: list[bytes] = []
-    for key, value in items:
-        if key != previous_key:
-            if len(group) > 1:
-                yield group
-            previous_key, group = key, []
-        group.append(value)
-    if len(group) > 1:
-        yield group
+def check_cards(
+    bhxh: Iterable[tuple[bytes, bytes]],
+    cards: Iterable[tuple[bytes, bytes]],
+    rejected: Set[bytes] = frozenset(),
+) -> CardCheck:
+    """Give the build's bhxh entries as they are, finding meanwhile the card codes held twice.
+
+    bhxh: key-sorted (bhxh key, cccd + tag + the card's head) entries; cards: (card key, cccd +
+    tag + bhxh key) of the previous codes, sorted (lookup/reference/csvrows.py feed_build).
+    A card key starts with the number the code ends in, so the codes of one number, current
+    and previous, meet where bhxh has it: one pass over both finds every code held twice.
+    """
+    return CardCheck(bhxh, cards, rejected)
+
+
+class CardCheck:
+    """check_cards' iterator. Once it has given every entry:
+
+    groups: (card key, members) for each code held more than once, in key order; a member is
+    cccd + tag + 0 (the current code) or 1 (a previous one) + the bhxh key of its row, the
+    current codes first, then in the order of the entries;
+    rejected_entries: the values of the bhxh entries whose CCCD is in `rejected`, in order
+    (the build names the lines of the CCCDs found twice by them).
+    """
+
+    def __init__(
+        self,
+        bhxh: Iterable[tuple[bytes, bytes]],
+        cards: Iterable[tuple[bytes, bytes]],
+        rejected: Set[bytes],
+    ) -> None:
+        self._bhxh, self._cards, self._rejected = bhxh, cards, rejected
+        self.groups: list[tuple[bytes, list[bytes]]] = []
+        self.rejected_entries: list[bytes] = []
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        previous = _previous_by_number(self._cards)
+        following = next(previous, None)
+        for key, run in groupby(self._bhxh, key=itemgetter(0)):
+            number = int.from_bytes(key, "big")
+            while following is not None and following[0] < number:
+                self._find(following[1])
+                following = next(previous, None)
+            codes = []
+            for _, value in run:
+                if len(value) != KEY_SIZE + 5 + HEAD_LEN:
+                    raise ValueError("check_cards: a bhxh value is cccd, tag and card head")
+                if value[:KEY_SIZE] in self._rejected:
+                    self.rejected_entries.append(value)
+                head = int.from_bytes(value[KEY_SIZE + 5 :], "big")
+                card = (number << HEAD_BITS | head).to_bytes(8, "big")
+                codes.append((card, value[: KEY_SIZE + 5] + b"\x00" + key))
+                yield key, value
+            if following is not None and following[0] == number:
+                codes += following[1]
+                following = next(previous, None)
+            self._find(codes)
+        while following is not None:
+            self._find(following[1])
+            following = next(previous, None)
+
+    def _find(self, codes: list[tuple[bytes, bytes]]) -> None:
+        """Note the codes held twice among those of one number."""
+        codes.sort(key=itemgetter(0))  # stable: current codes stay first
+        for card, group in groupby(codes, key=itemgetter(0)):
+            members = [member for _, member in group]
+            if len(members) > 1:
+                self.groups.append((card, members))
+
+
+def _previous_by_number(
+    cards: Iterable[tuple[bytes, bytes]],
+) -> Iterator[tuple[int, list[tuple[bytes, bytes]]]]:
+    """Yield (number, [(card key, member)]) of the previous codes, by the number they end in."""
+    for number, run in groupby(cards, key=lambda item: int.from_bytes(item[0], "big") >> HEAD_BITS):
+        codes = []
+        for card, value in run:
+            if len(value) != KEY_SIZE + 5 + KEY_SIZE:
+                raise ValueError("check_cards: a cards value is cccd, tag and bhxh key")
+            codes.append((card, value[: KEY_SIZE + 5] + b"\x01" + value[KEY_SIZE + 5 :]))
+        yield number, codes
 
 
 def write_run(items: Iterable[tuple[bytes, bytes]], path: str) -> int:
