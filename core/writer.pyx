@@ -22,7 +22,7 @@ from core.lmdb cimport (
 )
 from core.compact cimport _Renumbered, same_bytes
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
-from core.record cimport HEAD_BITS, HEAD_LEN, KEY_LEN
+from core.record cimport CARD_LEN, HEAD_BITS, HEAD_LEN, KEY_LEN
 from core.sorter cimport Entry, _Items, _Out
 from core.lmdb_write cimport (
     MDB_APPEND, MDB_CREATE, MDB_KEYEXIST, MDB_NOMETASYNC, MDB_NOSYNC, mdb_cursor_put, mdb_del,
@@ -392,6 +392,22 @@ cdef inline uint64_t big_endian(const uint8_t* p, int n) noexcept:
     return v
 
 
+cdef bytes card_code(uint64_t card):
+    """The card code of a card key: see lookup/reference/writer.py."""
+    cdef char code[CARD_LEN]
+    cdef uint64_t number = card >> HEAD_BITS, rest = card & ((1 << HEAD_BITS) - 1)
+    cdef int i
+    for i in range(CARD_LEN - 1, 4, -1):
+        code[i] = 48 + number % 10
+        number //= 10
+    code[4], code[3] = 48 + rest % 10, 48 + rest // 10 % 10
+    rest //= 100
+    code[2] = 49 + rest % 5
+    rest //= 5
+    code[1], code[0] = 65 + rest % 26, 65 + rest // 26
+    return PyBytes_FromStringAndSize(code, CARD_LEN)
+
+
 def check_cards(bhxh, cards, rejected=frozenset()):
     """Give the build's bhxh entries as they are, finding meanwhile the card codes held twice:
     see lookup/reference/writer.py. Here `bhxh` and `cards` are sorters' merges (items()), and
@@ -512,7 +528,6 @@ cdef class _CardCheck:
         """Note the codes held twice among the codes (all of one number); empty them."""
         cdef Py_ssize_t i, j, k, n = self.count
         cdef Code c
-        cdef uint8_t card[KEY_LEN]
         self.count = 0
         for i in range(1, n):  # a stable insertion sort: n is 1 or 2 but for a rare few
             c = self.codes[i]
@@ -527,10 +542,8 @@ cdef class _CardCheck:
             while j < n and self.codes[j].card == self.codes[i].card:
                 j += 1
             if j - i > 1:
-                for k in range(KEY_LEN):
-                    card[k] = (self.codes[i].card >> (8 * (KEY_LEN - 1 - k))) & 0xFF
                 self.groups.append((
-                    PyBytes_FromStringAndSize(<const char*>card, KEY_LEN),
+                    card_code(self.codes[i].card),
                     [PyBytes_FromStringAndSize(<const char*>self.codes[k].member, MEMBER_LEN)
                      for k in range(i, j)],
                 ))

@@ -19,6 +19,7 @@ from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.reference import record
 from lookup.reference.csvrows import card_head, card_key
+from lookup.reference.writer import card_code
 from lookup.store.strings import Strings
 
 from helpers.files import person, write_csv
@@ -541,3 +542,4 @@ def test_card_keys_are_equal_when_the_codes_are(a, b):
     assert (card_key(a) == card_key(b)) == (a == b)
     assert (card_key(a) < card_key(b)) == ((a[5:], a[:5]) < (b[5:], b[:5]))
     assert card_head(a) < 2**19 and int.from_bytes(card_key(a), "big") >> 19 == int(a[5:])
+    assert card_code(card_key(a)) == a  # how the card check names a code held twice

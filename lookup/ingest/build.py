@@ -74,9 +74,6 @@ __all__ = ("BuildRejected", "build")
 SORT_MEMORY = 256 * 2**20
 # Bytes: tests lower parallel.MIN_SPLIT with it, so that small files split.
 MIN_SPLIT_ENV = "LOOKUP_BUILD_MIN_SPLIT"
-# A card key: the number a code ends in, then its head (lookup/reference/csvrows.py card_key).
-HEAD_BITS = 19
-HEAD_MASK = (1 << HEAD_BITS) - 1
 MAX_LINES_NAMED = 5
 
 
@@ -378,8 +375,8 @@ class _SharedKeys:
         for values in holders.values():
             group = sorted((self._line(value, 8), "cccd") for value in values)
             self._reject(0, group, "cccd: duplicate, also on ")
-        # By code, as a row with both codes held twice is rejected for the first.
-        for _, members in sorted(checked.groups, key=_code_order):
+        # By code, as a row with both its codes held twice is rejected for the first.
+        for _, members in sorted(checked.groups):
             members.sort(key=lambda member: self._line(member, 8))
             fields = ["prev_card_no" if member[13] else "card_no" for member in members]
             self._reject_values(2, members, fields)
@@ -416,13 +413,6 @@ class _SharedKeys:
             if line not in self._reasons or self._reasons[line][0] > rank:
                 others = _name_lines([other for other in lines if other != line])
                 self._reasons[line] = (rank, field, reason.format(field=field) + others)
-
-
-def _code_order(group: tuple[bytes, list[bytes]]) -> tuple[int, int]:
-    """Order card groups by their codes (a card key orders by number first: csvrows.card_key):
-    by the head (group, level, province), then the number."""
-    card = int.from_bytes(group[0], "big")
-    return card & HEAD_MASK, card >> HEAD_BITS
 
 
 def _name_lines(lines: list[int]) -> str:

@@ -140,7 +140,8 @@ def check_cards(
 class CardCheck:
     """check_cards' iterator. Once it has given every entry:
 
-    groups: (card key, members) for each code held more than once, in key order; a member is
+    groups: (card code, members) for each code held more than once, by the number it ends in,
+    then its head (the order of card keys); a member is
     cccd + tag + 0 (the current code) or 1 (a previous one) + the bhxh key of its row, the
     current codes first, then in the order of the entries;
     rejected_entries: the values of the bhxh entries whose CCCD is in `rejected`, in order
@@ -189,7 +190,16 @@ class CardCheck:
         for card, group in groupby(codes, key=itemgetter(0)):
             members = [member for _, member in group]
             if len(members) > 1:
-                self.groups.append((card, members))
+                self.groups.append((card_code(card), members))
+
+
+def card_code(card: bytes) -> bytes:
+    """Return the card code of a card key (lookup/reference/csvrows.py card_key)."""
+    key = int.from_bytes(card, "big")
+    rest, province = divmod(key & ((1 << HEAD_BITS) - 1), 100)
+    group, level = divmod(rest, 5)
+    letters = bytes((65 + group // 26, 65 + group % 26))
+    return letters + b"%d%02d%010d" % (level + 1, province, key >> HEAD_BITS)
 
 
 def _previous_by_number(
