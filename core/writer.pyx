@@ -393,7 +393,7 @@ cdef inline uint64_t big_endian(const uint8_t* p, int n) noexcept:
 
 
 cdef bytes card_code(uint64_t card):
-    """The card code of a card key: see lookup/reference/writer.py."""
+    """The card code of a card key: see lookup/reference/csvrows.py."""
     cdef char code[CARD_LEN]
     cdef uint64_t number = card >> HEAD_BITS, rest = card & ((1 << HEAD_BITS) - 1)
     cdef int i

@@ -18,8 +18,7 @@ from lookup.errors import ExtractError
 from lookup.ingest import parallel
 from lookup.ingest.extract import Extract
 from lookup.reference import record
-from lookup.reference.csvrows import card_head, card_key
-from lookup.reference.writer import card_code
+from lookup.reference.csvrows import card_code, card_head, card_key
 from lookup.store.strings import Strings
 
 from helpers.files import person, write_csv

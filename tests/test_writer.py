@@ -228,7 +228,7 @@ def test_check_cards_finds_every_code_held_twice(
     for k, v in cards:
         codes.setdefault(k, []).append(v[:13] + b"\x01" + v[13:])
     assert groups == [
-        (reference.writer.card_code(k), ms) for k, ms in sorted(codes.items()) if len(ms) > 1
+        (reference.csvrows.card_code(k), ms) for k, ms in sorted(codes.items()) if len(ms) > 1
     ]
 
 

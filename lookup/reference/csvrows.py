@@ -200,4 +200,13 @@ def card_key(code: bytes) -> bytes:
     return (int(code[5:]) << HEAD_BITS | card_head(code)).to_bytes(8, "big")
 
 
+def card_code(card: bytes) -> bytes:
+    """Return the card code of a card key: card_key's inverse."""
+    key = int.from_bytes(card, "big")
+    rest, province = divmod(key & ((1 << HEAD_BITS) - 1), 100)
+    group, level = divmod(rest, 5)
+    letters = bytes((65 + group // 26, 65 + group % 26))
+    return letters + b"%d%02d%010d" % (level + 1, province, key >> HEAD_BITS)
+
+
 csv.field_size_limit(FIELD_LIMIT)

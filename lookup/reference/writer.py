@@ -16,13 +16,14 @@ from operator import itemgetter
 
 import lmdb
 
-from lookup.reference.csvrows import HEAD_BITS, HEAD_LEN
+from lookup.reference.csvrows import HEAD_BITS, HEAD_LEN, card_code
 from lookup.reference.sorter import LENGTH, READ_BUFFER
 
 __all__ = ("CardCheck", "SnapshotWriter", "check_cards", "write_run")
 
 COMMIT_EVERY = 1_000_000  # entries per write transaction: bounds LMDB's dirty-page list
 KEY_SIZE = 8  # a CCCD key, the prefix of every index value
+TAG_LEN = 5  # a row's line (4 bytes) and origin, after the CCCD key in the build's sorters
 
 
 class SnapshotWriter:
@@ -141,9 +142,9 @@ class CardCheck:
     """check_cards' iterator. Once it has given every entry:
 
     groups: (card code, members) for each code held more than once, by the number it ends in,
-    then its head (the order of card keys); a member is
-    cccd + tag + 0 (the current code) or 1 (a previous one) + the bhxh key of its row, the
-    current codes first, then in the order of the entries;
+    then its head (the order of card keys); a member is cccd + tag + 0 (the current code) or 1
+    (a previous one) + the bhxh key of its row, the current codes first, then in the order of
+    the entries;
     rejected_entries: the values of the bhxh entries whose CCCD is in `rejected`, in order
     (the build names the lines of the CCCDs found twice by them).
     """
@@ -168,13 +169,13 @@ class CardCheck:
                 following = next(previous, None)
             codes = []
             for _, value in run:
-                if len(value) != KEY_SIZE + 5 + HEAD_LEN:
+                if len(value) != KEY_SIZE + TAG_LEN + HEAD_LEN:
                     raise ValueError("check_cards: a bhxh value is cccd, tag and card head")
                 if value[:KEY_SIZE] in self._rejected:
                     self.rejected_entries.append(value)
-                head = int.from_bytes(value[KEY_SIZE + 5 :], "big")
+                head = int.from_bytes(value[KEY_SIZE + TAG_LEN :], "big")
                 card = (number << HEAD_BITS | head).to_bytes(8, "big")
-                codes.append((card, value[: KEY_SIZE + 5] + b"\x00" + key))
+                codes.append((card, value[: KEY_SIZE + TAG_LEN] + b"\x00" + key))
                 yield key, value
             if following is not None and following[0] == number:
                 codes += following[1]
@@ -193,15 +194,6 @@ class CardCheck:
                 self.groups.append((card_code(card), members))
 
 
-def card_code(card: bytes) -> bytes:
-    """Return the card code of a card key (lookup/reference/csvrows.py card_key)."""
-    key = int.from_bytes(card, "big")
-    rest, province = divmod(key & ((1 << HEAD_BITS) - 1), 100)
-    group, level = divmod(rest, 5)
-    letters = bytes((65 + group // 26, 65 + group % 26))
-    return letters + b"%d%02d%010d" % (level + 1, province, key >> HEAD_BITS)
-
-
 def _previous_by_number(
     cards: Iterable[tuple[bytes, bytes]],
 ) -> Iterator[tuple[int, list[tuple[bytes, bytes]]]]:
@@ -209,9 +201,10 @@ def _previous_by_number(
     for number, run in groupby(cards, key=lambda item: int.from_bytes(item[0], "big") >> HEAD_BITS):
         codes = []
         for card, value in run:
-            if len(value) != KEY_SIZE + 5 + KEY_SIZE:
+            if len(value) != KEY_SIZE + TAG_LEN + KEY_SIZE:
                 raise ValueError("check_cards: a cards value is cccd, tag and bhxh key")
-            codes.append((card, value[: KEY_SIZE + 5] + b"\x01" + value[KEY_SIZE + 5 :]))
+            tagged, number_key = value[: KEY_SIZE + TAG_LEN], value[KEY_SIZE + TAG_LEN :]
+            codes.append((card, tagged + b"\x01" + number_key))
         yield number, codes
 
 
