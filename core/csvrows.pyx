@@ -34,6 +34,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
+from core.bigendian cimport be_store
 from core.compact cimport Interner, compact_record
 from core.record cimport CARD_LEN, HEAD_BITS, HEAD_LEN, KEY_LEN
 from core.sorter cimport ExternalSorter
@@ -511,12 +512,6 @@ cdef inline uint32_t card_head(const uint8_t* code) noexcept:
             + (code[3] - 48)) * 10 + (code[4] - 48)
 
 
-cdef inline void put_be(uint64_t v, uint8_t* out, int size) noexcept:
-    cdef int i
-    for i in range(size):
-        out[i] = (v >> (8 * (size - 1 - i))) & 0xFF
-
-
 cdef const uint8_t* card_key(const uint8_t* code, uint8_t* out) noexcept:
     """Write the card code (validated: ^[A-Z]{2}[1-5][0-9]{12}$) as the 8-byte key the cards
     sorter orders it by, and return out: see lookup/reference/csvrows.py card_key."""
@@ -524,7 +519,7 @@ cdef const uint8_t* card_key(const uint8_t* code, uint8_t* out) noexcept:
     cdef int i
     for i in range(5, CARD_LEN):
         v = v * 10 + (code[i] - 48)
-    put_be(v << HEAD_BITS | card_head(code), out, KEY_LEN)
+    be_store(v << HEAD_BITS | card_head(code), out, KEY_LEN)
     return out
 
 
@@ -590,7 +585,7 @@ def feed_build(Rows rows not None, RowValidator validator not None,
             tag[i] = (line >> (8 * i)) & 0xFF
         person_len = 1 + compact_record(row.record, row.record_len, person + 1, texts, True)
         people.add_entry(row.cccd_key, KEY_LEN, person, person_len)
-        put_be(card_head(row.card_no), tag + TAG_LEN, HEAD_LEN)
+        be_store(card_head(row.card_no), tag + TAG_LEN, HEAD_LEN)
         bhxh.add_entry(row.bhxh_key, KEY_LEN, tagged, KEY_LEN + TAG_LEN + HEAD_LEN)
         if row.has_prev:
             memcpy(tag + TAG_LEN, row.bhxh_key, KEY_LEN)

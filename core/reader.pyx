@@ -19,6 +19,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
+from core.bigendian cimport be_load, be_store
 from core.ids cimport ID_BHXH, ID_CARD, ID_CCCD, ID_MALFORMED, classify_id
 from core.jsonw cimport (
     JsonWriter, jw_adopt, jw_bytes, jw_detach, jw_free, jw_init, jw_lit, jw_raw, jw_reserve,
@@ -478,7 +479,7 @@ cdef class SnapshotReader:
                     return 0
             if not _index_value(item, &value):
                 return 0
-        _put_be64(item.cccd, item.key)
+        be_store(item.cccd, item.key, KEY_LEN)
         if self._get(self.people, self.people_root, item.key, KEY_LEN, &item.record):
             item.found = FOUND_RECORD
         else:
@@ -515,7 +516,7 @@ cdef class SnapshotReader:
 
     cdef void _seek_person(self, Lookup* item, Walk* w) noexcept:
         cdef int said
-        _put_be64(item.cccd, item.key)
+        be_store(item.cccd, item.key, KEY_LEN)
         said = self._overlaid(self.people, item.key, KEY_LEN, &item.record)
         if said == OVERLAY_VALUE:
             item.found = FOUND_RECORD
@@ -703,7 +704,7 @@ cdef class SnapshotReader:
         cdef uint8_t key[8]
         cdef MDB_val v
         self._check_open()
-        _put_be64(<uint64_t>cccd, key)
+        be_store(<uint64_t>cccd, key, KEY_LEN)
         if not self._get(self.people, self.people_root, key, KEY_LEN, &v):
             return None
         return (<const char*>v.mv_data)[:v.mv_size]

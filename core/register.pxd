@@ -11,11 +11,13 @@ from core.lmdb cimport (
     mdb_cursor_get, mdb_cursor_open,
 )
 
+from core.bigendian cimport be_store
 from core.calendar cimport is_real_date, pack_date
 from core.names cimport (
     NAME_DIACRITICS, NAME_DIFFERS, NAME_LIMIT, NAME_SAME, NAME_UNKNOWN, Letter, compare_letters,
     name_letters,
 )
+from core.record cimport KEY_LEN
 from core.rules cimport RecordView, read_record
 from core.strings cimport StringTable
 
@@ -146,15 +148,8 @@ cdef inline void register_parse(const uint8_t* text, Py_ssize_t n, const Columns
         start = i + 1
     if column != at.count:
         return  # fewer
-    put_be64(row.number, row.key)
+    be_store(row.number, row.key, KEY_LEN)
     row.candidate = True
-
-
-cdef inline void put_be64(uint64_t v, uint8_t* out) noexcept:
-    cdef int i
-    for i in range(7, -1, -1):
-        out[i] = <uint8_t>(v & 0xFF)
-        v >>= 8
 
 
 cdef inline int register_verdict(RegisterRow* row, const uint8_t* text, uint32_t today,

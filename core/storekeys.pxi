@@ -5,21 +5,6 @@
 # `cards`, or, when `cards` does not hold it, the number it ends in, in bhxh. Apart from the
 # reader's class, which asks these of each Lookup (core/answer.pxi) as it walks the indexes.
 
-cdef inline uint64_t _be64(const uint8_t* p) noexcept:
-    cdef uint64_t v = 0
-    cdef int i
-    for i in range(KEY_LEN):
-        v = (v << 8) | p[i]
-    return v
-
-
-cdef inline void _put_be64(uint64_t v, uint8_t* out) noexcept:
-    cdef int i
-    for i in range(KEY_LEN - 1, -1, -1):
-        out[i] = <uint8_t>(v & 0xFF)
-        v >>= 8
-
-
 cdef inline bint _by_code(Lookup* item) noexcept:
     """Whether the id's index is `cards`: a card code, before it is sought by its suffix."""
     return item.id.kind == ID_CARD and not item.by_suffix
@@ -29,7 +14,7 @@ cdef inline const uint8_t* _key_of(Lookup* item) noexcept:
     """The index key of a parsed id (DESIGN 4): 8-byte big-endian numbers, 15-byte codes."""
     if _by_code(item):
         return <const uint8_t*>item.id.text
-    _put_be64(item.id.number, item.key)
+    be_store(item.id.number, item.key, KEY_LEN)
     return item.key
 
 
@@ -56,7 +41,7 @@ cdef inline bint _index_value(Lookup* item, const MDB_val* value) noexcept:
     if value.mv_size != KEY_LEN:
         item.found = FOUND_BAD
         return False
-    item.cccd = _be64(<const uint8_t*>value.mv_data)
+    item.cccd = be_load(<const uint8_t*>value.mv_data, KEY_LEN)
     return True
 
 

@@ -25,6 +25,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy, memset
 
+from core.bigendian cimport be_store
 from core.calendar cimport is_real_date, pack_date
 from core.rules cimport _is_utf8
 from core.record cimport (
@@ -294,13 +295,6 @@ cdef uint64_t decimal(const uint8_t* p, Py_ssize_t n) noexcept:
         v = v * 10 + (p[i] - 48)
     return v
 
-
-cdef void put_key(uint8_t* out, uint64_t v) noexcept:
-    """DESIGN 4: CCCD and social insurance number keys are 8-byte big-endian integers."""
-    cdef int i
-    for i in range(KEY_LEN - 1, -1, -1):
-        out[i] = v & 0xFF
-        v >>= 8
 
 # --- Dates (DESIGN 3) ----------------------------------------------------------------------------
 
@@ -657,7 +651,7 @@ cdef class RowValidator:
             fail(F_CCCD, "required")
         if not fixed(value, 12, cccd) or not all_digits(cccd, 12):
             fail(F_CCCD, "must be 12 digits")
-        put_key(out.cccd_key, decimal(cccd, 12))
+        be_store(decimal(cccd, 12), out.cccd_key, KEY_LEN)
         out.delete = op == OP_DELETE
         if out.delete:
             return 0
@@ -751,7 +745,7 @@ cdef class RowValidator:
 
         write_header(buf, &h)
         out.record_len = texts - buf
-        put_key(out.bhxh_key, decimal(bhxh, 10))
+        be_store(decimal(bhxh, 10), out.bhxh_key, KEY_LEN)
         memcpy(out.card_no, h.card_no, CARD_LEN)
         memcpy(out.prev_card_no, h.prev_card_no, CARD_LEN)
         out.has_prev = prev_card.n > 0

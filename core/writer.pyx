@@ -20,6 +20,7 @@ from core.lmdb cimport (
     mdb_cursor_close, mdb_cursor_open, mdb_dbi_open, mdb_env_close, mdb_env_create, mdb_env_open,
     mdb_env_set_mapsize, mdb_env_set_maxdbs, mdb_strerror, mdb_txn_abort, mdb_txn_begin,
 )
+from core.bigendian cimport be_load
 from core.compact cimport _Renumbered, same_bytes
 from core.keyset cimport KeySet, keyset_add, keyset_free, keyset_has, keyset_init
 from core.record cimport CARD_LEN, HEAD_BITS, HEAD_LEN, KEY_LEN
@@ -384,14 +385,6 @@ cdef struct Code:
     uint8_t member[MEMBER_LEN]
 
 
-cdef inline uint64_t big_endian(const uint8_t* p, int n) noexcept:
-    cdef uint64_t v = 0
-    cdef int i
-    for i in range(n):
-        v = v << 8 | p[i]
-    return v
-
-
 cdef bytes card_code(uint64_t card):
     """The card code of a card key: see lookup/reference/csvrows.py."""
     cdef char code[CARD_LEN]
@@ -460,30 +453,33 @@ cdef class _CardCheck:
         if self.done:
             return False
         if not self.bhxh.next_entry(e):
-            if self.has_number:
-                self.take_previous(self.number)
-                self.find()
+            self.end_number()
             self.previous_before(UINT64_MAX)
             self.done = True
             return False
         if e.key_size != KEY_LEN or e.value_size != BHXH_VALUE:
             raise ValueError("check_cards: a bhxh value is cccd, tag and card head")
-        number = big_endian(e.key, KEY_LEN)
+        number = be_load(e.key, KEY_LEN)
         if not self.has_number or number != self.number:
-            if self.has_number:
-                self.take_previous(self.number)
-                self.find()
+            self.end_number()
             self.previous_before(number)
             self.number, self.has_number = number, True
         if self.rejected.count and keyset_has(&self.rejected, e.value):
             self.rejected_entries.append(
                 PyBytes_FromStringAndSize(<const char*>e.value, e.value_size))
-        code.card = number << HEAD_BITS | big_endian(e.value + KEY_LEN + TAG_LEN, HEAD_LEN)
+        code.card = number << HEAD_BITS | be_load(e.value + KEY_LEN + TAG_LEN, HEAD_LEN)
         memcpy(code.member, e.value, KEY_LEN + TAG_LEN)
         code.member[KEY_LEN + TAG_LEN] = 0
         memcpy(code.member + KEY_LEN + TAG_LEN + 1, e.key, KEY_LEN)
         self.add(&code)
         return True
+
+    cdef int end_number(self) except -1:
+        """Check the codes of the number given last, its previous codes added."""
+        if self.has_number:
+            self.take_previous(self.number)
+            self.find()
+        return 0
 
     cdef int read_following(self) except -1:
         cdef Entry e
@@ -492,7 +488,7 @@ cdef class _CardCheck:
             return 0
         if e.key_size != KEY_LEN or e.value_size != CARDS_VALUE:
             raise ValueError("check_cards: a cards value is cccd, tag and bhxh key")
-        self.following.card = big_endian(e.key, KEY_LEN)
+        self.following.card = be_load(e.key, KEY_LEN)
         memcpy(self.following.member, e.value, KEY_LEN + TAG_LEN)
         self.following.member[KEY_LEN + TAG_LEN] = 1
         memcpy(self.following.member + KEY_LEN + TAG_LEN + 1, e.value + KEY_LEN + TAG_LEN, KEY_LEN)

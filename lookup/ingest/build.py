@@ -345,7 +345,6 @@ class _SharedKeys:
         self.keys: set[bytes] = set()
         self._reasons: dict[int, tuple[int, str, str]] = {}  # line -> (rank, field, message)
         self._twice: set[bytes] = set()  # CCCDs held by several rows: none of them written
-        self._late: set[bytes] = set()  # bhxh keys of rows found after bhxh had them
 
     def write_people(self, writer: Any, people: Iterable[tuple[bytes, bytes]]) -> int:
         """Write people from its sorted entries, but for the CCCDs found twice."""
@@ -376,12 +375,13 @@ class _SharedKeys:
             group = sorted((self._line(value, 8), "cccd") for value in values)
             self._reject(0, group, "cccd: duplicate, also on ")
         # By code, as a row with both its codes held twice is rejected for the first.
+        late: set[bytes] = set()  # bhxh keys of the rows found after bhxh had them
         for _, members in sorted(checked.groups):
             members.sort(key=lambda member: self._line(member, 8))
             fields = ["prev_card_no" if member[13] else "card_no" for member in members]
             self._reject_values(2, members, fields)
-            self._late.update(member[14:] for member in members)
-        return int(written) - int(writer.delete(b"bhxh", sorted(self._late)))
+            late.update(member[14:] for member in members)
+        return int(written) - int(writer.delete(b"bhxh", sorted(late)))
 
     def written_but_rejected(self) -> list[bytes]:
         """Return the CCCD keys of the rows people has and a number or card code rejects."""
